@@ -1,0 +1,113 @@
+"""Every enumeration of the project, in one place.
+
+All are ``StrEnum`` so that they serialise as their plain value in JSON, SQLite and Cypher
+parameters.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ChangeStatus",
+    "ChangeType",
+    "Criticality",
+    "HistoryAction",
+    "ImpactState",
+    "IncidentStatus",
+    "Lifecycle",
+    "Propagation",
+    "RecordKind",
+    "Urgency",
+]
+
+
+class Lifecycle(StrEnum):
+    """Lifecycle status of a CI (ITIL: planned → build → live ⇄ maintenance → retired)."""
+
+    PLANNED = "planned"
+    BUILD = "build"
+    LIVE = "live"
+    MAINTENANCE = "maintenance"
+    RETIRED = "retired"
+
+
+class Criticality(StrEnum):
+    """Business criticality of a CI; ``rank`` orders them for scoring."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _CRIT_RANK[self]
+
+
+_CRIT_RANK = {Criticality.LOW: 1, Criticality.MEDIUM: 2, Criticality.HIGH: 3, Criticality.CRITICAL: 4}
+
+
+class Propagation(StrEnum):
+    """How a relationship type carries impact.
+
+    ``to_source``: a failure of the target impacts the source (``app depends_on db``).
+    ``to_target``: a failure of the source impacts the target (``app provides service``).
+    ``membership``: the source is a member of the redundancy group named by the target.
+    ``none``: no impact travels along it (``located_in``, ``supported_by``).
+    """
+
+    TO_SOURCE = "to_source"
+    TO_TARGET = "to_target"
+    MEMBERSHIP = "membership"
+    NONE = "none"
+
+
+class ImpactState(StrEnum):
+    """States of an affected CI, worst first."""
+
+    DOWN = "down"
+    DEGRADED = "degraded"
+    AT_RISK = "at_risk"
+    OK = "ok"
+
+
+class Urgency(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class ChangeType(StrEnum):
+    STANDARD = "standard"
+    NORMAL = "normal"
+    EMERGENCY = "emergency"
+
+
+class ChangeStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    IMPLEMENTED = "implemented"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RecordKind(StrEnum):
+    """Kinds of ITSM record linked to CIs."""
+
+    INCIDENT = "incident"
+    PROBLEM = "problem"
+    CHANGE = "change"
+
+
+class HistoryAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RETIRE = "retire"

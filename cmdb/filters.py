@@ -1,0 +1,78 @@
+"""One filter object per query, shared by the API, the CLI and every store backend.
+
+Each backend translates a filter into its own query language in one place, with parameters,
+never by pasting values into the query text.
+
+>>> f = CIFilter(classes=["database"], status=["live"])
+>>> f.include_retired
+False
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cmdb.enums import Criticality, Lifecycle, RecordKind
+
+__all__ = ["CIFilter", "HistoryFilter", "RecordFilter", "RelFilter"]
+
+
+class _Filter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CIFilter(_Filter):
+    """Select CIs. Empty lists mean "any"; all given conditions must hold.
+
+    ``identifier`` matches any identifier value exactly (an IP, a hostname, a serial number...);
+    ``text`` matches a substring of the id or the name, case-insensitively.
+    """
+
+    ids: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    status: tuple[Lifecycle, ...] = ()
+    criticality: tuple[Criticality, ...] = ()
+    owner: str | None = None
+    support_group: str | None = None
+    identifier: str | None = None
+    text: str | None = None
+    include_retired: bool = False
+    limit: int | None = Field(default=None, ge=1)
+    offset: int = Field(default=0, ge=0)
+
+
+class RelFilter(_Filter):
+    """Select relationships. ``ci`` matches either end."""
+
+    source: str | None = None
+    target: str | None = None
+    ci: str | None = None
+    types: tuple[str, ...] = ()
+    include_retired: bool = False
+    limit: int | None = Field(default=None, ge=1)
+
+
+class RecordFilter(_Filter):
+    """Select ITSM records. ``ci`` matches records linked to that CI; ``open_only`` keeps
+    incidents that are open or in progress, problems not closed, changes not finished."""
+
+    kinds: tuple[RecordKind, ...] = ()
+    ids: tuple[str, ...] = ()
+    ci: str | None = None
+    open_only: bool = False
+    since: datetime | None = None
+
+
+class HistoryFilter(_Filter):
+    """Select history entries, oldest first."""
+
+    entity: Literal["ci", "relationship", "incident", "problem", "change"] | None = None
+    entity_id: str | None = None
+    actor: str | None = None
+    change_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = Field(default=None, ge=1)

@@ -1,0 +1,242 @@
+"""The class and relationship registry: the CMDB's schema, loaded from YAML.
+
+Assumptions: the built-in ``registry.yaml`` ships with the package; a user file (``CMDB_REGISTRY``)
+is merged over it. Everything that needs the schema (validation, the stores' labels and indexes,
+the Cypher builders, the impact engine's propagation table, audit rules) reads it from here.
+
+>>> reg = load_registry()
+>>> reg.rel_type("depends_on").propagation.value
+'to_source'
+>>> reg.is_group("cluster"), reg.is_group("database")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError
+
+from cmdb.enums import Propagation
+from cmdb.errors import (
+    RegistryError,
+    RelationshipRuleError,
+    UnknownClassError,
+    UnknownRelTypeError,
+    ValidationError,
+)
+
+__all__ = ["AttributeSpec", "ClassSpec", "Registry", "RelTypeSpec", "load_registry"]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+}
+
+
+class AttributeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["str", "int", "float", "bool", "list"] = "str"
+    required: bool = False
+    recommended: bool = False
+    values: tuple[str, ...] | None = None
+
+
+class ClassSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    category: str
+    label: str = ""
+    group: bool = False
+    availability: float | None = Field(default=None, ge=0.0, le=1.0)
+    attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(n for n, a in self.attributes.items() if a.required)
+
+    @property
+    def recommended(self) -> tuple[str, ...]:
+        return tuple(n for n, a in self.attributes.items() if a.recommended)
+
+
+class RelTypeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    propagation: Propagation
+    inverse: str = ""
+    allowed: tuple[tuple[str, str], ...] = ()
+    extend: bool = False
+
+
+class _RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    classes: dict[str, ClassSpec] = Field(default_factory=dict)
+    relationships: dict[str, RelTypeSpec] = Field(default_factory=dict)
+
+
+class Registry:
+    """The merged schema. Immutable once built; use :func:`load_registry` to make one."""
+
+    def __init__(self, data: _RegistryFile):
+        self.categories = dict(data.categories)
+        self.classes = {n: c.model_copy(update={"name": n}) for n, c in data.classes.items()}
+        self.relationships = {
+            n: r.model_copy(update={"name": n}) for n, r in data.relationships.items()
+        }
+        self._check()
+
+    def _check(self) -> None:
+        for name, spec in self.classes.items():
+            if not NAME_RE.match(name):
+                raise RegistryError(f"class name '{name}' must match {NAME_RE.pattern}")
+            if spec.category not in self.categories:
+                raise RegistryError(f"class '{name}': unknown category '{spec.category}'")
+        for name, spec in self.relationships.items():
+            if not NAME_RE.match(name):
+                raise RegistryError(f"relationship type '{name}' must match {NAME_RE.pattern}")
+            for pair in spec.allowed:
+                for end in pair:
+                    if end != "*" and end not in self.classes and end not in self.categories:
+                        raise RegistryError(
+                            f"relationship type '{name}': rule names unknown class or category "
+                            f"'{end}'"
+                        )
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def class_(self, name: str, *, field: str = "class") -> ClassSpec:
+        try:
+            return self.classes[name]
+        except KeyError:
+            raise UnknownClassError(
+                f"unknown CI class '{name}' (see `cmdb registry classes`)", field=field
+            ) from None
+
+    def rel_type(self, name: str, *, field: str = "type") -> RelTypeSpec:
+        try:
+            return self.relationships[name]
+        except KeyError:
+            known = ", ".join(sorted(self.relationships))
+            raise UnknownRelTypeError(
+                f"unknown relationship type '{name}' (known: {known})", field=field
+            ) from None
+
+    def is_group(self, class_name: str) -> bool:
+        spec = self.classes.get(class_name)
+        return bool(spec and spec.group)
+
+    @cached_property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in a stable order; a class's index is its code in topology snapshots."""
+        return tuple(sorted(self.classes))
+
+    @cached_property
+    def rel_type_names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.relationships))
+
+    # -- rules ------------------------------------------------------------------------------
+    def _matches(self, rule_end: str, class_name: str) -> bool:
+        return rule_end in ("*", class_name, self.classes[class_name].category)
+
+    def check_relationship(self, source_class: str, rel_type: str, target_class: str) -> None:
+        """Raise :class:`RelationshipRuleError` unless the rule table allows the pair."""
+        spec = self.rel_type(rel_type)
+        self.class_(source_class, field="source")
+        self.class_(target_class, field="target")
+        for src, dst in spec.allowed:
+            if self._matches(src, source_class) and self._matches(dst, target_class):
+                return
+        raise RelationshipRuleError(
+            f"{source_class} -[{rel_type}]-> {target_class} is not allowed by the registry",
+            field="type",
+        )
+
+    def validate_attributes(self, class_name: str, attributes: dict[str, Any]) -> None:
+        """Check required attributes, types and allowed values of a CI of ``class_name``."""
+        spec = self.class_(class_name)
+        for name in spec.required:
+            if attributes.get(name) in (None, ""):
+                raise ValidationError(
+                    f"required for class '{class_name}'", field=f"attributes.{name}"
+                )
+        for name, value in attributes.items():
+            attr = spec.attributes.get(name)
+            if attr is None or value is None:
+                continue
+            ok = isinstance(value, _TYPES[attr.type]) and not (
+                attr.type in ("int", "float") and isinstance(value, bool)
+            )
+            if not ok:
+                raise ValidationError(
+                    f"expected {attr.type}, got {type(value).__name__} {value!r}",
+                    field=f"attributes.{name}",
+                )
+            if attr.values is not None and value not in attr.values:
+                raise ValidationError(
+                    f"{value!r} is not one of {', '.join(attr.values)}",
+                    field=f"attributes.{name}",
+                )
+
+    def missing_recommended(self, class_name: str, attributes: dict[str, Any]) -> list[str]:
+        """Recommended attributes a CI lacks (for completeness audits)."""
+        spec = self.class_(class_name)
+        return [n for n in spec.recommended if attributes.get(n) in (None, "", [])]
+
+
+def _read(path: Path | None) -> dict[str, Any]:
+    try:
+        if path is None:
+            text = resources.files("cmdb").joinpath("registry.yaml").read_text(encoding="utf-8")
+            where = "built-in registry"
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+            where = str(path)
+        data = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read registry ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise RegistryError(f"{path}{line}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"{where}: expected a mapping at the top level")
+    return data
+
+
+def _parse(data: dict[str, Any], where: str) -> _RegistryFile:
+    try:
+        return _RegistryFile.model_validate(data)
+    except PydanticError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise RegistryError(f"{where}: field '{loc}': {err['msg']}") from None
+
+
+def load_registry(path: str | Path | None = None) -> Registry:
+    """Load the built-in registry, merged with the user's file at ``path`` if given."""
+    base = _parse(_read(None), "built-in registry")
+    if path is not None:
+        extra = _parse(_read(Path(path)), str(path))
+        base.categories.update(extra.categories)
+        base.classes.update(extra.classes)
+        for name, spec in extra.relationships.items():
+            old = base.relationships.get(name)
+            if spec.extend and old is not None:
+                spec = old.model_copy(update={"allowed": old.allowed + spec.allowed})
+            base.relationships[name] = spec
+    return Registry(base)

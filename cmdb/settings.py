@@ -1,0 +1,49 @@
+"""Settings, read from the environment (``CMDB_*``) and command-line overrides.
+
+Nothing is read at import time: call :func:`load_settings` where settings are needed.
+
+>>> Settings(db="/tmp/x.db").store_uri
+'sqlite:////tmp/x.db'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_db_path", "load_settings"]
+
+
+def default_db_path() -> Path:
+    """The embedded store's default file, in the user's data directory."""
+    return Path(user_data_dir("graph-cmdb", appauthor=False)) / "cmdb.db"
+
+
+class Settings(BaseSettings):
+    """``CMDB_STORE`` (a URI: ``sqlite:///path``, ``neo4j://host:7687``, ``bolt://…``,
+    ``neo4j+s://…``) wins over ``CMDB_DB`` (a path to the embedded store's file)."""
+
+    model_config = SettingsConfigDict(env_prefix="CMDB_", extra="ignore")
+
+    db: Path | None = None
+    store: str | None = None
+    registry: Path | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str | None = None
+    actor: str | None = None
+    stale_days: float = Field(default=30.0, gt=0)
+
+    @property
+    def store_uri(self) -> str:
+        if self.store:
+            return self.store
+        return f"sqlite:///{self.db or default_db_path()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with non-None ``overrides`` (from CLI options) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,53 @@
+"""Store backends behind one factory.
+
+``open_store(settings)`` is the only way shells get a store: they never import a backend class.
+
+>>> import tempfile, os
+>>> from cmdb.settings import Settings
+>>> with open_store(Settings(db=os.path.join(tempfile.mkdtemp(), "t.db"))) as s:
+...     s.version()
+0
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from cmdb.errors import ConfigError
+from cmdb.registry import Registry, load_registry
+from cmdb.settings import Settings
+from cmdb.store.protocol import GraphStore, Subgraph
+
+__all__ = ["GraphStore", "Subgraph", "open_store"]
+
+NEO4J_SCHEMES = {"neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"}
+
+
+def open_store(settings: Settings, *, registry: Registry | None = None) -> GraphStore:
+    """Open the store that ``settings.store_uri`` names, bound to ``registry`` (or the one
+    ``settings.registry`` names, or the built-in one)."""
+    registry = registry or load_registry(settings.registry)
+    uri = settings.store_uri
+    scheme = urlparse(uri).scheme
+    if scheme == "sqlite":
+        from cmdb.store.sqlite import SQLiteStore
+
+        # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db
+        return SQLiteStore(uri.removeprefix("sqlite:///"), registry)
+    if scheme in NEO4J_SCHEMES:
+        from cmdb.store.neo4j import Neo4jStore
+
+        if settings.neo4j_password is None:
+            raise ConfigError(
+                f"store {uri} needs a password: set CMDB_NEO4J_PASSWORD (and CMDB_NEO4J_USER)"
+            )
+        return Neo4jStore(
+            uri,
+            registry,
+            user=settings.neo4j_user,
+            password=settings.neo4j_password.get_secret_value(),
+            database=settings.neo4j_database,
+        )
+    raise ConfigError(
+        f"unknown store URI '{uri}': use sqlite:///PATH, or neo4j://, bolt:// (+s, +ssc) HOST:PORT"
+    )
