@@ -45,7 +45,12 @@ class Criticality(StrEnum):
         return _CRIT_RANK[self]
 
 
-_CRIT_RANK = {Criticality.LOW: 1, Criticality.MEDIUM: 2, Criticality.HIGH: 3, Criticality.CRITICAL: 4}
+_CRIT_RANK = {
+    Criticality.LOW: 1,
+    Criticality.MEDIUM: 2,
+    Criticality.HIGH: 3,
+    Criticality.CRITICAL: 4,
+}
 
 
 class Propagation(StrEnum):

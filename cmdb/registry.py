@@ -13,6 +13,7 @@ the Cypher builders, the impact engine's propagation table, audit rules) reads i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cached_property
 from importlib import resources
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
 
 from cmdb.enums import Propagation
 from cmdb.errors import (
@@ -148,6 +150,13 @@ class Registry:
     @cached_property
     def rel_type_names(self) -> tuple[str, ...]:
         return tuple(sorted(self.relationships))
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of everything a topology snapshot depends on."""
+        parts = [f"{c}:{int(self.classes[c].group)}" for c in self.class_names]
+        parts += [f"{t}:{self.relationships[t].propagation}" for t in self.rel_type_names]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
     # -- rules ------------------------------------------------------------------------------
     def _matches(self, rule_end: str, class_name: str) -> bool:

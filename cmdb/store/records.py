@@ -1,0 +1,39 @@
+"""Helpers shared by the backends for ITSM records (incidents, problems, changes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import TypeAdapter
+
+from cmdb.enums import ChangeStatus
+from cmdb.model import AnyRecord, Change, Incident, Problem
+
+__all__ = ["is_open", "record_from_json", "record_time"]
+
+_ADAPTER: TypeAdapter = TypeAdapter(AnyRecord)
+
+
+def record_from_json(doc: str | bytes) -> Incident | Problem | Change:
+    """Parse a stored record document into its model."""
+    return _ADAPTER.validate_json(doc)
+
+
+def is_open(rec: Incident | Problem | Change) -> bool:
+    """Open incidents, problems not closed or resolved, and changes not yet finished."""
+    if isinstance(rec, Incident):
+        return rec.is_open
+    if isinstance(rec, Problem):
+        return rec.status in ("open", "known_error")
+    return rec.status in (ChangeStatus.REQUESTED, ChangeStatus.APPROVED)
+
+
+def record_time(rec: Incident | Problem | Change) -> datetime:
+    """When a record happened, for time-window filters: an incident's opening, a change's
+    planned start, otherwise its creation."""
+    if isinstance(rec, Incident):
+        return rec.opened_at
+    if isinstance(rec, Change) and rec.window_start is not None:
+        return rec.window_start
+    assert rec.created_at is not None
+    return rec.created_at

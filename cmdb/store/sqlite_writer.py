@@ -1,0 +1,277 @@
+"""The write path of the SQLite store: one :class:`Writer` applies one validated batch.
+
+Assumptions: the caller holds an open ``BEGIN IMMEDIATE`` transaction and has validated the
+batch; any exception here makes the caller roll back, so a batch applies completely or not at
+all. Every created, updated or retired entity appends exactly one history row with the full
+before/after documents; an upsert equal to the stored state writes no history.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from cmdb.enums import HistoryAction, Lifecycle
+from cmdb.errors import ValidationError
+from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
+from cmdb.store.records import is_open, record_from_json, record_time
+
+__all__ = ["Writer"]
+
+
+def _last_seen_epoch(ci: CI) -> float | None:
+    return max((t.timestamp() for t in ci.last_seen.values()), default=None)
+
+
+def _availability(ci: CI) -> float | None:
+    value = ci.attributes.get("availability")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _merge_seen(old: dict, new: dict) -> dict:
+    merged = dict(old)
+    for source, at in new.items():
+        if source not in merged or at > merged[source]:
+            merged[source] = at
+    return merged
+
+
+class Writer:
+    """Applies one batch inside the caller's transaction."""
+
+    def __init__(self, db: sqlite3.Connection, actor: str, change_id: str | None):
+        self.db = db
+        self.now = utcnow()
+        self.at = self.now.isoformat()
+        self.actor = actor
+        self.change_id = change_id
+        self.batch_id = db.execute(
+            "INSERT INTO batch (at, actor, change_id) VALUES (?, ?, ?)", (self.at, actor, change_id)
+        ).lastrowid
+        self.history: list[tuple] = []
+        self.result = BatchResult(batch_id=self.batch_id)
+        self.touched = False
+
+    def _log(self, entity: str, entity_id: str, action: HistoryAction,
+             before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        self.history.append((
+            self.at, self.actor, self.change_id, self.batch_id, entity, entity_id, action.value,
+            json.dumps(before) if before is not None else None,
+            json.dumps(after) if after is not None else None,
+        ))
+        if action is HistoryAction.CREATE:
+            self.result.created += 1
+        elif action is HistoryAction.UPDATE:
+            self.result.updated += 1
+        else:
+            self.result.retired += 1
+
+    def write(self, batch: Batch) -> BatchResult:
+        self._cis(batch.cis)
+        self._rels(batch.relationships)
+        for i, key in enumerate(batch.retire_relationships):
+            self._retire_rel(key, f"retire_relationships[{i}]")
+        for ci_id in batch.retire_cis:
+            self._retire_ci(ci_id)
+        self._records(batch.records)
+        self.db.executemany(
+            "INSERT INTO history (at, actor, change_id, batch_id, entity, entity_id, action, "
+            "before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.history,
+        )
+        if self.history or self.touched:
+            self.db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"
+            )
+        self.result.store_version = int(
+            self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        )
+        return self.result
+
+    # -- CIs --------------------------------------------------------------------------------
+    def _existing(self, ids: list[str]) -> dict[str, tuple[int, str]]:
+        rows = self.db.execute(
+            "SELECT id, n, doc FROM ci WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+        return {i: (n, doc) for i, n, doc in rows}
+
+    def _row(self, ci: CI) -> tuple:
+        return (ci.ci_class, ci.name, ci.status.value, ci.criticality.value, ci.owner,
+                ci.support_group, ci.min_required, _availability(ci), _last_seen_epoch(ci),
+                json.dumps(ci.to_json()), ci.version)
+
+    def _cis(self, cis: list[CI]) -> None:
+        existing = self._existing([c.id for c in cis])
+        for ci in cis:
+            found = existing.get(ci.id)
+            if found is None:
+                new = ci.model_copy(update={"created_at": self.now, "updated_at": self.now,
+                                            "version": 1})
+                n = self.db.execute(
+                    "INSERT INTO ci (class, name, status, criticality, owner, support_group, "
+                    "min_required, availability, last_seen, doc, version, id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*self._row(new), new.id)
+                ).lastrowid
+                self._index(n, new)
+                self._log("ci", new.id, HistoryAction.CREATE, None, new.to_json())
+                continue
+            n, doc = found
+            old = CI.model_validate_json(doc)
+            seen = _merge_seen(old.last_seen, ci.last_seen)
+            prov = {**old.provenance, **ci.provenance}
+            if ci.content() == old.content():
+                if seen != old.last_seen or prov != old.provenance:
+                    self._update(n, old.model_copy(update={"last_seen": seen, "provenance": prov}))
+                    self.touched = True
+                self.result.unchanged += 1
+                continue
+            new = ci.model_copy(update={"created_at": old.created_at, "updated_at": self.now,
+                                        "version": old.version + 1, "last_seen": seen,
+                                        "provenance": prov})
+            self._update(n, new)
+            self._index(n, new)
+            retiring = new.status is Lifecycle.RETIRED and old.status is not Lifecycle.RETIRED
+            action = HistoryAction.RETIRE if retiring else HistoryAction.UPDATE
+            self._log("ci", new.id, action, old.to_json(), new.to_json())
+            if retiring:
+                self._retire_rels_of(n)
+
+    def _update(self, n: int, ci: CI) -> None:
+        self.db.execute(
+            "UPDATE ci SET class=?, name=?, status=?, criticality=?, owner=?, support_group=?, "
+            "min_required=?, availability=?, last_seen=?, doc=?, version=? WHERE n=?",
+            (*self._row(ci), n),
+        )
+
+    def _index(self, n: int, ci: CI) -> None:
+        self.db.execute("DELETE FROM ci_ident WHERE n = ?", (n,))
+        values = {v.strip().lower() for v in ci.identifiers.values()}
+        self.db.executemany("INSERT INTO ci_ident (value, n) VALUES (?, ?)",
+                            [(v, n) for v in values])
+
+    def _retire_ci(self, ci_id: str) -> None:
+        n, doc = self._existing([ci_id])[ci_id]
+        old = CI.model_validate_json(doc)
+        if old.status is Lifecycle.RETIRED:
+            return
+        new = old.model_copy(update={"status": Lifecycle.RETIRED, "updated_at": self.now,
+                                     "version": old.version + 1})
+        self._update(n, new)
+        self._log("ci", ci_id, HistoryAction.RETIRE, old.to_json(), new.to_json())
+        self._retire_rels_of(n)
+
+    # -- relationships ----------------------------------------------------------------------
+    def _numbers(self, ids: set[str]) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT id, n FROM ci WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(ids)),),
+        )
+        return dict(rows.fetchall())
+
+    def _rels(self, rels: list[Relationship]) -> None:
+        if not rels:
+            return
+        num = self._numbers({r.source for r in rels} | {r.target for r in rels})
+        for rel in rels:
+            key = (num[rel.source], rel.type, num[rel.target])
+            row = self.db.execute(
+                "SELECT doc FROM rel WHERE src=? AND type=? AND dst=?", key
+            ).fetchone()
+            if row is None:
+                new = rel.model_copy(update={"created_at": self.now, "updated_at": self.now,
+                                             "version": 1})
+                self.db.execute(
+                    "INSERT INTO rel (src, type, dst, status, doc, version) VALUES (?,?,?,?,?,?)",
+                    (*key, new.status, json.dumps(new.to_json()), 1),
+                )
+                self._log("relationship", rel.id, HistoryAction.CREATE, None, new.to_json())
+                continue
+            old = Relationship.model_validate_json(row[0])
+            seen = _merge_seen(old.last_seen, rel.last_seen)
+            if rel.content() == old.content():
+                if seen != old.last_seen:
+                    self._put_rel(key, old.model_copy(update={"last_seen": seen}))
+                    self.touched = True
+                self.result.unchanged += 1
+                continue
+            new = rel.model_copy(update={"created_at": old.created_at, "updated_at": self.now,
+                                         "version": old.version + 1, "last_seen": seen})
+            self._put_rel(key, new)
+            action = (HistoryAction.RETIRE if new.status == "retired" != old.status
+                      else HistoryAction.UPDATE)
+            self._log("relationship", rel.id, action, old.to_json(), new.to_json())
+
+    def _put_rel(self, key: tuple[int, str, int], rel: Relationship) -> None:
+        self.db.execute(
+            "UPDATE rel SET status=?, doc=?, version=? WHERE src=? AND type=? AND dst=?",
+            (rel.status, json.dumps(rel.to_json()), rel.version, *key),
+        )
+
+    def _retire_rel(self, key: RelKey, where: str) -> None:
+        source, rtype, target = key
+        row = self.db.execute(
+            "SELECT r.src, r.dst, r.doc FROM rel r JOIN ci s ON s.n = r.src "
+            "JOIN ci t ON t.n = r.dst WHERE s.id = ? AND r.type = ? AND t.id = ?",
+            (source, rtype, target),
+        ).fetchone()
+        if row is None:
+            raise ValidationError(
+                f"relationship {source} -[{rtype}]-> {target} does not exist", location=where
+            )
+        self._retire_rel_row(row)
+
+    def _retire_rel_row(self, row: tuple[int, int, str]) -> None:
+        src, dst, doc = row
+        old = Relationship.model_validate_json(doc)
+        if old.status == "retired":
+            return
+        new = old.model_copy(update={"status": "retired", "updated_at": self.now,
+                                     "version": old.version + 1})
+        self._put_rel((src, old.type, dst), new)
+        self._log("relationship", old.id, HistoryAction.RETIRE, old.to_json(), new.to_json())
+
+    def _retire_rels_of(self, n: int) -> None:
+        rows = self.db.execute(
+            "SELECT src, dst, doc FROM rel WHERE status = 'active' AND (src = ?1 OR dst = ?1)",
+            (n,),
+        ).fetchall()
+        for row in rows:
+            self._retire_rel_row(row)
+
+    # -- records ----------------------------------------------------------------------------
+    def _records(self, records: list) -> None:
+        for rec in records:
+            row = self.db.execute("SELECT doc, version FROM record WHERE id = ?",
+                                  (rec.id,)).fetchone()
+            if row is not None:
+                old = json.loads(row[0])
+                if old.get("kind") != rec.kind:
+                    raise ValidationError(
+                        f"record '{rec.id}' is a {old.get('kind')}, not a {rec.kind}", field="id"
+                    )
+                cmp = {k: v for k, v in rec.to_json().items()
+                       if k not in ("created_at", "updated_at", "version")}
+                if cmp == {k: v for k, v in old.items()
+                           if k not in ("created_at", "updated_at", "version")}:
+                    self.result.unchanged += 1
+                    continue
+                created = record_from_json(row[0]).created_at
+                new = rec.model_copy(update={"created_at": created,
+                                             "updated_at": self.now, "version": row[1] + 1})
+            else:
+                new = rec.model_copy(update={"created_at": self.now, "updated_at": self.now,
+                                             "version": 1})
+            at = record_time(new)
+            self.db.execute(
+                "INSERT OR REPLACE INTO record (id, kind, is_open, at, doc, version) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (new.id, new.kind, int(is_open(new)), at.isoformat(),
+                 json.dumps(new.to_json()), new.version),
+            )
+            self.db.execute("DELETE FROM record_ci WHERE record_id = ?", (new.id,))
+            self.db.executemany("INSERT INTO record_ci (ci_id, record_id) VALUES (?, ?)",
+                                [(c, new.id) for c in set(new.ci_ids)])
+            action = HistoryAction.CREATE if row is None else HistoryAction.UPDATE
+            self._log(new.kind, new.id, action, json.loads(row[0]) if row else None, new.to_json())
