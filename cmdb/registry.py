@@ -101,6 +101,7 @@ class Registry:
         self.relationships = {
             n: r.model_copy(update={"name": n}) for n, r in data.relationships.items()
         }
+        self._allowed_seen: set[tuple[str, str, str]] = set()
         self._check()
 
     def _check(self) -> None:
@@ -164,6 +165,12 @@ class Registry:
 
     def check_relationship(self, source_class: str, rel_type: str, target_class: str) -> None:
         """Raise :class:`RelationshipRuleError` unless the rule table allows the pair."""
+        if (source_class, rel_type, target_class) in self._allowed_seen:
+            return
+        self._check_relationship(source_class, rel_type, target_class)
+        self._allowed_seen.add((source_class, rel_type, target_class))
+
+    def _check_relationship(self, source_class: str, rel_type: str, target_class: str) -> None:
         spec = self.rel_type(rel_type)
         self.class_(source_class, field="source")
         self.class_(target_class, field="target")

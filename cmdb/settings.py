@@ -12,7 +12,10 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cmdb.errors import ConfigError
 
 __all__ = ["Settings", "default_db_path", "load_settings"]
 
@@ -46,4 +49,9 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with non-None ``overrides`` (from CLI options) on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except PydanticError as exc:
+        err = exc.errors()[0]
+        name = "CMDB_" + "_".join(str(p) for p in err["loc"]).upper()
+        raise ConfigError(f"setting {name}: {err['msg']}") from None

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from pydantic import ValidationError as PydanticError
+
 from cmdb.enums import Lifecycle
 from cmdb.errors import ValidationError
 from cmdb.model import CI, Batch, Relationship
 from cmdb.registry import Registry
 
-__all__ = ["Lookup", "validate_batch", "validate_ci", "validate_relationship"]
+__all__ = [
+    "Lookup",
+    "pydantic_error",
+    "validate_batch",
+    "validate_ci",
+    "validate_relationship",
+]
 
 Lookup = Callable[[Iterable[str]], dict[str, tuple[str, Lifecycle]]]
 """Given CI ids, return ``{id: (class, status)}`` for those that are stored."""
@@ -95,3 +103,17 @@ def validate_batch(batch: Batch, registry: Registry, lookup: Lookup) -> None:
                     field="ci_ids",
                     location=f"records[{i}] '{rec.id}'",
                 )
+
+
+def pydantic_error(exc: PydanticError, *, location: str | None = None) -> ValidationError:
+    """Our :class:`ValidationError` for pydantic's, naming the first bad field."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    msg = err["msg"]
+    if err.get("type") == "missing":
+        msg = "is required"
+    elif "input" in err and err["type"] not in ("extra_forbidden",) and not isinstance(
+        err["input"], dict | list
+    ):
+        msg = f"{msg} (got {err['input']!r})"
+    return ValidationError(msg, field=field, location=location)

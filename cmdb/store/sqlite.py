@@ -26,7 +26,7 @@ from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
 from cmdb.registry import Registry
 from cmdb.store.protocol import AnyRecord, Subgraph
 from cmdb.store.records import record_from_json
-from cmdb.store.sqlite_writer import Writer
+from cmdb.store.sqlite_writer import Writer, iso
 from cmdb.topology import Topology
 from cmdb.validation import validate_batch
 
@@ -263,7 +263,7 @@ class SQLiteStore:
             where.append("is_open = 1")
         if flt.since is not None:
             where.append("at >= ?")
-            params.append(flt.since.isoformat())
+            params.append(iso(flt.since))
         sql = "SELECT doc FROM record" + (" WHERE " + " AND ".join(where) if where else "")
         with self._lock:
             rows = self._rows(sql + " ORDER BY id", params)
@@ -278,10 +278,10 @@ class SQLiteStore:
                 params.append(value)
         if flt.since is not None:
             where.append("at >= ?")
-            params.append(flt.since.isoformat())
+            params.append(iso(flt.since))
         if flt.until is not None:
             where.append("at <= ?")
-            params.append(flt.until.isoformat())
+            params.append(iso(flt.until))
         sql = ("SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, before, "
                "after FROM history" + (" WHERE " + " AND ".join(where) if where else ""))
         sql += " ORDER BY seq" + (f" LIMIT {int(flt.limit)}" if flt.limit else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 from cmdb.enums import HistoryAction, Lifecycle
@@ -17,7 +18,12 @@ from cmdb.errors import ValidationError
 from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
 from cmdb.store.records import is_open, record_from_json, record_time
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "iso"]
+
+
+def iso(at: datetime) -> str:
+    """The one timestamp format stored in text columns, so that they compare as strings."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _last_seen_epoch(ci: CI) -> float | None:
@@ -43,7 +49,7 @@ class Writer:
     def __init__(self, db: sqlite3.Connection, actor: str, change_id: str | None):
         self.db = db
         self.now = utcnow()
-        self.at = self.now.isoformat()
+        self.at = iso(self.now)
         self.actor = actor
         self.change_id = change_id
         self.batch_id = db.execute(
@@ -54,12 +60,13 @@ class Writer:
         self.touched = False
 
     def _log(self, entity: str, entity_id: str, action: HistoryAction,
-             before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        self.history.append((
-            self.at, self.actor, self.change_id, self.batch_id, entity, entity_id, action.value,
-            json.dumps(before) if before is not None else None,
-            json.dumps(after) if after is not None else None,
-        ))
+             before: dict[str, Any] | str | None, after: dict[str, Any] | str | None) -> None:
+        """Queue one history row; documents may come already serialised."""
+        def doc(d):
+            return d if d is None or isinstance(d, str) else json.dumps(d)
+
+        self.history.append((self.at, self.actor, self.change_id, self.batch_id, entity,
+                             entity_id, action.value, doc(before), doc(after)))
         if action is HistoryAction.CREATE:
             self.result.created += 1
         elif action is HistoryAction.UPDATE:
@@ -102,20 +109,32 @@ class Writer:
                 ci.support_group, ci.min_required, _availability(ci), _last_seen_epoch(ci),
                 json.dumps(ci.to_json()), ci.version)
 
+    def _new_doc(self, model: CI | Relationship) -> str:
+        data = model.to_json()
+        data.update(created_at=self.at, updated_at=self.at, version=1)
+        return json.dumps(data)
+
     def _cis(self, cis: list[CI]) -> None:
         existing = self._existing([c.id for c in cis])
+        fresh = [ci for ci in cis if ci.id not in existing]
+        rows, docs = [], {}
+        for ci in fresh:
+            docs[ci.id] = doc = self._new_doc(ci)
+            rows.append((*self._row(ci)[:-2], doc, 1, ci.id))
+            self._log("ci", ci.id, HistoryAction.CREATE, None, doc)
+        self.db.executemany(
+            "INSERT INTO ci (class, name, status, criticality, owner, support_group, "
+            "min_required, availability, last_seen, doc, version, id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if fresh:
+            numbers = self._numbers({ci.id for ci in fresh})
+            self.db.executemany(
+                "INSERT OR IGNORE INTO ci_ident (value, n) VALUES (?, ?)",
+                [(v.strip().lower(), numbers[ci.id]) for ci in fresh
+                 for v in ci.identifiers.values()])
         for ci in cis:
             found = existing.get(ci.id)
             if found is None:
-                new = ci.model_copy(update={"created_at": self.now, "updated_at": self.now,
-                                            "version": 1})
-                n = self.db.execute(
-                    "INSERT INTO ci (class, name, status, criticality, owner, support_group, "
-                    "min_required, availability, last_seen, doc, version, id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*self._row(new), new.id)
-                ).lastrowid
-                self._index(n, new)
-                self._log("ci", new.id, HistoryAction.CREATE, None, new.to_json())
                 continue
             n, doc = found
             old = CI.model_validate_json(doc)
@@ -174,21 +193,27 @@ class Writer:
         if not rels:
             return
         num = self._numbers({r.source for r in rels} | {r.target for r in rels})
-        for rel in rels:
-            key = (num[rel.source], rel.type, num[rel.target])
-            row = self.db.execute(
-                "SELECT doc FROM rel WHERE src=? AND type=? AND dst=?", key
-            ).fetchone()
-            if row is None:
-                new = rel.model_copy(update={"created_at": self.now, "updated_at": self.now,
-                                             "version": 1})
-                self.db.execute(
-                    "INSERT INTO rel (src, type, dst, status, doc, version) VALUES (?,?,?,?,?,?)",
-                    (*key, new.status, json.dumps(new.to_json()), 1),
-                )
-                self._log("relationship", rel.id, HistoryAction.CREATE, None, new.to_json())
+        keys = [(num[r.source], r.type, num[r.target]) for r in rels]
+        stored = {
+            (src, t, dst): doc
+            for src, t, dst, doc in self.db.execute(
+                "SELECT r.src, r.type, r.dst, r.doc FROM json_each(?) k JOIN rel r "
+                "ON r.src = k.value ->> 0 AND r.type = k.value ->> 1 AND r.dst = k.value ->> 2",
+                (json.dumps(keys),),
+            )
+        }
+        rows = []
+        for rel, key in zip(rels, keys, strict=True):
+            if key not in stored:
+                doc = self._new_doc(rel)
+                rows.append((*key, rel.status, doc, 1))
+                self._log("relationship", rel.id, HistoryAction.CREATE, None, doc)
+        self.db.executemany(
+            "INSERT INTO rel (src, type, dst, status, doc, version) VALUES (?,?,?,?,?,?)", rows)
+        for rel, key in zip(rels, keys, strict=True):
+            if key not in stored:
                 continue
-            old = Relationship.model_validate_json(row[0])
+            old = Relationship.model_validate_json(stored[key])
             seen = _merge_seen(old.last_seen, rel.last_seen)
             if rel.content() == old.content():
                 if seen != old.last_seen:
@@ -267,7 +292,7 @@ class Writer:
             self.db.execute(
                 "INSERT OR REPLACE INTO record (id, kind, is_open, at, doc, version) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (new.id, new.kind, int(is_open(new)), at.isoformat(),
+                (new.id, new.kind, int(is_open(new)), iso(at),
                  json.dumps(new.to_json()), new.version),
             )
             self.db.execute("DELETE FROM record_ci WHERE record_id = ?", (new.id,))

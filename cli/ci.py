@@ -1,0 +1,153 @@
+"""Configuration items: add, show, list, update, retire."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError as PydanticError
+
+from cli import output
+from cli.options import ChangeOpt, FormatOpt, parse_assignments
+from cli.output import Format
+from cli.state import get_state
+from cmdb import ops
+from cmdb.enums import Criticality, Lifecycle
+from cmdb.filters import CIFilter, RecordFilter, RelFilter
+from cmdb.model import CI
+from cmdb.validation import pydantic_error
+
+app = typer.Typer(no_args_is_help=True)
+
+COLUMNS = ["id", "class", "name", "status", "criticality", "owner", "support_group"]
+Ident = Annotated[list[str] | None, typer.Option(help="Repeat for several.")]
+
+
+def _identifiers(serial, hostname, fqdn, ip, mac) -> dict:
+    ids = {"serial_number": serial, "fqdn": fqdn, "hostnames": hostname, "ips": ip, "macs": mac}
+    return {k: v for k, v in ids.items() if v}
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    ci_id: Annotated[str, typer.Argument(metavar="ID")],
+    ci_class: Annotated[str, typer.Option("--class", "-c", help="CI class (see registry).")],
+    name: Annotated[str, typer.Option("--name", "-n")],
+    status: Lifecycle = Lifecycle.LIVE,
+    criticality: Criticality = Criticality.MEDIUM,
+    owner: str | None = None,
+    support_group: str | None = None,
+    min_required: Annotated[int | None, typer.Option(help="k of n, for groups.")] = None,
+    serial: str | None = None,
+    hostname: Ident = None,
+    fqdn: str | None = None,
+    ip: Ident = None,
+    mac: Ident = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Attribute NAME=VALUE.")] = None,
+    change: ChangeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Create a CI."""
+    state = get_state(ctx)
+    try:
+        ci = CI(id=ci_id, ci_class=ci_class, name=name, status=status, criticality=criticality,
+                owner=owner, support_group=support_group, min_required=min_required,
+                identifiers=_identifiers(serial, hostname, fqdn, ip, mac),
+                attributes=parse_assignments(set_))
+    except PydanticError as exc:
+        raise pydantic_error(exc) from None
+    created = ops.create_ci(state.store, ci, actor=state.actor, change_id=change)
+    _show_one(created.to_json(), fmt)
+
+
+@app.command("show")
+def show(ctx: typer.Context, ci_id: Annotated[str, typer.Argument(metavar="ID")],
+         fmt: FormatOpt = Format.TABLE) -> None:
+    """Show a CI with its relationships and open records."""
+    store = get_state(ctx).store
+    ci = store.get_ci(ci_id).to_json()
+    rels = [r.to_json() for r in store.find_relationships(RelFilter(ci=ci_id))]
+    records = [r.to_json() for r in store.find_records(RecordFilter(ci=ci_id, open_only=True))]
+    if fmt is Format.JSON:
+        output.emit_json({**ci, "relationships": rels, "open_records": records})
+        return
+    _show_one(ci, fmt)
+    if rels:
+        output.emit_table(rels, ["source", "type", "target"], title="Relationships")
+    if records:
+        output.emit_table(records, ["id", "kind", "title", "status"], title="Open records")
+
+
+def _show_one(ci: dict, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        output.emit_json(ci)
+    else:
+        output.emit_kv({k: v for k, v in ci.items() if v not in (None, {}, [])}, title=ci["id"])
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    ci_class: Annotated[list[str] | None, typer.Option("--class", "-c")] = None,
+    status: Annotated[list[Lifecycle] | None, typer.Option()] = None,
+    criticality: Annotated[list[Criticality] | None, typer.Option()] = None,
+    owner: str | None = None,
+    support_group: str | None = None,
+    identifier: Annotated[str | None, typer.Option(help="IP, hostname, serial...")] = None,
+    search: Annotated[str | None, typer.Option(help="Substring of id or name.")] = None,
+    include_retired: bool = False,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """List CIs matching the filters."""
+    store = get_state(ctx).store
+    for name in ci_class or []:
+        store.registry.class_(name, field="--class")
+    flt = CIFilter(classes=tuple(ci_class or ()), status=tuple(status or ()),
+                   criticality=tuple(criticality or ()), owner=owner,
+                   support_group=support_group, identifier=identifier, text=search,
+                   include_retired=include_retired, limit=limit)
+    cis = [c.to_json() for c in store.find_cis(flt)]
+    if fmt is Format.JSON:
+        output.emit_json(cis)
+    else:
+        output.emit_table(cis, COLUMNS, caption=f"{len(cis)} CIs")
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    ci_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: str | None = None,
+    status: Lifecycle | None = None,
+    criticality: Criticality | None = None,
+    owner: str | None = None,
+    support_group: str | None = None,
+    min_required: int | None = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Attribute NAME=VALUE.")] = None,
+    unset: Annotated[list[str] | None, typer.Option(help="Remove an attribute.")] = None,
+    change: ChangeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Change fields or attributes of a CI."""
+    state = get_state(ctx)
+    fields = {k: v for k, v in dict(name=name, status=status, criticality=criticality,
+                                    owner=owner, support_group=support_group,
+                                    min_required=min_required).items() if v is not None}
+    updated = ops.update_ci(state.store, ci_id, fields=fields,
+                            set_attributes=parse_assignments(set_), unset=unset,
+                            actor=state.actor, change_id=change)
+    _show_one(updated.to_json(), fmt)
+
+
+@app.command("retire")
+def retire(ctx: typer.Context, ci_id: Annotated[str, typer.Argument(metavar="ID")],
+           change: ChangeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Retire a CI and its relationships (kept in history)."""
+    state = get_state(ctx)
+    retired = ops.retire_ci(state.store, ci_id, actor=state.actor, change_id=change)
+    if fmt is Format.JSON:
+        output.emit_json(retired.to_json())
+    else:
+        output.info(f"retired {ci_id}")

@@ -1,0 +1,76 @@
+"""Relationships: add, list, remove."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError as PydanticError
+
+from cli import output
+from cli.options import ChangeOpt, FormatOpt, parse_assignments
+from cli.output import Format
+from cli.state import get_state
+from cmdb import ops
+from cmdb.filters import RelFilter
+from cmdb.model import Relationship
+from cmdb.validation import pydantic_error
+
+app = typer.Typer(no_args_is_help=True)
+
+Source = Annotated[str, typer.Argument(metavar="SOURCE")]
+Type = Annotated[str, typer.Argument(metavar="TYPE")]
+Target = Annotated[str, typer.Argument(metavar="TARGET")]
+
+
+@app.command("add")
+def add(ctx: typer.Context, source: Source, rel_type: Type, target: Target,
+        set_: Annotated[list[str] | None, typer.Option("--set", help="NAME=VALUE.")] = None,
+        change: ChangeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Add SOURCE -[TYPE]-> TARGET, e.g. `cmdb rel add cb-app depends_on cb-db`."""
+    state = get_state(ctx)
+    try:
+        rel = Relationship(source=source, type=rel_type, target=target,
+                           attributes=parse_assignments(set_))
+    except PydanticError as exc:
+        raise pydantic_error(exc) from None
+    created = ops.add_relationship(state.store, rel, actor=state.actor, change_id=change)
+    if fmt is Format.JSON:
+        output.emit_json(created.to_json())
+    else:
+        output.info(f"added {source} -[{rel_type}]-> {target}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    ci: Annotated[str | None, typer.Option(help="Either end.")] = None,
+    source: str | None = None,
+    target: str | None = None,
+    rel_type: Annotated[list[str] | None, typer.Option("--type", "-t")] = None,
+    include_retired: bool = False,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """List relationships."""
+    store = get_state(ctx).store
+    for t in rel_type or []:
+        store.registry.rel_type(t, field="--type")
+    rels = [r.to_json() for r in store.find_relationships(RelFilter(
+        ci=ci, source=source, target=target, types=tuple(rel_type or ()),
+        include_retired=include_retired, limit=limit))]
+    if fmt is Format.JSON:
+        output.emit_json(rels)
+    else:
+        output.emit_table(rels, ["source", "type", "target", "status"],
+                          caption=f"{len(rels)} relationships")
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, source: Source, rel_type: Type, target: Target,
+           change: ChangeOpt = None) -> None:
+    """Retire SOURCE -[TYPE]-> TARGET (kept in history)."""
+    state = get_state(ctx)
+    ops.remove_relationship(state.store, source, rel_type, target, actor=state.actor,
+                            change_id=change)
+    output.info(f"removed {source} -[{rel_type}]-> {target}")

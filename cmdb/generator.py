@@ -1,0 +1,670 @@
+"""A generator of realistic, layered enterprise topologies, for demos, benchmarks and tests.
+
+Assumptions: the output is a pure function of ``(n_cis, seed)``. The whole graph is first laid out
+as numpy arrays (one contiguous block of node numbers per kind of CI, then the edges); both
+outputs read that one layout, so :func:`generate` (pydantic batches, for a store) and
+:func:`generate_topology` (a :class:`~cmdb.topology.Topology`, without pydantic) always agree.
+
+The estate has two data centres (about 70/30) and branch offices homed to one of them:
+
+    customers -consumes-> business services -uses-> technical services
+    applications -provides-> services; applications -uses-> databases, middleware, applications
+    application -runs_on-> app pool (cluster, about 2/3 of n) <-member_of- application instances
+    instances -runs_on-> VMs | containers -> pods -> VMs | physical servers
+    databases -runs_on-> DB cluster (1 of 2) <-member_of- database instances -> VMs | servers
+    VMs -hosted_on-> hypervisor clusters (n-1 of n) <-member_of- hypervisors
+    servers, hypervisors, clusters, storage -connected_to-> access switches (pairs)
+    access -> distribution (pairs) -> core switch pair (1 of 2) ; routers, firewalls -> core
+    branch access switches -> branch router -> data-centre routers; desktops, printers -> access
+
+plus SLAs, support groups, suppliers and locations (which carry no impact), shared hubs (core
+network, SAN, a few shared database and middleware clusters) and a few pairs of applications that
+call each other. There are about four relationships per CI.
+
+>>> topo = generate_topology(2000, seed=1)
+>>> topo.n, topo.m > 3 * topo.n
+(2000, True)
+>>> sorted(pick_probes(topo))
+['hub', 'leaf', 'mid']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from cmdb.enums import Criticality
+from cmdb.model import CI, Batch, Relationship
+from cmdb.registry import Registry, load_registry
+from cmdb.topology import Topology
+
+__all__ = ["MIN_CIS", "generate", "generate_topology", "pick_probes"]
+
+MIN_CIS = 500
+"""The smallest estate :func:`generate` can lay out (every layer needs a few CIs)."""
+
+SOURCE = "generator"
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+_RELS = ("connected_to", "consumes", "covered_by", "depends_on", "hosted_on", "located_in",
+         "member_of", "provides", "runs_on", "supplied_by", "supported_by", "uses")
+_R = {name: code for code, name in enumerate(_RELS)}
+_PREFIX = {
+    "application": "app", "application_instance": "appi", "appliance": "apl",
+    "business_service": "bsvc", "cluster": "clu", "container": "ctr", "customer": "cust",
+    "database": "db", "database_instance": "dbi", "desktop": "pc", "firewall": "fw",
+    "hypervisor": "hv", "hypervisor_cluster": "hvc", "load_balancer": "lb", "location": "loc",
+    "middleware": "mw", "physical_server": "srv", "pod": "pod", "printer": "prn",
+    "router": "rtr", "sla": "sla", "storage": "sto", "supplier": "supp",
+    "support_group": "grp", "switch": "sw", "technical_service": "tsvc",
+    "virtual_machine": "vm",
+}
+# kind -> (class, label, criticality rank, discovered: has last_seen)
+_KINDS: dict[str, tuple[str, str, int, bool]] = {
+    "datacenter": ("location", "Data centre", 3, False),
+    "room": ("location", "Server room", 2, False),
+    "branch": ("location", "Branch office", 2, False),
+    "support_group": ("support_group", "Support team", 2, False),
+    "supplier": ("supplier", "Supplier", 2, False),
+    "sla": ("sla", "SLA", 3, False),
+    "customer": ("customer", "Customer", 2, False),
+    "business_service": ("business_service", "Business service", 4, False),
+    "technical_service": ("technical_service", "Technical service", 3, False),
+    "core_pair": ("cluster", "Core switch pair", 4, False),
+    "core_switch": ("switch", "Core switch", 4, True),
+    "router": ("router", "Core router", 4, True),
+    "firewall": ("firewall", "Perimeter firewall", 4, True),
+    "dist_switch": ("switch", "Distribution switch", 3, True),
+    "access_switch": ("switch", "Access switch", 2, True),
+    "branch_router": ("router", "Branch router", 2, True),
+    "load_balancer": ("load_balancer", "Load balancer", 3, True),
+    "appliance": ("appliance", "HSM", 3, True),
+    "storage": ("storage", "SAN array", 4, True),
+    "physical_server": ("physical_server", "Server", 2, True),
+    "hypervisor_cluster": ("hypervisor_cluster", "Hypervisor cluster", 3, False),
+    "hypervisor": ("hypervisor", "Hypervisor host", 2, True),
+    "virtual_machine": ("virtual_machine", "Virtual machine", 2, True),
+    "pod": ("pod", "Pod", 2, True),
+    "container": ("container", "Container", 2, True),
+    "db_cluster": ("cluster", "Database cluster", 3, False),
+    "database_instance": ("database_instance", "Database instance", 3, True),
+    "database": ("database", "Database", 3, True),
+    "mw_cluster": ("cluster", "Middleware cluster", 3, False),
+    "middleware": ("middleware", "Middleware", 3, True),
+    "application": ("application", "Application", 3, True),
+    "app_pool": ("cluster", "Application pool", 3, False),
+    "application_instance": ("application_instance", "Application instance", 2, True),
+    "desktop": ("desktop", "Desktop", 1, True),
+    "printer": ("printer", "Printer", 1, True),
+}
+_CRIT = {c.rank: c for c in Criticality}
+_ENGINES = ("oracle", "sqlserver", "postgresql", "mysql", "db2", "postgresql", "oracle")
+_MW = ("IBM MQ", "Kafka", "RabbitMQ", "Tomcat", "WebLogic", "JBoss EAP", "Tibco EMS")
+_VENDORS = ("Dell", "HPE", "Lenovo", "Cisco", "Juniper", "Arista", "NetApp", "Pure")
+_OS = ("RHEL 8", "RHEL 9", "Windows Server 2019", "Windows Server 2022", "Ubuntu 22.04")
+_P_DC2 = 0.35  # share of data-centre infrastructure in the second data centre
+
+
+@dataclass(frozen=True)
+class _Block:
+    kind: str
+    start: int
+    count: int
+    first: int  # number of the first CI of the block within its class
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """The generated estate as arrays; node numbers follow the block order."""
+
+    n: int
+    blocks: tuple[_Block, ...]
+    criticality: np.ndarray
+    last_seen: np.ndarray
+    min_required: np.ndarray
+    support: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    rel: np.ndarray  # codes into _RELS
+
+    def ids(self, lo: int = 0, hi: int | None = None) -> list[str]:
+        hi = self.n if hi is None else hi
+        out: list[str] = []
+        widths = self._widths()
+        for b in self.blocks:
+            a, z = max(lo, b.start), min(hi, b.start + b.count)
+            if a >= z:
+                continue
+            cls = _KINDS[b.kind][0]
+            p, w = _PREFIX[cls], widths[cls]
+            off = b.first - b.start
+            out.extend(map(f"{p}-{{:0{w}d}}".format, range(a + off, z + off)))
+        return out
+
+    def _widths(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for b in self.blocks:
+            cls = _KINDS[b.kind][0]
+            total[cls] = total.get(cls, 0) + b.count
+        return {c: max(6, len(str(t - 1))) for c, t in total.items()}
+
+
+class _Builder:
+    def __init__(self, n: int, seed: int):
+        self.n = n
+        self.rng = np.random.default_rng(seed)
+        self.blocks: list[_Block] = []
+        self.per_class: dict[str, int] = {}
+        self.min_required = np.zeros(n, np.int32)
+        self.support = np.full(n, -1, np.int32)
+        self.edges: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.next = 0
+
+    def add(self, kind: str, count: int) -> np.ndarray:
+        cls = _KINDS[kind][0]
+        first = self.per_class.get(cls, 0)
+        self.per_class[cls] = first + count
+        self.blocks.append(_Block(kind, self.next, count, first))
+        self.next += count
+        return np.arange(self.next - count, self.next, dtype=np.int64)
+
+    def link(self, rel: str, src: Any, dst: Any) -> None:
+        s, d = np.broadcast_arrays(np.asarray(src, np.int64), np.asarray(dst, np.int64))
+        self.edges.append((_R[rel], s.ravel(), d.ravel()))
+
+    def pick(self, pool: np.ndarray, size: int) -> np.ndarray:
+        return pool[self.rng.integers(0, len(pool), size)]
+
+    def dc_of(self, size: int) -> np.ndarray:
+        return (self.rng.random(size) < _P_DC2).astype(np.int64)
+
+    def pair_in(self, pools: list[np.ndarray], dc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two adjacent members of the pool of each item's data centre (a redundant uplink)."""
+        a, b = np.empty(len(dc), np.int64), np.empty(len(dc), np.int64)
+        for d, pool in enumerate(pools):
+            at = np.flatnonzero(dc == d)
+            j = self.rng.integers(0, len(pool), len(at))
+            a[at], b[at] = pool[j], pool[(j + 1) % len(pool)]
+        return a, b
+
+    def group(self, members: np.ndarray, groups: np.ndarray, k: Any) -> None:
+        """``members`` join ``groups`` (one group per member); k is set per member's group."""
+        self.link("member_of", members, groups)
+        self.min_required[groups] = np.broadcast_to(k, groups.shape)
+
+
+def _layout(n: int, seed: int) -> _Layout:
+    if n < MIN_CIS:
+        raise ValueError(f"n_cis must be at least {MIN_CIS}, got {n}")
+    b = _Builder(n, seed)
+    rng = b.rng
+    pct = lambda per_mille, lo: max(lo, n * per_mille // 1000)  # noqa: E731
+
+    n_branch = max(2, n // 25_000)
+    n_rooms = max(1, n // 100_000)
+    n_app = max(8, n // 250)
+    n_appi = max(n_app + 8, pct(100, 0))
+    n_db = max(6, n // 100)
+    n_db_cl = n_db // 2
+    n_mw_cl = max(1, n // 250_000)
+    n_mw = max(2 * n_mw_cl + 2, pct(6, 0))
+    n_hv = pct(16, 8)
+    n_hvc = -(-n_hv // 8)
+    n_dist = 2 * max(1, n // 20_000)  # per data centre
+    n_acc = [pct(4, 4), pct(2, 2)]  # per data centre
+    n_acc_br = max(n_branch, pct(4, 0))
+    # applications and their instances decide how many pools there are
+    inst_app = np.concatenate(
+        [np.arange(n_app), b.pick(np.flatnonzero(np.arange(n_app) % 5 != 0), n_appi - n_app)]
+    )
+    pool_size = np.bincount(inst_app, minlength=n_app)
+    pooled = np.flatnonzero(pool_size >= 2)
+    fixed = {
+        "datacenter": 2, "room": 2 * n_rooms, "branch": n_branch,
+        "support_group": max(4, n // 5_000), "supplier": max(3, n // 20_000),
+        "sla": max(3, n // 2_000), "customer": pct(40, 10),
+        "business_service": max(4, n // 1_000), "technical_service": max(2, n // 2_500),
+        "core_pair": 2, "core_switch": 4, "router": 4, "firewall": 4, "dist_switch": 2 * n_dist,
+        "access_switch": sum(n_acc) + n_acc_br, "branch_router": n_branch,
+        "load_balancer": 4 + n // 50_000, "appliance": max(1, n // 100_000),
+        "storage": 2 * max(1, n // 40_000), "physical_server": pct(30, 6),
+        "hypervisor_cluster": n_hvc, "hypervisor": n_hv, "virtual_machine": pct(250, 20),
+        "pod": pct(15, 4), "container": pct(25, 4), "db_cluster": n_db_cl,
+        "database_instance": n_db + n_db_cl, "database": n_db, "mw_cluster": n_mw_cl,
+        "middleware": n_mw, "application": n_app, "app_pool": len(pooled),
+        "application_instance": n_appi, "printer": pct(15, 2),
+    }
+    fixed["desktop"] = n - sum(fixed.values())
+    if fixed["desktop"] < 1:
+        raise ValueError(f"n_cis={n} is too small for a layered estate")
+    node = {kind: b.add(kind, count) for kind, count in fixed.items()}
+
+    # locations, parties, services
+    dcs, rooms = node["datacenter"], node["room"].reshape(2, n_rooms)
+    groups, suppliers = node["support_group"], node["supplier"]
+    bsvc, tsvc, cust, sla = (node[k] for k in ("business_service", "technical_service",
+                                               "customer", "sla"))
+    b.link("located_in", rooms.ravel(), np.repeat(dcs, n_rooms))
+    first = np.arange(min(len(cust), len(bsvc)))
+    b.link("consumes", cust[first], bsvc[first])
+    b.link("consumes", cust, b.pick(bsvc, len(cust)))
+    extra = cust[rng.random(len(cust)) < 0.5]
+    b.link("consumes", extra, b.pick(bsvc, len(extra)))
+    b.link("covered_by", bsvc, b.pick(sla, len(bsvc)))
+    b.link("covered_by", tsvc, b.pick(sla, len(tsvc)))
+    vip = cust[rng.random(len(cust)) < 0.3]
+    b.link("covered_by", vip, b.pick(sla, len(vip)))
+    some = bsvc[rng.random(len(bsvc)) < 0.6]
+    b.link("uses", some, b.pick(tsvc, len(some)))
+
+    # network: per data centre a core pair, distribution pairs, access pairs
+    core = node["core_switch"].reshape(2, 2)
+    b.group(core.ravel(), np.repeat(node["core_pair"], 2), 1)
+    dist = node["dist_switch"].reshape(2, n_dist)
+    b.link("connected_to", dist.ravel(), np.repeat(core[:, 0], n_dist))
+    b.link("connected_to", dist.ravel(), np.repeat(core[:, 1], n_dist))
+    for kind in ("router", "firewall"):
+        edge = node[kind].reshape(2, 2)
+        b.link("connected_to", edge.ravel(), np.repeat(core[:, 0], 2))
+        b.link("connected_to", edge.ravel(), np.repeat(core[:, 1], 2))
+        b.link("depends_on", edge.ravel(), np.repeat(node["core_pair"], 2))
+        b.link("located_in", edge.ravel(), np.repeat(rooms[:, 0], 2))
+    b.link("connected_to", node["appliance"], b.pick(node["firewall"], len(node["appliance"])))
+    acc_all = node["access_switch"]
+    acc = [acc_all[: n_acc[0]], acc_all[n_acc[0] : sum(n_acc)]]
+    acc_br = acc_all[sum(n_acc) :]
+    dist_pools = [dist[0], dist[1]]
+    for d in (0, 1):
+        up_a, up_b = b.pair_in(dist_pools, np.full(n_acc[d], d))
+        b.link("connected_to", acc[d], up_a)
+        b.link("connected_to", acc[d], up_b)
+    lb = node["load_balancer"]
+    lb_dc = np.arange(len(lb)) % 2
+    b.link("connected_to", lb, b.pair_in(dist_pools, lb_dc)[0])
+    b.link("connected_to", lb, b.pair_in(dist_pools, lb_dc)[1])
+    brtr = node["branch_router"]
+    home = b.dc_of(len(brtr))
+    wan = node["router"].reshape(2, 2)
+    b.link("connected_to", brtr, wan[home, 0])
+    b.link("connected_to", brtr, wan[home, 1])
+    br_of_acc = np.concatenate(
+        [np.arange(n_branch), rng.integers(0, n_branch, n_acc_br - n_branch)]
+    )
+    b.link("connected_to", acc_br, brtr[br_of_acc])
+    branch = node["branch"]
+    b.link("located_in", brtr, branch)
+    b.link("located_in", acc_br, branch[br_of_acc])
+    for kind in ("core_switch", "dist_switch"):
+        sw = node[kind].reshape(2, -1)
+        b.link("located_in", sw.ravel(), np.repeat(rooms[:, 0], sw.shape[1]))
+
+    def place(items: np.ndarray, dc: np.ndarray) -> None:
+        b.link("located_in", items, rooms[dc, rng.integers(0, n_rooms, len(items))])
+
+    for d in (0, 1):
+        place(acc[d], np.full(n_acc[d], d))
+    place(lb, lb_dc)
+
+    # storage (the SAN) and servers
+    sto = node["storage"].reshape(2, -1)
+    sto_pools = [sto[0], sto[1]]
+    sto_dc = np.repeat([0, 1], sto.shape[1])
+    b.link("connected_to", sto.ravel(), b.pair_in(dist_pools, sto_dc)[0])
+    b.link("connected_to", sto.ravel(), b.pair_in(dist_pools, sto_dc)[1])
+    place(sto.ravel(), sto_dc)
+    srv = node["physical_server"]
+    srv_dc = b.dc_of(len(srv))
+    for up in b.pair_in(acc, srv_dc):
+        b.link("connected_to", srv, up)
+    san = rng.random(len(srv)) < 0.5
+    b.link("hosted_on", srv[san], b.pair_in(sto_pools, srv_dc[san])[0])
+    place(srv, srv_dc)
+    db_hosts, mw_hosts, app_hosts = np.array_split(srv[: len(srv) // 2], 3)
+    hvc, hv = node["hypervisor_cluster"], node["hypervisor"]
+    hvc_dc = b.dc_of(len(hvc))
+    hv_cl = np.arange(len(hv)) % len(hvc)
+    size = np.bincount(hv_cl, minlength=len(hvc))
+    b.group(hv, hvc[hv_cl], np.maximum(size - 1, 1)[hv_cl])
+    rack = b.pair_in(acc, hvc_dc)
+    for up in rack:
+        b.link("connected_to", hvc, up)
+        b.link("connected_to", hv, up[hv_cl])
+    b.link("hosted_on", hvc, b.pair_in(sto_pools, hvc_dc)[0])
+    place(hv, hvc_dc[hv_cl])
+    vm = node["virtual_machine"]
+    vm_cl = rng.integers(0, len(hvc), len(vm))
+    b.link("hosted_on", vm, hvc[vm_cl])
+    place(vm, hvc_dc[vm_cl])
+    b.link("hosted_on", vm, b.pair_in(sto_pools, hvc_dc[vm_cl])[0])
+    pod, ctr = node["pod"], node["container"]
+    b.link("runs_on", pod, b.pick(vm[: max(4, len(vm) // 10)], len(pod)))
+    b.link("runs_on", ctr, np.concatenate([pod, b.pick(pod, len(ctr) - len(pod))]))
+
+    # data and middleware
+    dbc, dbi, db = node["db_cluster"], node["database_instance"], node["database"]
+    b.group(dbi[: 2 * n_db_cl], np.repeat(dbc, 2), 1)
+    b.link("runs_on", db[:n_db_cl], dbc)
+    b.link("depends_on", db[n_db_cl:], dbi[2 * n_db_cl :])
+    b.link("hosted_on", dbc, b.pick(sto.ravel(), len(dbc)))
+    on_vm = rng.random(len(dbi)) < 0.6
+    b.link("runs_on", dbi[on_vm], b.pick(vm, int(on_vm.sum())))
+    b.link("runs_on", dbi[~on_vm], b.pick(db_hosts, int((~on_vm).sum())))
+    mwc, mw = node["mw_cluster"], node["middleware"]
+    b.group(mw[: 2 * n_mw_cl], np.repeat(mwc, 2), 1)
+    b.link("connected_to", mwc, b.pick(dist.ravel(), len(mwc)))
+    on_vm = rng.random(len(mw)) < 0.5
+    b.link("runs_on", mw[on_vm], b.pick(vm, int(on_vm.sum())))
+    b.link("runs_on", mw[~on_vm], b.pick(mw_hosts, int((~on_vm).sum())))
+
+    # applications
+    app, pool, appi = node["application"], node["app_pool"], node["application_instance"]
+    single = np.flatnonzero(pool_size == 1)
+    b.link("runs_on", app[single], appi[single])  # instance i belongs to application i
+    b.link("runs_on", app[pooled], pool)
+    pool_of = np.full(n_app, -1, np.int64)
+    pool_of[pooled] = pool
+    in_pool = pool_of[inst_app] >= 0
+    b.group(appi[in_pool], pool_of[inst_app[in_pool]], 0)
+    b.min_required[pool] = np.maximum(1, (2 * pool_size[pooled]) // 3)
+    fronted = pool[rng.random(len(pool)) < 0.5]
+    b.link("connected_to", fronted, b.pick(lb, len(fronted)))
+    where = rng.random(len(appi))
+    on_ctr = np.flatnonzero(where < 0.2)[: len(ctr)]
+    on_srv = np.flatnonzero((where >= 0.2) & (where < 0.3))
+    on_vm = np.flatnonzero(where >= 0.3)
+    b.link("runs_on", appi[on_ctr], ctr[rng.permutation(len(ctr))[: len(on_ctr)]])
+    b.link("runs_on", appi[on_srv], b.pick(app_hosts, len(on_srv)))
+    b.link("runs_on", appi[on_vm], b.pick(vm, len(on_vm)))
+    b.link("uses", app[np.arange(n_db) % n_app], db)
+    shared_db, shared_mw = db[: max(2, n // 200_000)], mwc
+    heavy = app[rng.random(n_app) < 0.3]
+    b.link("uses", heavy, b.pick(shared_db, len(heavy)))
+    heavy = app[rng.random(n_app) < 0.4]
+    b.link("depends_on", heavy, b.pick(shared_mw, len(heavy)))
+    own_mw = mw[2 * n_mw_cl :]
+    b.link("uses", b.pick(app, len(own_mw)), own_mw)
+    callers = app[1:][rng.random(n_app - 1) < 0.25]
+    b.link("uses", callers, app[(rng.random(len(callers)) * (callers - app[0])).astype(np.int64)])
+    loops = rng.permutation(app)[: 2 * max(1, n_app // 500)].reshape(-1, 2)
+    b.link("uses", loops[:, 0], loops[:, 1])
+    b.link("uses", loops[:, 1], loops[:, 0])
+    first = np.arange(min(n_app, len(bsvc)))
+    b.link("provides", app[first], bsvc[first])
+    b.link("provides", app, b.pick(bsvc, n_app))
+    some = app[rng.random(n_app) < 0.3]
+    b.link("provides", some, b.pick(tsvc, len(some)))
+    b.link("provides", dbc[: len(shared_db)], b.pick(tsvc, len(shared_db)))
+
+    # end-user devices
+    pc, prn = node["desktop"], node["printer"]
+    for devices in (pc, prn):
+        in_dc = rng.random(len(devices)) < 0.15
+        up = np.where(in_dc, b.pick(acc[0], len(devices)), b.pick(acc_br, len(devices)))
+        b.link("connected_to", devices, up)
+        b.link("located_in", devices[in_dc], dcs[0])
+        local = ~in_dc
+        b.link("located_in", devices[local], branch[br_of_acc[up[local] - acc_br[0]]])
+    for share in (0.5, 0.2):  # half the desktops run a registered application, some two
+        some = pc[rng.random(len(pc)) < share]
+        b.link("uses", some, b.pick(app, len(some)))
+
+    # ownership: support groups and suppliers
+    owned = np.concatenate([node[k] for k in (
+        "business_service", "technical_service", "core_switch", "router", "firewall",
+        "dist_switch", "access_switch", "branch_router", "load_balancer", "appliance",
+        "storage", "physical_server", "hypervisor_cluster", "hypervisor", "virtual_machine",
+        "pod", "container", "db_cluster", "database_instance", "database", "mw_cluster",
+        "middleware", "application", "app_pool", "application_instance", "desktop",
+        "printer")])
+    team = b.pick(groups, len(owned))
+    team[np.isin(owned, np.concatenate([pc, prn]))] = groups[0]  # the service desk
+    b.support[owned] = team
+    b.link("supported_by", owned, team)
+    hardware = np.concatenate([node[k] for k in (
+        "core_switch", "router", "firewall", "dist_switch", "access_switch", "branch_router",
+        "load_balancer", "appliance", "storage", "physical_server", "hypervisor", "desktop",
+        "printer")])
+    b.link("supplied_by", hardware, b.pick(suppliers, len(hardware)))
+    b.link("supplied_by", app, b.pick(suppliers, n_app))
+    return _finish(b)
+
+
+def _finish(b: _Builder) -> _Layout:
+    rel = np.concatenate([np.full(len(s), code, np.int8) for code, s, _ in b.edges])
+    src = np.concatenate([s for _, s, _ in b.edges])
+    dst = np.concatenate([d for _, _, d in b.edges])
+    key = (src * b.n + dst) * len(_RELS) + rel
+    ok = src != dst
+    _, first = np.unique(key[ok], return_index=True)
+    keep = np.flatnonzero(ok)[np.sort(first)]
+    crit = np.empty(b.n, np.int8)
+    seen_mask = np.zeros(b.n, bool)
+    for blk in b.blocks:
+        _, _, rank, seen = _KINDS[blk.kind]
+        crit[blk.start : blk.start + blk.count] = rank
+        seen_mask[blk.start : blk.start + blk.count] = seen
+    ages = b.rng.exponential(6 * 3600.0, b.n)
+    seen_mask &= b.rng.random(b.n) < 0.97
+    last_seen = np.where(seen_mask, _EPOCH - np.round(ages), np.nan)
+    return _Layout(
+        n=b.n, blocks=tuple(b.blocks), criticality=crit, last_seen=last_seen,
+        min_required=b.min_required, support=b.support, src=src[keep].astype(np.int32),
+        dst=dst[keep].astype(np.int32), rel=rel[keep],
+    )
+
+
+def _attributes(kind: str, k: int) -> dict[str, Any]:
+    """Plausible attributes of CI number ``k`` of its class: a pure function of (kind, k)."""
+    h = (k * 2654435761 >> 8) & 0xFFFF
+    vendor, os_ = _VENDORS[h % len(_VENDORS)], _OS[h % len(_OS)]
+    tier = h % 4
+    if kind in ("datacenter", "room", "branch"):
+        return {"kind": "room" if kind == "room" else kind, "address": f"{k + 1} Main Street"}
+    if kind == "support_group":
+        return {"email": f"team{k}@example.com", "on_call": f"+1-555-{k % 10_000:04d}"}
+    if kind == "supplier":
+        return {"contract": f"C-{k:05d}", "contact": f"accounts{k}@supplier.example"}
+    if kind == "sla":
+        return {"availability_target": (0.99, 0.995, 0.999, 0.9995)[tier],
+                "response_minutes": (240, 60, 30, 15)[tier],
+                "resolution_hours": (72.0, 24.0, 8.0, 4.0)[tier]}
+    if kind == "customer":
+        return {"segment": ("retail", "corporate", "public", "wholesale")[tier],
+                "contact": f"customer{k}@example.com"}
+    if kind in ("business_service", "technical_service"):
+        return {"service_hours": "24x7" if tier else "business hours"}
+    if kind in ("core_switch", "dist_switch", "access_switch"):
+        return {"vendor": vendor, "model": f"X{9300 + tier}",
+                "layer": kind.split("_")[0].replace("dist", "distribution")}
+    if kind in ("router", "branch_router", "firewall"):
+        return {"vendor": vendor, "model": f"M{100 + tier}"}
+    if kind in ("load_balancer", "appliance"):
+        return {"vendor": vendor}
+    if kind == "storage":
+        return {"vendor": vendor, "capacity_tb": float(200 + 50 * tier)}
+    if kind == "physical_server":
+        return {"form": ("pc_server", "blade", "pc_server", "minicomputer")[tier], "os": os_,
+                "vendor": vendor, "model": f"R{640 + 10 * tier}", "cpu_count": 16 << tier % 3,
+                "memory_gb": 128 << tier % 3}
+    if kind in ("hypervisor", "hypervisor_cluster"):
+        return {"product": "VMware ESXi 8" if tier else "KVM"}
+    if kind in ("core_pair", "db_cluster", "mw_cluster", "app_pool"):
+        return {"technology": {"core_pair": "vPC", "db_cluster": "Pacemaker",
+                               "mw_cluster": "active/standby", "app_pool": "LB pool"}[kind]}
+    if kind == "virtual_machine":
+        return {"os": os_, "cpu_count": 2 << tier % 3, "memory_gb": 8 << tier % 3}
+    if kind == "pod":
+        return {"namespace": f"ns-{h % 97:02d}"}
+    if kind == "container":
+        return {"image": f"registry.example/app-{h % 500}:1.{tier}"}
+    if kind in ("database", "database_instance"):
+        port = {"port": 1521 + tier} if kind == "database_instance" else {"version": f"{12 + tier}"}
+        return {"engine": _ENGINES[h % len(_ENGINES)], **port}
+    if kind == "middleware":
+        return {"product": _MW[h % len(_MW)], "version": f"9.{tier}"}
+    if kind == "application":
+        return {"version": f"{1 + tier}.{h % 10}", "vendor": ("in-house", "SAP", "Oracle")[h % 3]}
+    if kind == "application_instance":
+        return {"version": f"{1 + tier}.{h % 10}", "port": 8080 + tier}
+    if kind == "desktop":
+        return {"os": ("Windows 11", "Windows 10", "macOS 14")[h % 3], "user": f"user{k}"}
+    if kind == "printer":
+        return {"model": f"LaserJet {400 + tier}"}
+    return {}
+
+
+def generate(
+    n_cis: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Batch]:
+    """The estate of ``n_cis`` CIs as store batches of at most ``batch_size`` items.
+
+    CIs come first, then relationships, so that every relationship's ends were emitted in an
+    earlier batch or the same one. ``progress`` is called with the number of items (CIs plus
+    relationships) of each batch, just before it is yielded. The layout is computed by this call;
+    the pydantic objects are made lazily, one batch at a time.
+
+    >>> batches = list(generate(600, seed=3, batch_size=1_000))
+    >>> sum(len(b.cis) for b in batches), batches[0].cis[0].id
+    (600, 'loc-000000')
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    lay = _layout(n_cis, seed)
+    return _batches(lay, batch_size, progress)
+
+
+def _batches(
+    lay: _Layout, size: int, progress: Callable[[int], None] | None
+) -> Iterator[Batch]:
+    ids = lay.ids()
+    n, total = lay.n, lay.n + lay.src.size
+    for lo in range(0, total, size):
+        hi = min(lo + size, total)
+        batch = Batch(cis=_cis(lay, ids, lo, min(hi, n)),
+                      relationships=_rels(lay, ids, max(lo, n) - n, max(hi, n) - n))
+        if progress is not None:
+            progress(len(batch))
+        yield batch
+
+
+def _cis(lay: _Layout, ids: list[str], lo: int, hi: int) -> list[CI]:
+    out: list[CI] = []
+    for blk in lay.blocks:
+        a, z = max(lo, blk.start), min(hi, blk.start + blk.count)
+        cls, label, _, _ = _KINDS[blk.kind]
+        for i in range(a, z):
+            k = i - blk.start + blk.first
+            seen = lay.last_seen[i]
+            team = int(lay.support[i])
+            out.append(CI(
+                id=ids[i], ci_class=cls, name=f"{label} {k}",
+                criticality=_CRIT[int(lay.criticality[i])],
+                support_group=ids[team] if team >= 0 else None,
+                attributes=_attributes(blk.kind, k),
+                min_required=int(lay.min_required[i]) or None,
+                last_seen={} if np.isnan(seen) else {SOURCE: datetime.fromtimestamp(seen, UTC)},
+            ))
+    return out
+
+
+def _rels(lay: _Layout, ids: list[str], lo: int, hi: int) -> list[Relationship]:
+    return [
+        Relationship(source=ids[s], type=_RELS[r], target=ids[d])
+        for s, d, r in zip(lay.src[lo:hi].tolist(), lay.dst[lo:hi].tolist(),
+                           lay.rel[lo:hi].tolist(), strict=True)
+    ]
+
+
+def generate_topology(n_cis: int, *, seed: int = 0, registry: Registry | None = None) -> Topology:
+    """The same estate as :func:`generate`, as a topology snapshot built straight from arrays.
+
+    Class and relationship-type codes follow ``registry`` (the built-in one by default).
+
+    >>> topo = generate_topology(1_000, seed=7)
+    >>> topo.class_of(topo.index("sw-000000")), int(topo.k_required()[topo.index("clu-000000")])
+    ('switch', 1)
+    """
+    reg = registry if registry is not None else load_registry()
+    lay = _layout(n_cis, seed)
+    missing = sorted({_KINDS[b.kind][0] for b in lay.blocks} - set(reg.class_names))
+    missing += sorted(set(_RELS) - set(reg.rel_type_names))
+    if missing:
+        raise ValueError(f"the registry lacks {', '.join(missing)}, which the generator uses")
+    class_code = np.empty(lay.n, np.int16)
+    for blk in lay.blocks:
+        class_code[blk.start : blk.start + blk.count] = reg.class_names.index(_KINDS[blk.kind][0])
+    rel_code = np.asarray([reg.rel_type_names.index(r) for r in _RELS], np.int16)
+    group_class = np.asarray([reg.is_group(c) for c in reg.class_names], bool)
+    return Topology.build(
+        version=0,
+        class_names=reg.class_names,
+        rel_type_names=reg.rel_type_names,
+        propagation=[reg.rel_type(t).propagation.value for t in reg.rel_type_names],
+        ids=lay.ids(),
+        class_code=class_code,
+        is_group=group_class[class_code],
+        min_required=lay.min_required,
+        criticality=lay.criticality,
+        last_seen=lay.last_seen,
+        src=lay.src,
+        dst=lay.dst,
+        rtype=rel_code[lay.rel],
+    )
+
+
+def _reach(topo: Topology, start: int) -> int:
+    """How many nodes a failure of ``start`` reaches along hard impact edges."""
+    dep = topo.dependents
+    seen = np.zeros(topo.n, bool)
+    seen[start] = True
+    slot = np.empty(topo.n, np.int64)
+    frontier = np.asarray([start], np.int64)
+    while frontier.size:
+        _, nxt = dep.gather(frontier)
+        nxt = nxt[~seen[nxt]].astype(np.int64)
+        order = np.arange(nxt.size)
+        slot[nxt] = order  # the last write wins: keep one copy of each node, without sorting
+        frontier = nxt[slot[nxt] == order]
+        seen[frontier] = True
+    return int(seen.sum()) - 1
+
+
+def pick_probes(topo: Topology) -> dict[str, str]:
+    """Ids of three benchmark probes: ``leaf`` (impacts nothing), ``mid`` (a physical server
+    with a moderate blast radius) and ``hub`` (the switch with the largest blast radius).
+
+    Meant for generated estates; it runs a handful of breadth-first searches.
+    """
+    dep = topo.dependents
+    deg = dep.degree()
+    feeds = topo.dependencies.degree()
+    leaf = np.flatnonzero(topo.class_mask("desktop", "customer") & (deg == 0) & (feeds > 0))
+    if leaf.size == 0:
+        leaf = np.flatnonzero((deg == 0) & (feeds > 0))
+    switches = np.flatnonzero(topo.class_mask("switch") & (deg > 0))
+    servers = np.flatnonzero(topo.class_mask("physical_server") & (deg > 0))
+    if leaf.size == 0 or switches.size == 0 or servers.size == 0:
+        raise ValueError("the topology has no leaf, no switch or no server with dependents")
+    # the top of the network: switches that no other network device's failure reaches directly
+    frm, to = topo.impact_edges()
+    network = topo.class_mask("switch", "router", "firewall", "load_balancer", "appliance")
+    below = np.zeros(topo.n, bool)
+    below[to[network[frm]]] = True
+    top = switches[~below[switches]].tolist()
+    owner, nxt = dep.gather(switches)
+    two_hop = np.bincount(owner, weights=deg[nxt], minlength=topo.n)[switches]
+    top += switches[np.argsort(-two_hop, kind="stable")[:2]].tolist()
+    hub = max(top, key=lambda s: (_reach(topo, s), -s))
+    # mid: of a sample of servers, the one with the largest blast radius under a tenth of n
+    sample = servers[np.linspace(0, servers.size - 1, min(31, servers.size)).astype(np.int64)]
+    reach = {int(s): _reach(topo, int(s)) for s in sample}
+    modest = [s for s, r in reach.items() if r <= topo.n // 10] or list(reach)
+    mid = max(modest, key=lambda s: (reach[s], -s))
+    return {"leaf": topo.ids[int(leaf[0])], "mid": topo.ids[mid], "hub": topo.ids[hub]}

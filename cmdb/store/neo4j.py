@@ -1,0 +1,367 @@
+"""The Neo4j store: the :class:`~cmdb.store.protocol.GraphStore` protocol on a Neo4j 5 server.
+
+Assumptions: the official driver; every write is one managed write transaction per batch
+(``session.execute_write``, retried on transient errors) holding the same validation and the same
+history as the SQLite store (see :mod:`cmdb.store.cypher` for the graph model); reads run in
+managed read transactions so that ``neo4j://`` routing sends them to readers. Driver errors are
+translated in one place (:mod:`cmdb.store.neo4j_errors`). The topology snapshot is read as
+``collect()``-ed id lists per page of 50k source CIs and cached in memory, keyed by the store
+version. :meth:`Neo4jStore.server_side_blast_radius` answers plain reachability inside the
+database, for graphs too big to hold in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from neo4j import GraphDatabase
+
+from cmdb.enums import Criticality, Lifecycle, Propagation
+from cmdb.errors import ConfigError, NotFoundError
+from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
+from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
+from cmdb.registry import Registry
+from cmdb.store.cypher import META, Writer, rel_type, schema_statements
+from cmdb.store.neo4j_errors import map_driver_errors
+from cmdb.store.protocol import AnyRecord, Subgraph
+from cmdb.store.records import record_from_json
+from cmdb.topology import Topology
+from cmdb.validation import validate_batch
+
+__all__ = ["Neo4jStore"]
+
+PAGE = 50_000
+_HISTORY_KEYS = ("seq", "at", "actor", "change_id", "batch_id", "entity", "entity_id", "action")
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _where(conds: list[str]) -> str:
+    return " WHERE " + " AND ".join(conds) if conds else ""
+
+
+class Neo4jStore:
+    """A :class:`~cmdb.store.protocol.GraphStore` on a Neo4j server at ``uri``."""
+
+    def __init__(self, uri: str, registry: Registry, *, user: str = "neo4j",
+                 password: str, database: str | None = None):
+        self.registry, self.uri, self.user, self.database = registry, uri, user, database
+        self._topology: Topology | None = None
+        self._driver = None
+        try:
+            driver = GraphDatabase.driver(uri, auth=(user, password),
+                                          notifications_min_severity="OFF",
+                                          connection_timeout=10.0)
+        except ValueError as exc:
+            raise ConfigError(f"bad Neo4j URI '{uri}': {exc}") from None
+        with map_driver_errors(uri, user):
+            try:
+                driver.verify_connectivity()
+            except BaseException:
+                driver.close()
+                raise
+        self._driver = driver
+        self._setup_schema()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def __enter__(self) -> Neo4jStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    def _session(self):
+        return self._driver.session(database=self.database)
+
+    def _setup_schema(self) -> None:
+        with map_driver_errors(self.uri, self.user), self._session() as s:
+            for stmt in schema_statements(self.registry):
+                s.run(stmt).consume()
+            s.run("MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
+                  "m.batch = 0, m.seq = 0, m.schema = 1").consume()
+            s.run("CALL db.awaitIndexes(300)").consume()
+
+    def _read(self, query: str, **params: Any) -> list[list[Any]]:
+        def work(tx):
+            return tx.run(query, params).values()
+
+        with map_driver_errors(self.uri, self.user), self._session() as s:
+            return s.execute_read(work)
+
+    def version(self) -> int:
+        return int(self._read(f"{META} RETURN m.version")[0][0])
+
+    # -- writes -----------------------------------------------------------------------------
+    def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
+        """Apply ``batch`` in one write transaction (see :mod:`cmdb.store.cypher` on size)."""
+        def work(tx) -> BatchResult:
+            writer = Writer(tx, self.registry, actor, change_id)  # locks the meta node first
+
+            def lookup(ids: Iterable[str]) -> dict[str, tuple[str, Lifecycle]]:
+                rows = tx.run("UNWIND $ids AS k MATCH (c:CI {id: k}) "
+                              "RETURN c.id, c.class, c.status", ids=list(ids)).values()
+                return {i: (c, Lifecycle(s)) for i, c, s in rows}
+
+            validate_batch(batch, self.registry, lookup)
+            return writer.write(batch)
+
+        with map_driver_errors(self.uri, self.user), self._session() as s:
+            return s.execute_write(work)
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_ci(self, ci_id: str) -> CI:
+        rows = self._read("MATCH (c:CI {id: $id}) RETURN c.doc", id=ci_id)
+        if not rows:
+            raise NotFoundError("CI", ci_id)
+        return CI.model_validate_json(rows[0][0])
+
+    def find_cis(self, flt: CIFilter) -> list[CI]:
+        conds: list[str] = []
+        params: dict[str, Any] = {"offset": flt.offset}
+        if flt.ids:
+            head = "UNWIND $ids AS k MATCH (c:CI {id: k})"
+            params["ids"] = list(dict.fromkeys(flt.ids))
+        elif flt.identifier is not None:
+            head = ("MATCH (i:Identifier {value: $ident}) WITH DISTINCT i.ci AS k "
+                    "MATCH (c:CI {id: k})")
+        else:
+            head = "MATCH (c:CI)"
+        if flt.identifier is not None:
+            params["ident"] = flt.identifier.strip().lower()
+            if flt.ids:
+                conds.append("EXISTS { MATCH (:Identifier {value: $ident, ci: c.id}) }")
+        for prop, values in (("class", flt.classes), ("status", flt.status),
+                             ("criticality", flt.criticality)):
+            if values:
+                conds.append(f"c.{prop} IN ${prop}")
+                params[prop] = [str(v) for v in values]
+        if not flt.include_retired and Lifecycle.RETIRED not in flt.status:
+            conds.append("c.status <> 'retired'")
+        for prop, value in (("owner", flt.owner), ("support_group", flt.support_group)):
+            if value is not None:
+                conds.append(f"c.{prop} = ${prop}")
+                params[prop] = value
+        if flt.text:
+            conds.append("(toLower(c.id) CONTAINS $text OR toLower(c.name) CONTAINS $text)")
+            params["text"] = flt.text.lower()
+        query = head + _where(conds) + " RETURN c.doc ORDER BY c.id SKIP $offset"
+        if flt.limit is not None:
+            query += " LIMIT $limit"
+            params["limit"] = flt.limit
+        return [CI.model_validate_json(d) for (d,) in self._read(query, **params)]
+
+    def _types(self, names: Sequence[str]) -> str | None:
+        """``:`A`|`B``` for the registered names among ``names``; None if none is."""
+        known = [rel_type(self.registry, t) for t in names if t in self.registry.relationships]
+        return ":" + "|".join(f"`{t}`" for t in known) if known else None
+
+    def find_relationships(self, flt: RelFilter) -> list[Relationship]:
+        types = self._types(flt.types) if flt.types else ""
+        if types is None:
+            return []
+        conds, params = [], {}
+        if flt.ci is not None:
+            head = (f"MATCH (:CI {{id: $ci}})-[r{types}]-(:CI) WITH DISTINCT r "
+                    "WITH r, startNode(r) AS s, endNode(r) AS t")
+            params["ci"] = flt.ci
+        else:
+            head = f"MATCH (s:CI)-[r{types}]->(t:CI)"
+        for end, value in (("s", flt.source), ("t", flt.target)):
+            if value is not None:
+                conds.append(f"{end}.id = ${end}")
+                params[end] = value
+        if not flt.include_retired:
+            conds.append("r.status = 'active'")
+        query = head + _where(conds) + " RETURN r.doc ORDER BY s.id, toLower(type(r)), t.id"
+        if flt.limit is not None:
+            query += " LIMIT $limit"
+            params["limit"] = flt.limit
+        return [Relationship.model_validate_json(d) for (d,) in self._read(query, **params)]
+
+    def neighbourhood(self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()) -> Subgraph:
+        for t in types:
+            self.registry.rel_type(t)
+        self.get_ci(ci_id)
+        pattern = self._types(types) or ""
+        step = (f"UNWIND $frontier AS k MATCH (:CI {{id: k}})-[r{pattern}]-(o:CI) "
+                "WHERE r.status = 'active' RETURN collect(DISTINCT o.id)")
+        seen, frontier = {ci_id}, {ci_id}
+        for _ in range(max(depth, 0)):
+            frontier = set(self._read(step, frontier=sorted(frontier))[0][0]) - seen
+            if not frontier:
+                break
+            seen |= frontier
+        cis = self.find_cis(CIFilter(ids=tuple(sorted(seen))))
+        live = sorted(c.id for c in cis)
+        docs = self._read(
+            f"UNWIND $ids AS k MATCH (s:CI {{id: k}})-[r{pattern}]->(t:CI) "
+            "WHERE t.id IN $ids AND r.status = 'active' "
+            "RETURN r.doc ORDER BY s.id, toLower(type(r)), t.id", ids=live)
+        return Subgraph(cis=cis, relationships=[Relationship.model_validate_json(d)
+                                                for (d,) in docs])
+
+    def get_record(self, record_id: str) -> AnyRecord:
+        rows = self._read("MATCH (r:Record {id: $id}) RETURN r.doc", id=record_id)
+        if not rows:
+            raise NotFoundError("record", record_id)
+        return record_from_json(rows[0][0])
+
+    def find_records(self, flt: RecordFilter) -> list[AnyRecord]:
+        conds, params = [], {}
+        if flt.kinds:
+            conds.append("r.kind IN $kinds")
+            params["kinds"] = [str(k) for k in flt.kinds]
+        if flt.ids:
+            conds.append("r.id IN $ids")
+            params["ids"] = list(flt.ids)
+        if flt.ci is not None:
+            conds.append("$ci IN r.ci_ids")
+            params["ci"] = flt.ci
+        if flt.open_only:
+            conds.append("r.is_open")
+        if flt.since is not None:
+            conds.append("r.at >= $since")
+            params["since"] = _aware(flt.since)
+        rows = self._read("MATCH (r:Record)" + _where(conds) + " RETURN r.doc ORDER BY r.id",
+                          **params)
+        return [record_from_json(d) for (d,) in rows]
+
+    def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
+        conds, params = [], {}
+        for prop in ("entity", "entity_id", "actor", "change_id"):
+            value = getattr(flt, prop)
+            if value is not None:
+                conds.append(f"h.{prop} = ${prop}")
+                params[prop] = value
+        for prop, op in (("since", ">="), ("until", "<=")):
+            value = getattr(flt, prop)
+            if value is not None:
+                conds.append(f"h.at {op} ${prop}")
+                params[prop] = _aware(value)
+        query = "MATCH (h:History)" + _where(conds) + " RETURN h ORDER BY h.seq"
+        if flt.limit is not None:
+            query += " LIMIT $limit"
+            params["limit"] = flt.limit
+        out = []
+        for (h,) in self._read(query, **params):
+            fields = {k: h.get(k) for k in _HISTORY_KEYS}
+            fields["at"] = fields["at"].to_native()
+            out.append(HistoryEntry(**fields,
+                                    before=json.loads(h["before"]) if h.get("before") else None,
+                                    after=json.loads(h["after"]) if h.get("after") else None))
+        return out
+
+    # -- topology ---------------------------------------------------------------------------
+    def topology(self) -> Topology:
+        version = self.version()
+        if self._topology is None or self._topology.version != version:
+            with map_driver_errors(self.uri, self.user), self._session() as s:
+                self._topology = s.execute_read(self._build_topology)
+        return self._topology
+
+    def _build_topology(self, tx) -> Topology:
+        """Read every live CI and active relationship in one read transaction, a page of
+        source CIs at a time, each page one record of parallel ``collect()`` lists."""
+        reg = self.registry
+        version = int(tx.run(f"{META} RETURN m.version").single()[0])
+        class_code = {c: i for i, c in enumerate(reg.class_names)}
+        type_code = {rel_type(reg, t): i for i, t in enumerate(reg.rel_type_names)}
+        crit = {c.value: c.rank for c in Criticality}
+        nodes = ("MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
+                 "WITH c ORDER BY c.id LIMIT $page "
+                 "RETURN collect(c.id), collect(c.class), collect(c.criticality), "
+                 "collect(coalesce(c.min_required, 0)), collect(coalesce(c.last_seen, $none)), "
+                 "collect(coalesce(c.availability, $none))")
+        edges = ("MATCH (s:CI)-[r]->(t:CI) WHERE s.id > $after AND s.id <= $last "
+                 "AND r.status = 'active' AND s.status <> 'retired' AND t.status <> 'retired' "
+                 "RETURN collect(s.id), collect(type(r)), collect(t.id)")
+        ids: list[str] = []
+        cols: list[list[Any]] = [[], [], [], [], []]
+        src: list[str] = []
+        typ: list[str] = []
+        dst: list[str] = []
+        after = ""
+        while True:
+            page = tx.run(nodes, after=after, page=PAGE, none=float("-inf")).single()
+            if not page[0]:
+                break
+            ids += page[0]
+            for col, values in zip(cols, page[1:], strict=True):
+                col += values
+            s, t, d = tx.run(edges, after=after, last=page[0][-1]).single()
+            src += s
+            typ += t
+            dst += d
+            after = page[0][-1]
+        index = {ci: i for i, ci in enumerate(ids)}
+        keep = [i for i, t in enumerate(typ) if t in type_code]
+        missing = np.nan
+
+        def floats(values: list[float]) -> np.ndarray:
+            a = np.asarray(values, dtype=np.float64)
+            a[np.isneginf(a)] = missing
+            return a
+
+        return Topology.build(
+            version=version,
+            class_names=reg.class_names,
+            rel_type_names=reg.rel_type_names,
+            propagation=[reg.relationships[t].propagation for t in reg.rel_type_names],
+            ids=ids,
+            class_code=[class_code[c] for c in cols[0]],
+            is_group=[reg.is_group(c) for c in cols[0]],
+            criticality=[crit[c] for c in cols[1]],
+            min_required=cols[2],
+            last_seen=floats(cols[3]),
+            availability=floats(cols[4]),
+            src=np.fromiter((index[src[i]] for i in keep), np.int32, len(keep)),
+            dst=np.fromiter((index[dst[i]] for i in keep), np.int32, len(keep)),
+            rtype=np.fromiter((type_code[typ[i]] for i in keep), np.int16, len(keep)),
+        )
+
+    # -- analysis in the database -----------------------------------------------------------
+    def server_side_blast_radius(self, failed: Iterable[str], *,
+                                 types: Sequence[str] | None = None) -> set[str]:
+        """The live CIs that a failure of ``failed`` takes down by plain reachability.
+
+        Covers only hard propagation: a CI is in the result if it is one of ``failed`` or is
+        reachable from one along active relationships whose type propagates impact
+        (``to_source`` types walked from target to source, ``to_target`` types from source to
+        target), optionally limited to ``types``. It ignores redundancy (``membership`` edges
+        are not walked, so k-of-n groups never absorb a failure, and a group goes down only
+        through its own hard dependencies), degraded and at-risk states, and soft edges. On a
+        graph without redundancy groups it equals the down set of the in-memory engine. It runs
+        as one quantified-path query, so nothing but the result leaves the server.
+        """
+        reg = self.registry
+        names = reg.rel_type_names if types is None else [reg.rel_type(t).name for t in types]
+        up = [rel_type(reg, t) for t in names
+              if reg.relationships[t].propagation is Propagation.TO_SOURCE]
+        down = [rel_type(reg, t) for t in names
+                if reg.relationships[t].propagation is Propagation.TO_TARGET]
+        start = sorted(set(failed))
+        if not (up or down):
+            rows = self._read("UNWIND $ids AS k MATCH (c:CI {id: k}) "
+                              "WHERE c.status <> 'retired' RETURN collect(c.id)", ids=start)
+            return set(rows[0][0])
+        pattern = "|".join(f"`{t}`" for t in up + down)
+        query = (
+            "UNWIND $ids AS k MATCH (f:CI {id: k}) WHERE f.status <> 'retired' "
+            "OPTIONAL MATCH (f) ((a)-[r:" + pattern + "]-(b:CI) WHERE r.status = 'active' "
+            "AND b.status <> 'retired' AND ((type(r) IN $up AND startNode(r) = b) "
+            "OR (type(r) IN $down AND startNode(r) = a)))+ (x) "
+            "WITH collect(DISTINCT f.id) + collect(DISTINCT x.id) AS hit "
+            "UNWIND hit AS h RETURN collect(DISTINCT h)"
+        )
+        return set(self._read(query, ids=start, up=up, down=down)[0][0])

@@ -1,0 +1,465 @@
+"""Import and export of the graph as JSON, CSV or GraphML files.
+
+Assumptions: a file is one :class:`~cmdb.model.Batch`, applied atomically, so one bad row leaves
+the store unchanged. Every error names the file and the line (CSV, JSON syntax, XML syntax) or
+the item (``cis[3] 'srv-9'``, ``node 'srv-9'``). Exports hold non-retired CIs and active
+relationships unless asked otherwise; the store-owned fields (``created_at``, ``updated_at``,
+``version``) are never exported, so export then import into an empty store gives the same graph.
+
+CSV convention. A CI file has the header ``id,class,name`` plus any of ``status, criticality,
+owner, support_group, description, min_required, serial_number, fqdn, hostnames, ips, macs,
+cloud_ids, k8s_uids`` and ``attr.<name>`` columns; a relationship file has ``source,type,target``
+plus optional ``status`` and ``attr.<name>``. Identifier list cells are separated by ``;``. An
+``attr.`` cell is read as JSON when it is JSON (``8``, ``0.99``, ``true``, ``null``, ``"12.2"``,
+``[1, 2]``), else as text; an attribute the registry declares ``str`` stays text unless quoted.
+An empty cell means "not set". In GraphML, node and edge keys follow the same names, with typed
+scalars in ``attr.<name>`` and lists or objects as JSON text in ``attrjson.<name>``.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "cis.csv"
+>>> _ = path.write_text("id,class,name,ips,attr.cpu_count\\nsrv-1,physical_server,H,10.0.0.1,8")
+>>> batch = read_file(path)
+>>> batch.cis[0].identifiers.ips, batch.cis[0].attributes
+(['10.0.0.1'], {'cpu_count': 8})
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticError
+
+from cmdb.enums import Lifecycle
+from cmdb.errors import ImportFormatError, ValidationError
+from cmdb.filters import CIFilter, RecordFilter, RelFilter
+from cmdb.model import CI, AnyRecord, Batch, BatchResult, Relationship
+from cmdb.registry import Registry
+from cmdb.store.protocol import GraphStore
+from cmdb.validation import pydantic_error, validate_batch
+
+__all__ = [
+    "FileFormat",
+    "check_file",
+    "export_csv",
+    "export_graphml",
+    "export_json",
+    "export_text",
+    "import_file",
+    "read_file",
+]
+
+
+class FileFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    GRAPHML = "graphml"
+
+
+_STORE_OWNED = {"created_at", "updated_at", "version"}
+_SECTIONS = ("cis", "relationships", "records")
+_CI_COLUMNS = ("id", "class", "name", "status", "criticality", "owner", "support_group",
+               "description", "min_required")
+_ID_SCALARS = ("serial_number", "fqdn")
+_ID_LISTS = ("hostnames", "ips", "macs", "cloud_ids", "k8s_uids")
+_REL_COLUMNS = ("source", "type", "target", "status")
+_RECORD: TypeAdapter = TypeAdapter(AnyRecord)
+_ITEM_RE = re.compile(r"^((?:cis|relationships)\[\d+\])(?: '[^']*')?(.*)$")
+
+
+@dataclass
+class _Parsed:
+    batch: Batch
+    lines: dict[str, int] = field(default_factory=dict)  # "cis[3]" -> physical CSV line
+
+
+# -- reading -----------------------------------------------------------------------------------
+def read_file(path: str | Path, *, format: str | None = None,
+              registry: Registry | None = None) -> Batch:
+    """Parse an import file into a batch, without touching a store.
+
+    ``format`` defaults to the file extension. With a ``registry``, CSV attribute cells of
+    attributes declared ``str`` stay text (``12.2`` is a version, not a float).
+    """
+    return _parse(Path(path), format, registry).batch
+
+
+def import_file(store: GraphStore, path: str | Path, *, actor: str, change_id: str | None = None,
+                format: str | None = None) -> BatchResult:
+    """Read ``path`` and apply it to ``store`` as one batch: all of it or nothing."""
+    path = Path(path)
+    parsed = _parse(path, format, store.registry)
+    try:
+        return store.apply(parsed.batch, actor=actor, change_id=change_id)
+    except ValidationError as err:
+        raise _locate(err, path, parsed.lines) from None
+
+
+def check_file(store: GraphStore, path: str | Path, *, format: str | None = None) -> BatchResult:
+    """Validate ``path`` against ``store`` and count what importing it would do; write nothing.
+
+    The counts ignore relationships that retiring a CI would retire in passing.
+    """
+    path = Path(path)
+    parsed = _parse(path, format, store.registry)
+    batch = parsed.batch
+
+    def lookup(ids):
+        ids = tuple(ids)
+        found = store.find_cis(CIFilter(ids=ids, include_retired=True)) if ids else []
+        return {c.id: (c.ci_class, c.status) for c in found}
+
+    try:
+        validate_batch(batch, store.registry, lookup)
+    except ValidationError as err:
+        raise _locate(err, path, parsed.lines) from None
+    return _plan(store, batch)
+
+
+def _format_of(path: Path, format: str | None) -> FileFormat:
+    name = format or path.suffix.lstrip(".").lower()
+    try:
+        return FileFormat(name)
+    except ValueError:
+        given = f"format '{format}'" if format else f"extension '{path.suffix}'"
+        raise ImportFormatError(
+            f"{path}: unknown {given}: use json, csv or graphml (--format)"
+        ) from None
+
+
+def _parse(path: Path, format: str | None, registry: Registry | None) -> _Parsed:
+    fmt = _format_of(path, format)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if fmt is FileFormat.GRAPHML:
+        return _parse_graphml(path, data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFormatError(f"{path}:{line}: not UTF-8 text") from None
+    if fmt is FileFormat.JSON:
+        return _parse_json(path, text)
+    return _parse_csv(path, text, registry)
+
+
+def _locate(err: ValidationError, path: Path, lines: dict[str, int]) -> ValidationError:
+    """The store's ``cis[3] 'x': ...`` location as ``FILE:LINE`` for CSV, else ``FILE: ...``."""
+    match = _ITEM_RE.match(err.location or "")
+    if match and match.group(1) in lines:
+        located = type(err).__new__(type(err))
+        ValidationError.__init__(located, err.detail, field=err.field,
+                                 location=f"{path}:{lines[match.group(1)]}{match.group(2)}")
+        return located
+    return err.at(str(path))
+
+
+def _label(item: dict) -> str:
+    if isinstance(item.get("id"), str):
+        return f" '{item['id']}'"
+    parts = [item.get(k) for k in ("source", "type", "target")]
+    return f" '{'|'.join(parts)}'" if all(isinstance(p, str) for p in parts) else ""
+
+
+def _parse_json(path: Path, text: str) -> _Parsed:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            f"{path}:{exc.lineno}: invalid JSON ({exc.msg}, column {exc.colno})"
+        ) from None
+    if not isinstance(data, dict) or set(data) - set(_SECTIONS):
+        raise ImportFormatError(f"{path}: expected a JSON object with the lists 'cis', "
+                                "'relationships' and 'records' (as `cmdb export` writes)")
+    out: dict[str, list] = {}
+    for section, model in zip(_SECTIONS, (CI, Relationship, None), strict=True):
+        items = data.get(section, [])
+        if not isinstance(items, list):
+            raise ImportFormatError(f"{path}: '{section}' must be a list")
+        out[section] = []
+        for i, item in enumerate(items):
+            where = f"{path}: {section}[{i}]"
+            if not isinstance(item, dict):
+                raise ValidationError("expected a JSON object", location=where)
+            where += _label(item)
+            try:
+                out[section].append(model.model_validate(item) if model
+                                    else _RECORD.validate_python(item))
+            except PydanticError as exc:
+                raise pydantic_error(exc, location=where) from None
+    return _Parsed(Batch(**out))
+
+
+def _json_cell(raw: str) -> Any:
+    def reject(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(raw, parse_constant=reject)
+    except ValueError:
+        return raw
+
+
+def _declared(registry: Registry | None, ci_class: str, name: str) -> str | None:
+    if registry is None or ci_class not in registry.class_names:
+        return None
+    spec = registry.class_(ci_class).attributes.get(name)
+    return spec.type if spec else None
+
+
+def _from_flat(flat: dict[str, Any], fixed: tuple[str, ...]) -> dict[str, Any]:
+    """A CI or relationship document from flat columns (CSV cells or GraphML keys)."""
+    doc: dict[str, Any] = {}
+    ids: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key.startswith("attr."):
+            attrs[key[5:]] = value
+        elif key.startswith("attrjson."):
+            try:
+                attrs[key[9:]] = json.loads(value)
+            except (TypeError, ValueError):
+                raise ValidationError("not valid JSON", field=key) from None
+        elif fixed is _CI_COLUMNS and key in _ID_LISTS:
+            ids[key] = [v.strip() for v in str(value).split(";") if v.strip()]
+        elif fixed is _CI_COLUMNS and key in _ID_SCALARS:
+            ids[key] = value
+        else:
+            doc[key] = value
+    if ids:
+        doc["identifiers"] = ids
+    if attrs:
+        doc["attributes"] = attrs
+    return doc
+
+
+def _csv_header(path: Path, header: list[str] | None) -> tuple[str, tuple[str, ...]]:
+    if not header:
+        raise ImportFormatError(f"{path}:1: empty file, expected a header line")
+    cols = set(header)
+    if {"source", "type", "target"} <= cols:
+        kind, fixed = "relationships", _REL_COLUMNS
+    elif {"id", "class", "name"} <= cols:
+        kind, fixed = "cis", _CI_COLUMNS
+    else:
+        raise ImportFormatError(f"{path}:1: the header needs the columns id,class,name (a CI "
+                                "file) or source,type,target (a relationship file)")
+    known = set(fixed) | (set(_ID_SCALARS + _ID_LISTS) if kind == "cis" else set())
+    for col in header:
+        if header.count(col) > 1:
+            raise ImportFormatError(f"{path}:1: column '{col}' appears twice")
+        if col not in known and not (col.startswith("attr.") and len(col) > 5):
+            raise ImportFormatError(f"{path}:1: unknown column '{col}'")
+    return kind, fixed
+
+
+def _parse_csv(path: Path, text: str, registry: Registry | None) -> _Parsed:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        kind, fixed = _csv_header(path, header)
+        items: list = []
+        lines: dict[str, int] = {}
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise ImportFormatError(
+                    f"{path}:{line}: expected {len(header)} cells, got {len(row)}")
+            cells = {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
+            cls = cells.get("class", "")
+            for key, value in cells.items():
+                if key.startswith("attr.") and (
+                        _declared(registry, cls, key[5:]) != "str" or value.startswith('"')):
+                    cells[key] = _json_cell(value)
+            try:
+                doc = _from_flat(cells, fixed)
+                model = CI if kind == "cis" else Relationship
+                items.append(model.model_validate(doc))
+            except PydanticError as exc:
+                raise pydantic_error(exc, location=f"{path}:{line}") from None
+            except ValidationError as err:
+                raise err.at(f"{path}:{line}") from None
+            lines[f"{kind}[{len(items) - 1}]"] = line
+    except csv.Error as exc:
+        raise ImportFormatError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
+    return _Parsed(Batch(**{kind: items}), lines)
+
+
+def _parse_graphml(path: Path, data: bytes) -> _Parsed:
+    try:
+        graph = nx.read_graphml(io.BytesIO(data), force_multigraph=True)
+    except ET.ParseError as exc:
+        line = exc.position[0]
+        raise ImportFormatError(f"{path}:{line}: not valid XML ({str(exc).split(':')[0]})") \
+            from None
+    except (nx.NetworkXError, ValueError, KeyError, TypeError) as exc:
+        raise ImportFormatError(f"{path}: not valid GraphML ({exc})") from None
+    if not graph.is_directed():
+        raise ImportFormatError(f"{path}: the graph must be directed (edgedefault=\"directed\")")
+    cis, rels = [], []
+    for node, attrs in graph.nodes(data=True):
+        where = f"{path}: node '{node}'"
+        try:
+            cis.append(CI.model_validate({"id": node, **_from_flat(attrs, _CI_COLUMNS)}))
+        except PydanticError as exc:
+            raise pydantic_error(exc, location=where) from None
+        except ValidationError as err:
+            raise err.at(where) from None
+    for source, target, attrs in graph.edges(data=True):
+        where = f"{path}: edge '{source}' -> '{target}'"
+        try:
+            doc = _from_flat(attrs, _REL_COLUMNS)
+            rels.append(Relationship.model_validate({"source": source, "target": target, **doc}))
+        except PydanticError as exc:
+            raise pydantic_error(exc, location=where) from None
+        except ValidationError as err:
+            raise err.at(where) from None
+    return _Parsed(Batch(cis=cis, relationships=rels))
+
+
+def _plan(store: GraphStore, batch: Batch) -> BatchResult:
+    """Count created, updated, retired and unchanged items the way the store's writer does."""
+    result = BatchResult(batch_id=0, store_version=store.version())
+
+    def count(old: dict | None, new: dict, retiring: bool) -> None:
+        if old is None:
+            result.created += 1
+        elif old == new:
+            result.unchanged += 1
+        elif retiring:
+            result.retired += 1
+        else:
+            result.updated += 1
+
+    ids = tuple(c.id for c in batch.cis)
+    stored = {c.id: c for c in store.find_cis(CIFilter(ids=ids, include_retired=True))} \
+        if ids else {}
+    for ci in batch.cis:
+        old = stored.get(ci.id)
+        count(old and old.content(), ci.content(), ci.status is Lifecycle.RETIRED
+              and old is not None and old.status is not Lifecycle.RETIRED)
+    rels = {r.key: r for r in store.find_relationships(RelFilter(include_retired=True))} \
+        if batch.relationships else {}
+    for rel in batch.relationships:
+        old_rel = rels.get(rel.key)
+        count(old_rel and old_rel.content(), rel.content(),
+              rel.status == "retired" and old_rel is not None and old_rel.status != "retired")
+    rec_ids = tuple(r.id for r in batch.records)
+    records = {r.id: r for r in store.find_records(RecordFilter(ids=rec_ids))} if rec_ids else {}
+    for rec in batch.records:
+        old_rec = records.get(rec.id)
+        count(old_rec and old_rec.model_dump(mode="json", exclude=_STORE_OWNED),
+              rec.model_dump(mode="json", exclude=_STORE_OWNED), False)
+    return result
+
+
+# -- writing -----------------------------------------------------------------------------------
+def _graph(store: GraphStore, include_retired: bool) -> tuple[list[CI], list[Relationship]]:
+    return (store.find_cis(CIFilter(include_retired=include_retired)),
+            store.find_relationships(RelFilter(include_retired=include_retired)))
+
+
+def export_json(store: GraphStore, *, include_retired: bool = False) -> dict[str, list]:
+    """``{"cis": [...], "relationships": [...], "records": [...]}``, the JSON import shape.
+
+    Every record is exported; retired CIs that records link to come along, so the file
+    imports cleanly into an empty store.
+    """
+    cis, rels = _graph(store, include_retired)
+    records = store.find_records(RecordFilter())
+    have = {c.id for c in cis}
+    linked = tuple(sorted({i for r in records for i in r.ci_ids} - have))
+    if linked:
+        cis = sorted([*cis, *store.find_cis(CIFilter(ids=linked, include_retired=True))],
+                     key=lambda c: c.id)
+    return {
+        "cis": [c.model_dump(mode="json", by_alias=True, exclude=_STORE_OWNED) for c in cis],
+        "relationships": [r.model_dump(mode="json", exclude=_STORE_OWNED) for r in rels],
+        "records": [r.model_dump(mode="json", exclude=_STORE_OWNED) for r in records],
+    }
+
+
+def _attr_cell(value: Any) -> str:
+    if isinstance(value, str):
+        plain = value == value.strip() and value and _json_cell(value) == value
+        return value if plain else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _ci_flat(ci: CI) -> dict[str, Any]:
+    doc = ci.model_dump(mode="json", by_alias=True, include=set(_CI_COLUMNS) | {"ci_class"})
+    flat = {k: v for k, v in doc.items() if v is not None and k != "id"}
+    ids = ci.identifiers
+    flat.update({k: getattr(ids, k) for k in _ID_SCALARS if getattr(ids, k)})
+    flat.update({k: ";".join(getattr(ids, k)) for k in _ID_LISTS if getattr(ids, k)})
+    return flat
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def export_csv(store: GraphStore, what: str = "cis", *, include_retired: bool = False) -> str:
+    """The CIs (``what="cis"``) or relationships (``"relationships"``) as CSV text."""
+    cis, rels = _graph(store, include_retired)
+    if what == "cis":
+        fixed = [*_CI_COLUMNS, *_ID_SCALARS, *_ID_LISTS]
+        rows = [{"id": c.id, **_ci_flat(c), **{f"attr.{k}": _attr_cell(v)
+                                                 for k, v in c.attributes.items()}} for c in cis]
+    elif what == "relationships":
+        fixed = ["source", "type", "target", *(["status"] if include_retired else [])]
+        rows = [{"source": r.source, "type": r.type, "target": r.target, "status": r.status,
+                 **{f"attr.{k}": _attr_cell(v) for k, v in r.attributes.items()}} for r in rels]
+    else:
+        raise ValidationError(f"cannot export '{what}' as CSV: use cis or relationships",
+                              field="what")
+    attrs = sorted({k for row in rows for k in row if k.startswith("attr.")})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, [*fixed, *attrs], lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _graphml_attrs(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {(f"attr.{k}" if _scalar(v) else f"attrjson.{k}"): (v if _scalar(v) else json.dumps(v))
+            for k, v in attributes.items()}
+
+
+def export_graphml(store: GraphStore, *, include_retired: bool = False) -> str:
+    """The graph as GraphML text: one node per CI (keyed by id), one edge per relationship."""
+    cis, rels = _graph(store, include_retired)
+    graph = nx.MultiDiGraph()
+    for ci in cis:
+        graph.add_node(ci.id, **_ci_flat(ci), **_graphml_attrs(ci.attributes))
+    for rel in rels:
+        extra = {"status": rel.status} if rel.status != "active" else {}
+        graph.add_edge(rel.source, rel.target, type=rel.type, **extra,
+                       **_graphml_attrs(rel.attributes))
+    return "\n".join(nx.generate_graphml(graph)) + "\n"
+
+
+def export_text(store: GraphStore, *, format: str = "json", what: str = "cis",
+                include_retired: bool = False) -> str:
+    """The export in ``format`` as text, for the CLI and the API."""
+    fmt = FileFormat(format)
+    if fmt is FileFormat.JSON:
+        data = export_json(store, include_retired=include_retired)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt is FileFormat.CSV:
+        return export_csv(store, what, include_retired=include_retired)
+    return export_graphml(store, include_retired=include_retired)

@@ -1,0 +1,445 @@
+"""Blast radius: what a failure takes down, degrades or puts at risk.
+
+Assumptions (the semantics of ``shared/vectors/impact/README.md``):
+
+- Impact travels along *hard* edges (the registry's ``to_source`` / ``to_target`` types,
+  normalised by :meth:`~cmdb.topology.Topology.impact_edges`) and along *membership* edges
+  (member -> redundancy group).
+- **down**: a CI in ``failed`` or ``assume_down``; a CI with a hard dependency down (groups
+  included); a group with fewer than k of its n members not down.
+  **degraded**: a group, not down, with a member down. **at_risk**: neither, with a hard dependency
+  (or, for a group, a member) degraded or at risk. States are the least fixpoint, so cycles
+  terminate and are not failures by themselves.
+- The result lists exactly the CIs whose state is worse with ``failed`` and ``assume_down`` out
+  than with ``assume_down`` alone (a group with fewer members than k is down in both, so it is
+  never listed); CIs in ``failed`` or ``assume_down`` are never listed.
+- ``types`` restricts the hard edges to those relationship types. Membership always propagates:
+  it defines what a group *is*, not a kind of dependency; naming a membership type (or a ``none``
+  type) in ``types`` is accepted and changes nothing.
+- ``depth`` does not change any state: it keeps the listed CIs whose explanation path has at most
+  ``depth`` steps, so raising it only ever adds CIs.
+- The explanation path of a CI is a shortest path from it to a CI in ``failed`` among the listed
+  CIs, where a down or degraded CI steps only to a down CI (a hard dependency or a member) and an
+  at-risk CI to a degraded or at-risk one. Paths are computed on first use.
+- ``services()`` are the listed CIs of class ``business_service`` or ``technical_service`` (the
+  registry's ``service`` category); ``customers()`` those of class ``customer``.
+- Freshness: ``last_seen`` is epoch seconds (None: never seen by discovery); a CI is ``stale``
+  when it was seen more than ``stale_after`` seconds before ``now``. Never-seen CIs (typically
+  entered by hand) are not stale.
+
+The engine works level by level over the snapshot's CSR arrays with numpy; its cost follows the
+size of the answer, not of the graph, apart from one n-sized state array per query.
+
+>>> from cmdb.topology import Topology
+>>> t = Topology.build(
+...     version=1, class_names=("application", "cluster", "database"),
+...     rel_type_names=("depends_on", "member_of"), propagation=("to_source", "membership"),
+...     ids=["app", "db-cluster", "db-1", "db-2"], class_code=[0, 1, 2, 2],
+...     is_group=[False, True, False, False], min_required=[0, 1, 0, 0],
+...     src=[0, 2, 3], dst=[1, 1, 1], rtype=[0, 1, 1])
+>>> br = blast_radius(t, ["db-1"])
+>>> [(a.id, a.state.value, a.path) for a in br.affected()]
+[('db-cluster', 'degraded', ('db-cluster', 'db-1')), ('app', 'at_risk', ('app', 'db-cluster', 'db-1'))]
+>>> blast_radius(t, ["db-1"], assume_down=["db-2"]).state("app").value
+'down'
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cmdb.enums import ImpactState
+from cmdb.errors import UnknownRelTypeError, ValidationError
+from cmdb.topology import CSR, Topology
+
+__all__ = ["Affected", "BlastRadius", "blast_radius"]
+
+SERVICE_CLASSES = ("business_service", "technical_service")
+CUSTOMER_CLASSES = ("customer",)
+
+OK, AT_RISK, DEGRADED, DOWN, ROOT = 0, 1, 2, 3, 4
+_NEW = 9  # transient mark while settling a level
+_ONE = np.int32(1)
+_STATES = {DOWN: ImpactState.DOWN, DEGRADED: ImpactState.DEGRADED, AT_RISK: ImpactState.AT_RISK}
+_EMPTY = np.empty(0, dtype=np.int32)
+
+
+# -- shared graph plumbing (also used by depends, spof, render) ------------------------------
+@dataclass(frozen=True, eq=False)
+class _Prep:
+    """Per-(snapshot, types) arrays, cached: hard adjacency both ways, groups, thresholds."""
+
+    dependents: CSR
+    dependencies: CSR
+    groups: CSR
+    members: CSR
+    slack: np.ndarray  # a group is down once more than ``slack`` members are down
+    has_groups: bool
+    short_groups: np.ndarray  # groups with fewer members than k: down whatever happens
+    service_mask: np.ndarray
+    customer_mask: np.ndarray
+
+
+_CACHE: weakref.WeakKeyDictionary[Topology, dict[Any, _Prep]] = weakref.WeakKeyDictionary()
+
+
+def check_types(topo: Topology, types: Iterable[str] | None) -> frozenset[str] | None:
+    """``types`` as a frozenset; :class:`UnknownRelTypeError` for a name the snapshot lacks."""
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = [types]
+    names = frozenset(types)
+    for name in sorted(names):
+        if name not in topo.rel_type_names:
+            known = ", ".join(topo.rel_type_names)
+            raise UnknownRelTypeError(
+                f"unknown relationship type '{name}' (known: {known})", field="types"
+            )
+    return names
+
+
+def check_depth(depth: int | None) -> None:
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ValidationError(f"must be a whole number >= 0, got {depth!r}", field="depth")
+
+
+def prep(topo: Topology, types: frozenset[str] | None = None) -> _Prep:
+    per_topo = _CACHE.setdefault(topo, {})
+    found = per_topo.get(types)
+    if found is not None:
+        return found
+    if types is None:
+        dependents, dependencies = topo.dependents, topo.dependencies
+    else:
+        frm, to = topo.impact_edges(types)
+        dependents, dependencies = CSR.from_edges(topo.n, frm, to), CSR.from_edges(topo.n, to, frm)
+    members = topo.members
+    slack = (members.degree() - topo.k_required()).astype(np.int32)
+    short = np.flatnonzero(topo.is_group & (slack < 0)).astype(np.int32)
+    made = per_topo[types] = _Prep(
+        dependents, dependencies, topo.groups, members, slack,
+        bool(topo.groups.indices.size), short,
+        topo.class_mask(*SERVICE_CLASSES), topo.class_mask(*CUSTOMER_CLASSES),
+    )
+    return made
+
+
+def gather(csr: CSR, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`CSR.gather` with a fast path for a single row (the common case in chains)."""
+    if rows.size == 1:
+        r = int(rows[0])
+        nb = csr.indices[csr.indptr[r] : csr.indptr[r + 1]]
+        return np.full(nb.size, r, dtype=np.int32), nb
+    return csr.gather(rows)
+
+
+def neighbours(csr: CSR, rows: np.ndarray) -> np.ndarray:
+    """The neighbours of every row in ``rows``, concatenated (no owner array)."""
+    if rows.size == 1:
+        r = int(rows[0])
+        return csr.indices[csr.indptr[r] : csr.indptr[r + 1]]
+    starts = csr.indptr[rows]
+    counts = csr.indptr[rows + 1] - starts
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if ends.size else 0
+    if total == 0:
+        return _EMPTY
+    at = np.repeat(starts - (ends - counts), counts)
+    at += np.arange(total, dtype=at.dtype)
+    return csr.indices[at]
+
+
+def unique_in(values: np.ndarray, mark: np.ndarray) -> np.ndarray:
+    """``values`` without repeats (first-seen order kept), using ``mark`` (n-sized scratch)."""
+    if values.size < 2:
+        return values
+    pos = np.arange(1, values.size + 1, dtype=np.int32)
+    mark[values] = pos
+    return values[mark[values] == pos]
+
+
+def settle(cand: np.ndarray, state: np.ndarray, code: int, mark: np.ndarray) -> np.ndarray:
+    """Give the candidates ``code`` in ``state``; return them without repeats. Large sets go
+    through the state array and one scan (sorted result), small ones through ``mark``."""
+    if cand.size * 64 > state.size:
+        state[cand] = _NEW
+        fresh = np.flatnonzero(state == _NEW).astype(np.int32)
+    else:
+        fresh = unique_in(cand, mark)
+    state[fresh] = code
+    return fresh
+
+
+def indices(topo: Topology, ids: Iterable[str]) -> np.ndarray:
+    """Node numbers of ``ids`` in order, repeats dropped; NotFoundError for an unknown id."""
+    if isinstance(ids, str):
+        ids = [ids]
+    return np.asarray([topo.index(ci) for ci in dict.fromkeys(ids)], dtype=np.int32)
+
+
+# -- the engine -------------------------------------------------------------------------------
+def _spread_down(p: _Prep, seeds, state, cnt, mark, touched: list) -> list[np.ndarray]:
+    """Mark the down closure of ``seeds``; return the newly down nodes, level by level."""
+    frontier = settle(seeds[state[seeds] != DOWN], state, DOWN, mark)
+    levels = []
+    while frontier.size:
+        levels.append(frontier)
+        nb = neighbours(p.dependents, frontier)
+        if nb.size:
+            nb = nb[state[nb] != DOWN]
+        if p.has_groups:
+            gs = neighbours(p.groups, frontier)
+            if gs.size:
+                touched.append(gs)
+                np.add.at(cnt, gs, _ONE)
+                gs = gs[(cnt[gs] > p.slack[gs]) & (state[gs] != DOWN)]
+                nb = np.concatenate([nb, gs]) if nb.size else gs
+        frontier = settle(nb, state, DOWN, mark)
+    return levels
+
+
+def _spread_risk(p: _Prep, state, mark, touched: list) -> tuple[np.ndarray, np.ndarray]:
+    """Mark degraded groups and the at-risk CIs above them; return (degraded, at_risk)."""
+    if not touched:
+        return _EMPTY, _EMPTY
+    gs = np.concatenate(touched) if len(touched) > 1 else touched[0]
+    degraded = settle(gs[state[gs] != DOWN], state, DEGRADED, mark)
+    risky, frontier = [], degraded
+    while frontier.size:
+        nb = neighbours(p.dependents, frontier)
+        gs = neighbours(p.groups, frontier)
+        nb = np.concatenate([nb, gs]) if gs.size else nb
+        frontier = settle(nb[state[nb] == OK], state, AT_RISK, mark)
+        risky.append(frontier)
+    return degraded, (np.concatenate(risky) if risky else _EMPTY)
+
+
+def _solve(p: _Prep, n: int, failed: np.ndarray, assume: np.ndarray):
+    """Listed node numbers and their state codes, worst first, in breadth-first order."""
+    state = np.zeros(n, dtype=np.int8)
+    cnt = np.zeros(n, dtype=np.int32)
+    mark = np.zeros(n, dtype=np.int32)
+    touched: list[np.ndarray] = []
+    base = None
+    seeds = np.concatenate([p.short_groups, assume]) if p.short_groups.size else assume
+    if seeds.size:
+        _spread_down(p, seeds, state, cnt, mark, touched)
+        base = state.copy()
+        _spread_risk(p, base, mark, list(touched))
+    levels = _spread_down(p, failed, state, cnt, mark, touched)
+    degraded, risky = _spread_risk(p, state, mark, touched)
+    # levels[0] holds the failed CIs themselves, which are never listed
+    down = np.concatenate(levels[1:]) if len(levels) > 1 else _EMPTY
+    idx = np.concatenate([down, degraded, risky]).astype(np.int32, copy=False)
+    codes = state[idx]
+    if base is not None and idx.size:
+        keep = codes > base[idx]
+        idx, codes = idx[keep], codes[keep]
+    return idx, codes
+
+
+@dataclass(frozen=True)
+class Affected:
+    """One listed CI: its state, one shortest explanation path (this CI first, a failed CI
+    last), when discovery last saw it (epoch seconds, None: never) and whether that is stale."""
+
+    id: str
+    ci_class: str
+    state: ImpactState
+    path: tuple[str, ...]
+    last_seen: float | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class BlastRadius:
+    """The result of :func:`blast_radius`. Per-CI objects are built on demand."""
+
+    topology: Topology = field(repr=False)
+    failed: tuple[str, ...]
+    assume_down: tuple[str, ...]
+    nodes: np.ndarray = field(repr=False)  # listed node numbers, worst state first
+    codes: np.ndarray = field(repr=False)  # their state codes (3 down, 2 degraded, 1 at risk)
+    stale_after: float | None = None
+    now: float | None = None
+    _prep: _Prep | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.nodes.size)
+
+    def _failed_idx(self) -> np.ndarray:
+        return indices(self.topology, self.failed)
+
+    def _parents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Breadth-first explanation tree: (parent + 1, hops) per node; roots are the failed."""
+        if "parents" in self._cache:
+            return self._cache["parents"]
+        n, p = self.topology.n, self._prep
+        code = np.zeros(n, dtype=np.int8)
+        code[self.nodes] = self.codes
+        roots = self._failed_idx()
+        code[roots] = ROOT
+        parent = np.zeros(n, dtype=np.int32)
+        hops = np.zeros(n, dtype=np.int32)
+        mark = np.zeros(n, dtype=np.int32)
+        parent[roots] = roots + 1
+        frontier, level = roots, 0
+        while frontier.size:
+            level += 1
+            o1, v1 = gather(p.dependents, frontier)
+            o2, v2 = gather(p.groups, frontier)
+            own, nb = np.concatenate([o1, o2]), np.concatenate([v1, v2])
+            cv = code[nb]
+            ok = (cv > OK) & (parent[nb] == 0) & ((cv == AT_RISK) | (code[own] >= DOWN))
+            own, nb = own[ok], nb[ok]
+            parent[nb] = own + 1
+            frontier = unique_in(nb, mark)
+            hops[frontier] = level
+        self._cache["parents"] = parent, hops
+        return parent, hops
+
+    def _position(self, ci_id: str) -> int | None:
+        if "order" not in self._cache:
+            order = np.argsort(self.nodes, kind="stable")
+            self._cache["order"] = order, self.nodes[order]
+        order, sorted_nodes = self._cache["order"]
+        i = self.topology.index(ci_id)
+        at = int(np.searchsorted(sorted_nodes, i))
+        if at < sorted_nodes.size and sorted_nodes[at] == i:
+            return int(order[at])
+        return None
+
+    def state(self, ci_id: str) -> ImpactState:
+        """The state of ``ci_id`` in this result: ``down`` for the failed and assumed-down CIs,
+        ``ok`` for a CI not listed. NotFoundError for an id not in the snapshot."""
+        pos = self._position(ci_id)
+        if pos is not None:
+            return _STATES[int(self.codes[pos])]
+        if ci_id in self.failed or ci_id in self.assume_down:
+            return ImpactState.DOWN
+        return ImpactState.OK
+
+    def path(self, ci_id: str) -> tuple[str, ...]:
+        """The explanation path of a listed CI (empty for a CI not listed)."""
+        if self._position(ci_id) is None:
+            return ()
+        return self._path_of(self.topology.index(ci_id))
+
+    def _path_of(self, i: int) -> tuple[str, ...]:
+        parent, _ = self._parents()
+        ids, out = self.topology.ids, [i]
+        while parent[i] - 1 != i:
+            i = int(parent[i]) - 1
+            out.append(i)
+        return tuple(ids[j] for j in out)
+
+    def _freshness(self, i: int) -> tuple[float | None, bool]:
+        seen = float(self.topology.last_seen[i])
+        if np.isnan(seen):
+            return None, False
+        if self.stale_after is None:
+            return seen, False
+        now = time.time() if self.now is None else self.now
+        return seen, now - seen > self.stale_after
+
+    def affected(self, limit: int | None = None) -> Iterator[Affected]:
+        """The listed CIs, worst state first, nearest first within a state."""
+        topo = self.topology
+        for i, c in zip(self.nodes[:limit].tolist(), self.codes[:limit].tolist(), strict=True):
+            seen, stale = self._freshness(i)
+            yield Affected(topo.ids[i], topo.class_of(i), _STATES[c], self._path_of(i), seen, stale)
+
+    def _ids_where(self, mask: np.ndarray) -> tuple[str, ...]:
+        ids = self.topology.ids
+        return tuple(sorted(ids[i] for i in self.nodes[mask[self.nodes]].tolist()))
+
+    def services(self) -> tuple[str, ...]:
+        """Ids of listed business and technical services, sorted."""
+        return self._ids_where(self._prep.service_mask)
+
+    def customers(self) -> tuple[str, ...]:
+        """Ids of listed customers, sorted."""
+        return self._ids_where(self._prep.customer_mask)
+
+    def counts(self) -> dict[str, int]:
+        """Listed CIs per state, and ``total``."""
+        c = np.bincount(self.codes, minlength=4) if self.codes.size else np.zeros(4, int)
+        return {"down": int(c[DOWN]), "degraded": int(c[DEGRADED]), "at_risk": int(c[AT_RISK]),
+                "total": int(self.codes.size)}
+
+    def stale(self) -> tuple[str, ...]:
+        """Ids of listed CIs whose discovery data is stale (needs ``stale_after``)."""
+        if self.stale_after is None:
+            return ()
+        now = time.time() if self.now is None else self.now
+        seen = self.topology.last_seen[self.nodes]
+        with np.errstate(invalid="ignore"):
+            old = (now - seen) > self.stale_after
+        return tuple(self.topology.ids[i] for i in self.nodes[old].tolist())
+
+    def to_json(self, limit: int | None = None) -> dict[str, Any]:
+        """A JSON-ready dict; ``limit`` caps the ``affected`` list (counts stay complete)."""
+        return {
+            "failed": list(self.failed),
+            "assume_down": list(self.assume_down),
+            "affected": [
+                {"id": a.id, "class": a.ci_class, "state": a.state.value, "path": list(a.path),
+                 "last_seen": a.last_seen, "stale": a.stale}
+                for a in self.affected(limit)
+            ],
+            "services": list(self.services()),
+            "customers": list(self.customers()),
+            "counts": self.counts(),
+        }
+
+
+def blast_radius(
+    topo: Topology,
+    failed: Iterable[str],
+    *,
+    assume_down: Iterable[str] = (),
+    depth: int | None = None,
+    types: Iterable[str] | None = None,
+    stale_after: float | None = None,
+    now: float | None = None,
+) -> BlastRadius:
+    """The CIs that the failure of ``failed`` makes worse, given ``assume_down`` already out.
+
+    ``depth`` keeps the CIs within that many steps of a failed CI (along their explanation
+    path); ``types`` restricts the hard relationship types that carry impact (membership always
+    does); ``stale_after`` (seconds, measured back from ``now``, default the current time) sets
+    the ``stale`` flag of each listed CI. Raises :class:`~cmdb.errors.NotFoundError` for an
+    unknown CI and :class:`~cmdb.errors.UnknownRelTypeError` for an unknown type.
+
+    >>> from cmdb.topology import Topology
+    >>> t = Topology.build(version=1, class_names=("application",), rel_type_names=("depends_on",),
+    ...     propagation=("to_source",), ids=["a", "b", "c"], class_code=[0, 0, 0],
+    ...     is_group=[False] * 3, min_required=[0] * 3, src=[0, 1], dst=[1, 2], rtype=[0, 0])
+    >>> len(blast_radius(t, ["c"])), len(blast_radius(t, ["c"], depth=1))
+    (2, 1)
+    """
+    check_depth(depth)
+    p = prep(topo, check_types(topo, types))
+    f_idx, a_idx = indices(topo, failed), indices(topo, assume_down)
+    nodes, codes = _solve(p, topo.n, f_idx, a_idx)
+    result = BlastRadius(
+        topo, tuple(topo.ids[i] for i in f_idx.tolist()),
+        tuple(topo.ids[i] for i in a_idx.tolist()), nodes, codes,
+        stale_after, now, p,
+    )
+    if depth is not None and nodes.size:
+        _, hops = result._parents()
+        keep = hops[nodes] <= depth
+        result = BlastRadius(
+            topo, result.failed, result.assume_down, nodes[keep], codes[keep],
+            stale_after, now, p, {"parents": result._cache["parents"]},
+        )
+    return result

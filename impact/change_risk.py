@@ -1,0 +1,409 @@
+"""Change risk: a 0..100 score with every contributing factor, a level, and the CAB rule.
+
+Assumptions:
+
+- A change is treated as the failure of its CIs for its window, on top of the CIs of open
+  incidents (assumed down already: patching the second node of a cluster whose first node is in
+  an incident is an outage, not a degradation).
+- Every weight, threshold, maintenance window and the CAB rule live in
+  ``impact/risk_weights.yaml`` (see its comments); ``weights=`` takes another file of the same
+  shape. ``score = 100 × Σ weight × value / Σ weight``, each value in 0..1, and every factor is
+  reported with its weight, value, points and a one-line detail, whether it contributed or not.
+- Factors: ``blast_radius`` (size, log-scaled), ``services`` and ``customers`` (criticality and
+  state of those in the blast radius), ``spof`` (a changed CI alone takes a service down),
+  ``redundancy`` (spare members left in the groups the change degrades), ``change_type``,
+  ``history`` (failed changes and incidents on the changed CIs), ``maintenance_window`` and
+  ``collisions`` (:mod:`impact.collisions`).
+- Maintenance windows are read in the YAML's timezone; a service in the blast radius with a
+  ``maintenance_window`` attribute imposes its own window instead of the default.
+
+>>> w = load_risk_weights()
+>>> w.level_for(60), sorted(w.weights)[:3]
+('high', ['blast_radius', 'change_type', 'collisions'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cmdb.enums import ChangeType, ImpactState, RecordKind
+from cmdb.errors import ConfigError, ValidationError
+from cmdb.filters import RecordFilter
+from cmdb.model import Batch, Change, Incident, utcnow
+from cmdb.store.protocol import GraphStore
+from cmdb.topology import Topology
+from impact.blast import DOWN, SERVICE_CLASSES, BlastRadius, blast_radius
+from impact.collisions import PENDING, Collision, change_collisions, in_maintenance_window, zone
+from impact.priority import next_record_id
+
+__all__ = [
+    "ChangeAssessment",
+    "Factor",
+    "RiskWeights",
+    "assess_change",
+    "assess_proposed",
+    "load_risk_weights",
+    "record_change",
+]
+
+_LEVELS = ("low", "medium", "high", "critical")
+DEFAULT_WEIGHTS = Path(__file__).with_name("risk_weights.yaml")
+
+
+@dataclass(frozen=True)
+class RiskWeights:
+    """The contents of a risk weights file (see ``impact/risk_weights.yaml``)."""
+
+    source: str
+    weights: Mapping[str, float]
+    params: Mapping[str, Mapping[str, Any]]
+    state_factor: Mapping[str, float]
+    levels: tuple[tuple[str, float], ...]
+    min_level: Mapping[str, str]
+    cab_min_level: str
+    cab_types: frozenset[str]
+    cab_any_collision: bool
+    timezone: str
+    default_window: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def param(self, factor: str, name: str, default: Any) -> Any:
+        return self.params.get(factor, {}).get(name, default)
+
+    def level_for(self, score: float) -> str:
+        """The highest level whose lower bound ``score`` reaches."""
+        reached = [name for name, bound in self.levels if score >= bound]
+        return reached[-1] if reached else self.levels[0][0]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read risk weights {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"risk weights {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"risk weights {path}: expected a mapping at the top level")
+    return data
+
+
+def load_risk_weights(path: str | Path | None = None) -> RiskWeights:
+    """The risk weights in ``path`` (default: the packaged ``risk_weights.yaml``); top-level
+    sections missing from ``path`` come from the default. :class:`ConfigError` if invalid."""
+    data = _read_yaml(DEFAULT_WEIGHTS)
+    source = str(DEFAULT_WEIGHTS.name)
+    if path is not None:
+        data.update(_read_yaml(Path(path)))
+        source = str(path)
+    try:
+        factors = {str(k): dict(v) for k, v in data["factors"].items()}
+        weights = {k: float(v["weight"]) for k, v in factors.items()}
+        if any(w < 0 for w in weights.values()) or not sum(weights.values()):
+            raise ValueError("weights must be >= 0 and not all 0")
+        levels = tuple(sorted(((str(k), float(v)) for k, v in data["levels"].items()),
+                              key=lambda kv: kv[1]))
+        names = [k for k, _ in levels]
+        cab = data["cab"]
+        floors = {str(k): str(v) for k, v in (data.get("min_level") or {}).items()}
+        for name in (cab["min_level"], *floors.values()):
+            if name not in _LEVELS or name not in names:
+                raise ValueError(f"unknown level {name!r}")
+        if names != sorted(names, key=_LEVELS.index) or not set(names) <= set(_LEVELS):
+            raise ValueError(f"levels must be ordered {', '.join(_LEVELS)}")
+        mw = data.get("maintenance_windows") or {}
+        out = RiskWeights(
+            source=source, weights=weights,
+            params={k: {p: v for p, v in f.items() if p != "weight"} for k, f in factors.items()},
+            state_factor={str(k): float(v) for k, v in data["state_factor"].items()},
+            levels=levels, min_level=floors, cab_min_level=cab["min_level"],
+            cab_types=frozenset(cab.get("change_types") or ()),
+            cab_any_collision=bool(cab.get("any_collision", False)),
+            timezone=str(mw.get("timezone", "UTC")), default_window=str(mw.get("default") or ""),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"risk weights {source}: invalid ({exc})") from None
+    try:
+        zone(out.timezone)
+        in_maintenance_window(utcnow(), utcnow() + timedelta(hours=1), out.default_window)
+    except ValidationError as exc:
+        raise ConfigError(f"risk weights {source}: {exc}") from None
+    return out
+
+
+def _spare_members(topo: Topology, br: BlastRadius) -> dict[str, int]:
+    """For each group ``br`` degrades: how many members above k are still up."""
+    k = topo.k_required()
+    down = {topo.index(c) for c in (*br.failed, *br.assume_down)}
+    down.update(br.nodes[br.codes == DOWN].tolist())
+    out = {}
+    for a in br.affected():
+        if a.state is ImpactState.DEGRADED:
+            g = topo.index(a.id)
+            members = topo.members.row(g).tolist()
+            out[a.id] = sum(1 for m in members if m not in down) - int(k[g])
+    return out
+
+
+def _window_fits(store: GraphStore, topo: Topology, br: BlastRadius, ci_ids: list[str],
+                start: datetime, end: datetime, weights: RiskWeights) -> tuple[bool, str]:
+    """Whether ``[start, end)`` fits the maintenance windows that apply, and which."""
+    services = [*br.services(),
+                *(c for c in ci_ids if topo.class_of(topo.index(c)) in SERVICE_CLASSES)]
+    own = {}
+    for svc in sorted(set(services)):
+        spec = store.get_ci(svc).attributes.get("maintenance_window")
+        if isinstance(spec, str) and spec.strip():
+            own[svc] = spec
+    if not own:
+        if not weights.default_window:
+            return True, "no maintenance window defined"
+        fits = in_maintenance_window(start, end, weights.default_window,
+                                     timezone=weights.timezone)
+        where = "inside" if fits else "outside"
+        return fits, f"{where} the default window {weights.default_window} ({weights.timezone})"
+    misses = [s for s, spec in own.items()
+              if not in_maintenance_window(start, end, spec, timezone=weights.timezone)]
+    if misses:
+        return False, "outside the window of " + ", ".join(f"{s} ({own[s]})" for s in misses)
+    return True, "inside the window of " + ", ".join(own)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One contribution to the score: ``points = 100 × weight × value / Σ weights``."""
+
+    name: str
+    weight: float
+    value: float
+    points: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class ChangeAssessment:
+    """The risk of one change; ``factors`` lists every factor, in the YAML's order."""
+
+    change_id: str | None
+    ci_ids: tuple[str, ...]
+    change_type: str
+    window_start: datetime | None
+    window_end: datetime | None
+    score: float
+    level: str
+    level_reasons: tuple[str, ...]
+    cab_required: bool
+    cab_reasons: tuple[str, ...]
+    factors: tuple[Factor, ...]
+    counts: Mapping[str, int]
+    services: tuple[str, ...]
+    customers: tuple[str, ...]
+    spof_for: tuple[str, ...]
+    assumed_down: tuple[str, ...]
+    collisions: tuple[Collision, ...]
+    weights_source: str
+
+    def factor(self, name: str) -> Factor:
+        return next(f for f in self.factors if f.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "change_id": self.change_id, "ci_ids": list(self.ci_ids),
+            "change_type": self.change_type,
+            "window_start": self.window_start.isoformat() if self.window_start else None,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "score": self.score, "level": self.level,
+            "level_reasons": list(self.level_reasons), "cab_required": self.cab_required,
+            "cab_reasons": list(self.cab_reasons),
+            "factors": [vars(f) for f in self.factors],
+            "counts": dict(self.counts), "services": list(self.services),
+            "customers": list(self.customers), "spof_for": list(self.spof_for),
+            "assumed_down": list(self.assumed_down),
+            "collisions": [c.to_json() for c in self.collisions],
+            "weights": self.weights_source,
+        }
+
+
+def _weights(weights: RiskWeights | str | Path | None) -> RiskWeights:
+    return weights if isinstance(weights, RiskWeights) else load_risk_weights(weights)
+
+
+def assess_change(
+    store: GraphStore,
+    change_id: str,
+    *,
+    weights: RiskWeights | str | Path | None = None,
+    now: datetime | None = None,
+) -> ChangeAssessment:
+    """The risk of the stored change ``change_id``.
+
+    :class:`~cmdb.errors.NotFoundError` if there is no such record,
+    :class:`~cmdb.errors.ValidationError` if it is not a change.
+    """
+    rec = store.get_record(change_id)
+    if not isinstance(rec, Change):
+        raise ValidationError(f"record '{change_id}' is a {rec.kind}, not a change")
+    return _assess(store, rec.ci_ids, rec.type, rec.window_start, rec.window_end,
+                   change_id=rec.id, weights=_weights(weights), now=now)
+
+
+def assess_proposed(
+    store: GraphStore,
+    *,
+    ci_ids: Iterable[str],
+    change_type: str,
+    window_start: datetime,
+    window_end: datetime,
+    weights: RiskWeights | str | Path | None = None,
+    now: datetime | None = None,
+) -> ChangeAssessment:
+    """The risk of a change not recorded yet, on ``ci_ids`` in ``[window_start, window_end)``."""
+    proposal = _proposal(ci_ids, change_type, window_start, window_end)
+    return _assess(store, proposal.ci_ids, proposal.type, proposal.window_start,
+                   proposal.window_end, change_id=None, weights=_weights(weights), now=now)
+
+
+def record_change(
+    store: GraphStore,
+    *,
+    ci_ids: Iterable[str],
+    change_type: str,
+    window_start: datetime,
+    window_end: datetime,
+    title: str,
+    actor: str,
+) -> Change:
+    """Record a requested change (id ``CHG-000123``) and return it as stored."""
+    proposal = _proposal(ci_ids, change_type, window_start, window_end)
+    topo = store.topology()
+    for ci in proposal.ci_ids:
+        topo.index(ci)
+    change = proposal.model_copy(update={"id": next_record_id(store, "CHG"), "title": title})
+    store.apply(Batch(records=[change]), actor=actor)
+    return store.get_record(change.id)
+
+
+def _proposal(ci_ids, change_type, window_start, window_end) -> Change:
+    ci_ids = list(dict.fromkeys(ci_ids))
+    if not ci_ids:
+        raise ValidationError("a change needs at least one CI", field="ci_ids")
+    try:
+        kind = ChangeType(change_type)
+    except ValueError:
+        raise ValidationError(f"must be standard, normal or emergency, got {change_type!r}",
+                              field="type") from None
+    for name, at in (("window_start", window_start), ("window_end", window_end)):
+        if at.tzinfo is None:
+            raise ValidationError("needs a timezone (e.g. 2026-01-03T22:00+00:00)", field=name)
+    if window_end <= window_start:
+        raise ValidationError("must be after window_start", field="window_end")
+    return Change(id="proposed", ci_ids=ci_ids, type=kind, window_start=window_start,
+                  window_end=window_end)
+
+
+def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskWeights, now):
+    now = now or utcnow()
+    topo = store.topology()
+    ci_ids = list(dict.fromkeys(ci_ids))
+    for ci in ci_ids:
+        topo.index(ci)
+    incidents = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
+    assumed = sorted({c for r in incidents for c in r.ci_ids if c in topo} - set(ci_ids))
+    br = blast_radius(topo, ci_ids, assume_down=assumed)
+    sf = weights.state_factor
+    values: dict[str, tuple[float, str]] = {}
+
+    n, cap = len(br), weights.param("blast_radius", "saturate", 500)
+    values["blast_radius"] = (min(1.0, math.log1p(n) / math.log1p(cap)),
+                              f"{n} CIs affected ({br.counts()['down']} down)")
+    svc_pts = sum(int(topo.criticality[topo.index(s)]) / 4 * sf[br.state(s).value]
+                  for s in br.services())
+    values["services"] = (min(1.0, svc_pts / weights.param("services", "saturate", 2.0)),
+                          f"{len(br.services())} services affected, weighted {svc_pts:.2f}")
+    cust_pts = sum(sf[br.state(c).value] for c in br.customers())
+    values["customers"] = (min(1.0, cust_pts / weights.param("customers", "saturate", 10)),
+                           f"{len(br.customers())} customers affected, weighted {cust_pts:.2f}")
+
+    spof_for: dict[str, int] = {}
+    for ci in ci_ids:
+        alone = blast_radius(topo, [ci])
+        for s in alone.services():
+            if alone.state(s) is ImpactState.DOWN:
+                spof_for[s] = max(spof_for.get(s, 0), int(topo.criticality[topo.index(s)]))
+    values["spof"] = (max(spof_for.values(), default=0) / 4,
+                      f"single point of failure for {', '.join(sorted(spof_for))}"
+                      if spof_for else "no changed CI alone takes a service down")
+
+    spare = _spare_members(topo, br)
+    fewest = min(spare.values(), default=None)
+    values["redundancy"] = (
+        0.0 if fewest is None else 1.0 / (1 + fewest),
+        "no redundancy group degraded" if fewest is None else
+        f"{len(spare)} groups degraded, fewest spare members left: {fewest}")
+
+    kind = ChangeType(change_type).value
+    values["change_type"] = (float(weights.param("change_type", "values", {}).get(kind, 0.0)),
+                             f"{kind} change")
+
+    since = now - timedelta(days=weights.param("history", "lookback_days", 90))
+    past: set[str] = set()
+    for ci in ci_ids:
+        for rec in store.find_records(RecordFilter(ci=ci, since=since)):
+            failed_change = isinstance(rec, Change) and rec.status.value == "failed"
+            if rec.id != change_id and (failed_change or isinstance(rec, Incident)):
+                past.add(rec.id)
+    values["history"] = (min(1.0, len(past) / weights.param("history", "saturate", 3)),
+                         f"{len(past)} failed changes or incidents since {since.date()}"
+                         + (f": {', '.join(sorted(past))}" if past else ""))
+
+    if start is None or end is None:
+        values["maintenance_window"] = (1.0, "no window scheduled")
+        collisions: tuple[Collision, ...] = ()
+    else:
+        fits, why = _window_fits(store, topo, br, ci_ids, start, end, weights)
+        values["maintenance_window"] = (0.0 if fits else 1.0, why)
+        others = store.find_records(RecordFilter(kinds=(RecordKind.CHANGE,), open_only=True))
+        collisions = change_collisions(topo, ci_ids, start, end,
+                                       [c for c in others if c.status in PENDING],
+                                       assume_down=assumed, exclude=change_id)
+    p = weights.params.get("collisions", {})
+    outage = any(c.combined_outage for c in collisions)
+    values["collisions"] = (
+        float(p.get("combined_outage", 1.0)) if outage else
+        float(p.get("intersect", 0.5)) if collisions else 0.0,
+        f"{len(collisions)} overlapping changes with intersecting impact"
+        + ("; together they take down " + ", ".join(
+            sorted({x for c in collisions for x in c.groups + c.services})) if outage else ""))
+
+    total = sum(weights.weights.values()) or 1.0
+    factors = tuple(
+        Factor(name, w, round(values[name][0], 3),
+               round(100 * w * values[name][0] / total, 2), values[name][1])
+        for name, w in weights.weights.items() if name in values)
+    score = round(min(100.0, sum(f.points for f in factors)), 1)
+    level = weights.level_for(score)
+    raised = []
+    service_down = any(br.state(s) is ImpactState.DOWN for s in br.services())
+    for rule, hit in (("service_down", service_down), ("collision_outage", outage)):
+        floor = weights.min_level.get(rule)
+        if hit and floor and _LEVELS.index(floor) > _LEVELS.index(level):
+            level = floor
+            raised.append(f"raised to {floor} by rule min_level.{rule}")
+    reasons = []
+    if _LEVELS.index(level) >= _LEVELS.index(weights.cab_min_level):
+        reasons.append(f"risk level {level} (CAB from {weights.cab_min_level})")
+    if kind in weights.cab_types:
+        reasons.append(f"{kind} change")
+    if collisions and weights.cab_any_collision:
+        reasons.append("collides with " + ", ".join(c.change_id for c in collisions))
+    return ChangeAssessment(
+        change_id, tuple(ci_ids), kind, start, end, score, level, tuple(raised), bool(reasons),
+        tuple(reasons), factors, br.counts(), br.services(), br.customers(), tuple(sorted(spof_for)),
+        tuple(assumed), collisions, weights.source)

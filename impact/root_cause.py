@@ -1,0 +1,298 @@
+"""Root cause: which single failure best explains a set of symptoms.
+
+Assumptions:
+
+- A candidate is a CI whose blast radius covers at least one symptom: the union of the symptoms'
+  dependency closures (upstream along hard dependencies and, for a group, its members), the
+  symptoms included. A CI *explains* a symptom when the symptom is the CI itself or in its blast
+  radius. Every state counts: the listed CIs of a blast radius are exactly the CIs reachable
+  along impact and membership edges, which is what is used here.
+- The score is a log-likelihood ratio against "every symptom is noise": if ``c`` failed, each
+  CI of ``P(c)`` (``c`` and its blast radius) shows a symptom with probability
+  :data:`DETECTION`, any other CI with probability ``q = |symptoms| / n`` (at most
+  :data:`MAX_NOISE`, so that small graphs still favour explanations). So
+
+      score(c) = E·log(p/q) + (|P(c)| − E)·log((1−p)/(1−q)) + boosts
+
+  with ``E`` the symptoms ``c`` explains: coverage dominates, and among candidates that explain
+  the same symptoms the smallest blast radius (the most specific) wins.
+- Boosts (log-odds added to the score): each change implemented, failed or approved on the
+  candidate whose window meets the last ``window_hours`` adds :data:`CHANGE_BOOST`; each incident
+  on it opened in that time adds :data:`INCIDENT_BOOST`; at most :data:`MAX_BOOST` in all.
+- Candidates whose blast radii are identical (members of the same group with no dependents of
+  their own) cannot be told apart by symptoms; they are returned as one candidate with the
+  others in ``equivalents``.
+- Branch and bound keeps the cost near the number of strong candidates: a candidate's score is
+  at most ``E·log(p/q) + boosts``, so blast radii are sized only while that bound can still
+  reach the top. Sizes are cached per snapshot.
+
+>>> from cmdb.topology import Topology
+>>> t = Topology.build(version=1, class_names=("application",), rel_type_names=("depends_on",),
+...     propagation=("to_source",), ids=["a1", "a2", "db", "san"], class_code=[0] * 4,
+...     is_group=[False] * 4, min_required=[0] * 4, src=[0, 1, 2], dst=[2, 2, 3], rtype=[0] * 3)
+>>> [(c.id, c.explained) for c in rank_root_causes(t, ["a1", "a2"], top=2)]
+[('db', ('a1', 'a2')), ('san', ('a1', 'a2'))]
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from cmdb.enums import ChangeStatus, RecordKind
+from cmdb.errors import ValidationError
+from cmdb.filters import RecordFilter
+from cmdb.model import Batch, Change, Incident, Problem, utcnow
+from cmdb.store.protocol import GraphStore
+from cmdb.topology import Topology
+from impact.blast import gather, indices, prep, unique_in
+
+__all__ = ["Boost", "Candidate", "RootCauseReport", "open_problem", "rank_root_causes",
+           "root_cause_report"]
+
+DETECTION = 0.6
+MAX_NOISE = 0.01
+CHANGE_BOOST = 3.0
+INCIDENT_BOOST = 1.5
+MAX_BOOST = 6.0
+_DONE = (ChangeStatus.IMPLEMENTED, ChangeStatus.FAILED, ChangeStatus.APPROVED)
+_SIZES: weakref.WeakKeyDictionary[Topology, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Boost:
+    """A recent record on a candidate and the log-odds it adds."""
+
+    record_id: str
+    kind: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible root cause and why: the symptoms it explains and those it does not, the size
+    of its blast radius, its boosts, and the CIs indistinguishable from it."""
+
+    id: str
+    ci_class: str
+    score: float
+    explained: tuple[str, ...]
+    unexplained: tuple[str, ...]
+    blast_radius_size: int
+    boosts: tuple[Boost, ...] = ()
+    equivalents: tuple[str, ...] = ()
+
+    @property
+    def coverage(self) -> float:
+        return len(self.explained) / max(1, len(self.explained) + len(self.unexplained))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "class": self.ci_class, "score": self.score,
+                "coverage": round(self.coverage, 3), "explained": list(self.explained),
+                "unexplained": list(self.unexplained),
+                "blast_radius_size": self.blast_radius_size,
+                "boosts": [vars(b) for b in self.boosts], "equivalents": list(self.equivalents)}
+
+
+def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: bool) -> np.ndarray:
+    """Nodes reachable from ``start`` (itself included): downstream along impact and membership
+    edges, or (``up``) upstream along dependencies and members. ``stamp`` marks visits."""
+    one, two = (p.dependencies, p.members) if up else (p.dependents, p.groups)
+    frontier = np.asarray([start], dtype=np.int32)
+    stamp[start] = tag
+    found = [frontier]
+    while frontier.size:
+        _, a = gather(one, frontier)
+        _, b = gather(two, frontier)
+        nb = np.concatenate([a, b]) if b.size else a
+        nb = unique_in(nb[stamp[nb] != tag], mark)
+        stamp[nb] = tag
+        found.append(nb)
+        frontier = nb
+    return np.concatenate(found) if len(found) > 1 else found[0]
+
+
+def _boosts(topo: Topology, records, now: datetime, window_hours: float) -> dict[int, list]:
+    since = now - timedelta(hours=window_hours)
+    out: dict[int, list[Boost]] = {}
+    for rec in records:
+        if isinstance(rec, Change):
+            start = rec.window_start or rec.created_at
+            end = rec.window_end or start
+            if rec.status not in _DONE or start is None or not (start <= now and end >= since):
+                continue
+            boost = Boost(rec.id, "change", CHANGE_BOOST)
+        elif isinstance(rec, Incident) and since <= rec.opened_at <= now:
+            boost = Boost(rec.id, "incident", INCIDENT_BOOST)
+        else:
+            continue
+        for ci in dict.fromkeys(rec.ci_ids):
+            if ci in topo:
+                out.setdefault(topo.index(ci), []).append(boost)
+    return out
+
+
+def rank_root_causes(
+    topo: Topology,
+    symptoms: Iterable[str],
+    *,
+    records: Sequence[Incident | Problem | Change] = (),
+    now: datetime | None = None,
+    window_hours: float = 72,
+    top: int = 10,
+) -> tuple[Candidate, ...]:
+    """The ``top`` most likely single root causes of ``symptoms``, best first.
+
+    ``records`` (incidents and changes) give the boosts, counted within ``window_hours`` before
+    ``now``. :class:`~cmdb.errors.NotFoundError` for an unknown CI.
+    """
+    if top < 1:
+        raise ValidationError(f"must be at least 1, got {top}", field="top")
+    sym = indices(topo, symptoms)
+    if sym.size == 0:
+        raise ValidationError("give at least one symptom CI", field="symptoms")
+    p, n = prep(topo), topo.n
+    stamp, mark = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int32)
+    cov = np.zeros(n, dtype=np.int32)
+    for t, s in enumerate(sym.tolist(), start=1):
+        cov[_reach(p, s, stamp, mark, t, up=True)] += 1
+    tag = int(sym.size)
+    q = min(MAX_NOISE, max(sym.size / n, 1e-9))
+    gain, loss = math.log(DETECTION / q), math.log((1 - DETECTION) / (1 - q))
+    boosts = _boosts(topo, records, now or utcnow(), window_hours)
+    extra = {c: min(MAX_BOOST, sum(b.value for b in bs)) for c, bs in boosts.items()}
+    cands = np.flatnonzero(cov)
+    bound = cov[cands] * gain + np.asarray([extra.get(int(c), 0.0) for c in cands])
+    order = np.argsort(-bound, kind="stable")
+    sizes = _SIZES.get(topo)
+    if sizes is None:
+        sizes = _SIZES[topo] = np.full(n, -1, dtype=np.int64)
+    best: list[float] = []  # a min-heap of the top distinct scores
+    scored = []
+    for j in order.tolist():
+        c = int(cands[j])
+        if len(best) >= top and bound[j] < best[0]:
+            break
+        if sizes[c] < 0:
+            tag += 1
+            sizes[c] = _reach(p, c, stamp, mark, tag, up=False).size - 1
+        e = int(cov[c])
+        score = round(e * gain + (sizes[c] + 1 - e) * loss + extra.get(c, 0.0), 6)
+        scored.append((score, c))
+        if score not in best:
+            heapq.heappush(best, score)
+            if len(best) > top:
+                heapq.heappop(best)
+    scored.sort(key=lambda sc: (-sc[0], sizes[sc[1]], topo.ids[sc[1]]))
+    return _explain(topo, p, sym, scored, sizes, boosts, stamp, mark, tag, top)
+
+
+def _explain(topo, p, sym, scored, sizes, boosts, stamp, mark, tag, top) -> tuple[Candidate, ...]:
+    sym_set = set(sym.tolist())
+    out: list[Candidate] = []
+    reach_of: dict[int, frozenset[int]] = {}
+    i = 0
+    while i < len(scored) and len(out) < top:
+        score, c = scored[i]
+        tied = [c]
+        while i + 1 < len(scored) and scored[i + 1][0] == score \
+                and sizes[scored[i + 1][1]] == sizes[c]:
+            i += 1
+            tied.append(scored[i][1])
+        i += 1
+        for x in tied:
+            tag += 1
+            reach_of[x] = frozenset(_reach(p, x, stamp, mark, tag, up=False).tolist()) - {x}
+        while tied:
+            c, rest = tied[0], tied[1:]
+            same = [x for x in rest if reach_of[x] == reach_of[c]]
+            tied = [x for x in rest if x not in same]
+            hit = sym_set & (reach_of[c] | {c})
+            ids = topo.ids
+            out.append(Candidate(
+                id=ids[c], ci_class=topo.class_of(c), score=round(score, 3),
+                explained=tuple(ids[s] for s in sym.tolist() if s in hit),
+                unexplained=tuple(ids[s] for s in sym.tolist() if s not in hit),
+                blast_radius_size=int(sizes[c]), boosts=tuple(boosts.get(c, ())),
+                equivalents=tuple(sorted(ids[x] for x in same))))
+    return tuple(out[:top])
+
+
+@dataclass(frozen=True)
+class RootCauseReport:
+    """:func:`root_cause_report`'s answer: the symptoms used and the ranked candidates."""
+
+    symptoms: tuple[str, ...]
+    incidents: tuple[str, ...]
+    candidates: tuple[Candidate, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"symptoms": list(self.symptoms), "incidents": list(self.incidents),
+                "candidates": [c.to_json() for c in self.candidates]}
+
+
+def root_cause_report(
+    store: GraphStore,
+    *,
+    ci_ids: Iterable[str] | None = None,
+    incident_ids: Iterable[str] | None = None,
+    now: datetime | None = None,
+    window_hours: float = 72,
+    top: int = 10,
+) -> RootCauseReport:
+    """:func:`rank_root_causes` on a store: the symptoms are ``ci_ids`` plus the CIs of
+    ``incident_ids``; boosts come from the store's other recent incidents and changes."""
+    now = now or utcnow()
+    incident_ids = list(dict.fromkeys(incident_ids or ()))
+    symptoms = list(ci_ids or ())
+    for inc_id in incident_ids:
+        rec = store.get_record(inc_id)
+        if not isinstance(rec, Incident):
+            raise ValidationError(f"record '{inc_id}' is a {rec.kind}, not an incident",
+                                  field="incidents")
+        symptoms.extend(rec.ci_ids)
+    symptoms = list(dict.fromkeys(symptoms))
+    if not symptoms:
+        raise ValidationError("give symptom CIs or incidents with CIs", field="symptoms")
+    since = now - timedelta(hours=window_hours, days=30)
+    records = [r for r in store.find_records(RecordFilter(
+        kinds=(RecordKind.INCIDENT, RecordKind.CHANGE), since=since)) if r.id not in incident_ids]
+    ranked = rank_root_causes(store.topology(), symptoms, records=records, now=now,
+                              window_hours=window_hours, top=top)
+    return RootCauseReport(tuple(symptoms), tuple(incident_ids), ranked)
+
+
+def open_problem(
+    store: GraphStore,
+    *,
+    incident_ids: Iterable[str],
+    actor: str,
+    root: str | None = None,
+    title: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Problem, RootCauseReport]:
+    """Record a problem grouping ``incident_ids``; its suspected root is ``root`` or, if not
+    given, the best candidate of :func:`root_cause_report`."""
+    from impact.priority import next_record_id
+
+    incident_ids = list(dict.fromkeys(incident_ids))
+    if not incident_ids:
+        raise ValidationError("give at least one incident", field="incidents")
+    report = root_cause_report(store, incident_ids=incident_ids, now=now, top=3)
+    if root is not None:
+        store.topology().index(root)
+    suspected = root or (report.candidates[0].id if report.candidates else None)
+    problem = Problem(
+        id=next_record_id(store, "PRB"),
+        title=title or f"Common cause of {', '.join(incident_ids)}",
+        ci_ids=list(dict.fromkeys([*report.symptoms, *([suspected] if suspected else [])])),
+        incident_ids=incident_ids, suspected_root=suspected)
+    store.apply(Batch(records=[problem]), actor=actor)
+    return store.get_record(problem.id), report

@@ -1,0 +1,113 @@
+"""End-to-end CLI tests for `cmdb ci` and `cmdb rel`, including exit codes for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def add_db_stack(cmdb):
+    cmdb("ci", "add", "cb-db", "--class", "database", "--name", "Core DB", "--set", "engine=oracle",
+         "--owner", "dba-team", "--ip", "10.1.1.5")
+    cmdb("ci", "add", "cb-app", "--class", "application", "--name", "Core app",
+         "--criticality", "critical")
+    cmdb("rel", "add", "cb-app", "depends_on", "cb-db")
+
+
+class TestCi:
+    def test_add_show_list(self, cmdb):
+        add_db_stack(cmdb)
+        shown = json.loads(cmdb("ci", "show", "cb-db", "--format", "json").stdout)
+        assert shown["class"] == "database" and shown["attributes"] == {"engine": "oracle"}
+        assert shown["identifiers"]["ips"] == ["10.1.1.5"]
+        assert [r["source"] for r in shown["relationships"]] == ["cb-app"]
+        listed = json.loads(cmdb("ci", "list", "--class", "database", "-f", "json").stdout)
+        assert [c["id"] for c in listed] == ["cb-db"]
+        by_ip = json.loads(cmdb("ci", "list", "--identifier", "10.1.1.5", "-f", "json").stdout)
+        assert [c["id"] for c in by_ip] == ["cb-db"]
+        assert "cb-app" in cmdb("ci", "list").stdout
+
+    def test_update_and_retire_are_in_history(self, cmdb):
+        add_db_stack(cmdb)
+        out = cmdb("ci", "update", "cb-db", "--owner", "dba-2", "--set", "version=19c",
+                   "--change", "CHG-1", "-f", "json").stdout
+        assert json.loads(out)["owner"] == "dba-2"
+        assert json.loads(out)["version"] == 2
+        cmdb("ci", "retire", "cb-db")
+        listed = json.loads(cmdb("ci", "list", "-f", "json").stdout)
+        assert [c["id"] for c in listed] == ["cb-app"]
+        assert json.loads(cmdb("rel", "list", "-f", "json").stdout) == []
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["ci", "add", "x", "--class", "spaceship", "--name", "X"],
+             "field 'class': unknown CI class 'spaceship'"),
+            (["ci", "add", "x", "--class", "database", "--name", "X"],
+             "field 'attributes.engine': required"),
+            (["ci", "add", "bad id", "--class", "application", "--name", "X"],
+             "field 'id'"),
+            (["ci", "add", "x", "--class", "application", "--name", "X", "--ip", "999.1.1.1"],
+             "'999.1.1.1' is not an IP address"),
+            (["ci", "add", "x", "--class", "application", "--name", "X", "--set", "novalue"],
+             "field '--set': expected NAME=VALUE"),
+            (["ci", "add", "cb-db", "--class", "database", "--name", "X", "--set", "engine=oracle"],
+             "CI 'cb-db' already exists"),
+            (["ci", "show", "ghost"], "CI 'ghost' not found"),
+            (["ci", "update", "ghost", "--owner", "x"], "CI 'ghost' not found"),
+            (["ci", "update", "cb-db", "--unset", "colour"], "has no such attribute"),
+            (["ci", "update", "cb-db", "--set", "engine=excel"], "'excel' is not one of"),
+            (["ci", "retire", "ghost"], "CI 'ghost' not found"),
+            (["ci", "list", "--class", "spaceship"], "field '--class': unknown CI class"),
+            (["rel", "add", "cb-app", "flies_to", "cb-db"], "unknown relationship type 'flies_to'"),
+            (["rel", "add", "cb-app", "depends_on", "ghost"], "CI 'ghost' does not exist"),
+            (["rel", "add", "cb-app", "depends_on", "cb-db"], "exists"),
+            (["rel", "add", "cb-app", "depends_on", "cb-app"], "cannot join 'cb-app' to itself"),
+            (["rel", "remove", "cb-db", "depends_on", "cb-app"], "does not exist"),
+            (["rel", "list", "--type", "flies_to"], "unknown relationship type"),
+        ],
+    )
+    def test_user_errors_are_one_line_and_exit_1(self, cmdb, args, message):
+        add_db_stack(cmdb)
+        result = cmdb(*args, code=1)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:")
+        assert message in lines[0]
+
+    def test_usage_error_exits_2(self, cmdb):
+        cmdb("ci", "add", "x", code=2)
+        cmdb("ci", "list", "--format", "yaml", code=2)
+
+    def test_bad_setting_is_one_line(self, cmdb, monkeypatch):
+        monkeypatch.setenv("CMDB_STALE_DAYS", "soon")
+        result = cmdb("ci", "list", code=1)
+        assert "CMDB_STALE_DAYS" in result.stderr
+
+
+class TestRel:
+    def test_add_list_remove(self, cmdb):
+        add_db_stack(cmdb)
+        rels = json.loads(cmdb("rel", "list", "--ci", "cb-db", "-f", "json").stdout)
+        assert [(r["source"], r["type"], r["target"]) for r in rels] == [
+            ("cb-app", "depends_on", "cb-db")]
+        cmdb("rel", "remove", "cb-app", "depends_on", "cb-db")
+        assert json.loads(cmdb("rel", "list", "-f", "json").stdout) == []
+        retired = json.loads(cmdb("rel", "list", "--include-retired", "-f", "json").stdout)
+        assert retired[0]["status"] == "retired"
+
+
+class TestAdmin:
+    def test_init_reports_the_store(self, cmdb):
+        out = json.loads(cmdb("init", "-f", "json").stdout)
+        assert out["store"].endswith("cli.db") and out["version"] == 0
+
+    def test_unknown_store_scheme(self, cmdb):
+        result = cmdb("--store", "mongodb://x", "ci", "list", code=1)
+        assert "unknown store URI 'mongodb://x'" in result.stderr
+
+    def test_registry_listing(self, cmdb):
+        classes = json.loads(cmdb("registry", "classes", "-f", "json").stdout)
+        assert {"cluster", "database", "business_service"} <= {c["class"] for c in classes}
+        types = {t["type"]: t for t in json.loads(cmdb("registry", "types", "-f", "json").stdout)}
+        assert types["provides"]["propagation"] == "to_target"

@@ -1,0 +1,65 @@
+"""Every shared impact vector, loaded into a fresh store, must give exactly its blast radius."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmdb.enums import Propagation
+from cmdb.filters import RelFilter
+from impact import blast_radius
+from tests.impact.conftest import load_vector, vector_files
+
+VECTORS = vector_files()
+
+
+def propagating_steps(store) -> set[tuple[str, str]]:
+    """(hit, cause) pairs: a failure of ``cause`` reaches ``hit`` along one relationship."""
+    steps = set()
+    for rel in store.find_relationships(RelFilter()):
+        prop = store.registry.rel_type(rel.type).propagation
+        if prop is Propagation.TO_SOURCE:
+            steps.add((rel.source, rel.target))
+        elif prop is Propagation.TO_TARGET:
+            steps.add((rel.target, rel.source))
+        elif prop is Propagation.MEMBERSHIP:
+            steps.add((rel.target, rel.source))
+    return steps
+
+
+def test_there_are_sixteen_or_more_vectors():
+    assert len(VECTORS) >= 16
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
+class TestVectors:
+    def test_states_services_customers(self, path, vector_store):
+        v = load_vector(path)
+        store = vector_store(v)
+        br = blast_radius(store.topology(), v["fail"], assume_down=v["assume_down"])
+        assert {a.id: a.state.value for a in br.affected()} == v["expect"]
+        assert sorted(br.services()) == sorted(v["services"])
+        assert sorted(br.customers()) == sorted(v["customers"])
+        assert len(br) == len(v["expect"])
+
+    def test_paths_follow_relationships(self, path, vector_store):
+        v = load_vector(path)
+        store = vector_store(v)
+        steps = propagating_steps(store)
+        br = blast_radius(store.topology(), v["fail"], assume_down=v["assume_down"])
+        for a in br.affected():
+            assert a.path[0] == a.id
+            assert a.path[-1] in v["fail"]
+            assert len(set(a.path)) == len(a.path)
+            for hit, cause in zip(a.path, a.path[1:], strict=False):
+                assert (hit, cause) in steps, (a.id, a.path)
+            if a.state.value == "down":
+                assert all(br.state(x).value == "down" for x in a.path)
+
+    def test_json_matches(self, path, vector_store):
+        v = load_vector(path)
+        store = vector_store(v)
+        out = blast_radius(store.topology(), v["fail"], assume_down=v["assume_down"]).to_json()
+        assert {a["id"]: a["state"] for a in out["affected"]} == v["expect"]
+        assert out["services"] == sorted(v["services"])
+        assert out["customers"] == sorted(v["customers"])
+        assert out["counts"]["total"] == len(v["expect"])
