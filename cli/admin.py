@@ -39,7 +39,7 @@ def demo(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
         return
     output.info(f"demo loaded into {state.store.uri}: {result.created} created, "
                 f"{result.updated} updated, {result.unchanged} unchanged")
-    output.info("try: cmdb impact blast-radius sw-core-1   |   cmdb ci list --class business_service")
+    output.info("try: cmdb impact blast-radius sw-dc-acc-05  |  cmdb change assess chg-0101")
 
 
 def generate(

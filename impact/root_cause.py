@@ -19,12 +19,12 @@ Assumptions:
 - Boosts (log-odds added to the score): each change implemented, failed or approved on the
   candidate whose window meets the last ``window_hours`` adds :data:`CHANGE_BOOST`; each incident
   on it opened in that time adds :data:`INCIDENT_BOOST`; at most :data:`MAX_BOOST` in all.
-- Candidates whose blast radii are identical (members of the same group with no dependents of
-  their own) cannot be told apart by symptoms; they are returned as one candidate with the
-  others in ``equivalents``.
-- Branch and bound keeps the cost near the number of strong candidates: a candidate's score is
-  at most ``E·log(p/q) + boosts``, so blast radii are sized only while that bound can still
-  reach the top. Sizes are cached per snapshot.
+- Candidates that explain the same symptoms with blast radii of the same size and the same
+  boosts (typically the members of one group) cannot be told apart by these symptoms; they are
+  returned as one candidate with the others in ``equivalents``.
+- Cost: which symptoms each candidate explains is one bitset fixpoint over the candidates'
+  edges; then branch and bound, since a score is at most ``E·log(p/q) + boosts``, sizes blast
+  radii only while that bound can still reach the top. Sizes are cached per snapshot.
 
 >>> from cmdb.topology import Topology
 >>> t = Topology.build(version=1, class_names=("application",), rel_type_names=("depends_on",),
@@ -101,12 +101,13 @@ class Candidate:
                 "boosts": [vars(b) for b in self.boosts], "equivalents": list(self.equivalents)}
 
 
-def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: bool) -> np.ndarray:
-    """Nodes reachable from ``start`` (itself included): downstream along impact and membership
-    edges, or (``up``) upstream along dependencies and members. ``stamp`` marks visits."""
+def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: bool,
+           seeds: np.ndarray | None = None) -> np.ndarray:
+    """Nodes reachable from ``start`` (or ``seeds``), themselves included: downstream along
+    impact and membership edges, or (``up``) upstream along dependencies and members."""
     one, two = (p.dependencies, p.members) if up else (p.dependents, p.groups)
-    frontier = np.asarray([start], dtype=np.int32)
-    stamp[start] = tag
+    frontier = np.asarray([start], dtype=np.int32) if seeds is None else seeds
+    stamp[frontier] = tag
     found = [frontier]
     while frontier.size:
         _, a = gather(one, frontier)
@@ -117,6 +118,41 @@ def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: 
         found.append(nb)
         frontier = nb
     return np.concatenate(found) if len(found) > 1 else found[0]
+
+
+_POP = np.asarray([bin(i).count("1") for i in range(256)], dtype=np.int32)
+
+
+def _explains(p, sym: np.ndarray, stamp, mark) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates (the symptoms' upstream closure) and, per candidate, a packed bit row of
+    the symptoms it explains: bit j is set when symptom j is reachable downstream from it."""
+    cands = _reach(p, -1, stamp, mark, 1, up=True, seeds=sym)
+    loc = np.full(stamp.size, -1, dtype=np.int32)
+    loc[cands] = np.arange(cands.size, dtype=np.int32)
+    bits = np.zeros((cands.size, 8 * ((sym.size + 63) // 64)), dtype=np.uint8)
+    j = np.arange(sym.size)
+    np.bitwise_or.at(bits, (loc[sym], j // 8), (1 << (7 - j % 8)).astype(np.uint8))
+    words = bits.view(np.uint64)  # the same memory, 64 symptoms per element
+    o1, d1 = p.dependents.gather(cands)
+    o2, d2 = p.groups.gather(cands)
+    src, dst = loc[np.concatenate([o1, o2])], loc[np.concatenate([d1, d2])]
+    keep = dst >= 0
+    order = np.argsort(src[keep], kind="stable")
+    src, dst = src[keep][order], dst[keep][order]
+    changed = np.ones(cands.size, dtype=bool)
+    while src.size:  # a fixpoint, re-examining only the edges into rows that just changed
+        live = changed[dst]
+        s_, d_ = src[live], dst[live]
+        if s_.size == 0:
+            break
+        heads = np.flatnonzero(np.r_[True, s_[1:] != s_[:-1]])
+        rows = s_[heads]
+        new = words[rows] | np.bitwise_or.reduceat(words[d_], heads, axis=0)
+        diff = (new != words[rows]).any(axis=1)
+        changed[:] = False
+        changed[rows[diff]] = True
+        words[rows[diff]] = new[diff]
+    return cands, bits
 
 
 def _boosts(topo: Topology, records, now: datetime, window_hours: float) -> dict[int, list]:
@@ -160,22 +196,21 @@ def rank_root_causes(
         raise ValidationError("give at least one symptom CI", field="symptoms")
     p, n = prep(topo), topo.n
     stamp, mark = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int32)
-    cov = np.zeros(n, dtype=np.int32)
-    for t, s in enumerate(sym.tolist(), start=1):
-        cov[_reach(p, s, stamp, mark, t, up=True)] += 1
-    tag = int(sym.size)
+    cands, bits = _explains(p, sym, stamp, mark)
+    cov = _POP[bits].sum(axis=1)
     q = min(MAX_NOISE, max(sym.size / n, 1e-9))
     gain, loss = math.log(DETECTION / q), math.log((1 - DETECTION) / (1 - q))
     boosts = _boosts(topo, records, now or utcnow(), window_hours)
-    extra = {c: min(MAX_BOOST, sum(b.value for b in bs)) for c, bs in boosts.items()}
-    cands = np.flatnonzero(cov)
-    bound = cov[cands] * gain + np.asarray([extra.get(int(c), 0.0) for c in cands])
+    extra = np.asarray([min(MAX_BOOST, sum(b.value for b in boosts.get(int(c), ())))
+                        for c in cands.tolist()]) if boosts else np.zeros(cands.size)
+    bound = cov * gain + extra
     order = np.argsort(-bound, kind="stable")
     sizes = _SIZES.get(topo)
     if sizes is None:
         sizes = _SIZES[topo] = np.full(n, -1, dtype=np.int64)
     best: list[float] = []  # a min-heap of the top distinct scores
     scored = []
+    tag = 1
     for j in order.tolist():
         c = int(cands[j])
         if len(best) >= top and bound[j] < best[0]:
@@ -183,45 +218,38 @@ def rank_root_causes(
         if sizes[c] < 0:
             tag += 1
             sizes[c] = _reach(p, c, stamp, mark, tag, up=False).size - 1
-        e = int(cov[c])
-        score = round(e * gain + (sizes[c] + 1 - e) * loss + extra.get(c, 0.0), 6)
-        scored.append((score, c))
+        score = round(cov[j] * gain + (sizes[c] + 1 - cov[j]) * loss + extra[j], 6)
+        scored.append((score, c, j))
         if score not in best:
             heapq.heappush(best, score)
             if len(best) > top:
                 heapq.heappop(best)
     scored.sort(key=lambda sc: (-sc[0], sizes[sc[1]], topo.ids[sc[1]]))
-    return _explain(topo, p, sym, scored, sizes, boosts, stamp, mark, tag, top)
+    return _explain(topo, sym, scored, bits, sizes, boosts, top)
 
 
-def _explain(topo, p, sym, scored, sizes, boosts, stamp, mark, tag, top) -> tuple[Candidate, ...]:
-    sym_set = set(sym.tolist())
-    out: list[Candidate] = []
-    reach_of: dict[int, frozenset[int]] = {}
-    i = 0
+def _explain(topo, sym, scored, bits, sizes, boosts, top) -> tuple[Candidate, ...]:
+    """Candidates from the scored list, merging those the symptoms cannot tell apart (same
+    score, same blast-radius size, same explained symptoms) into ``equivalents``."""
+    ids, out, i = topo.ids, [], 0
     while i < len(scored) and len(out) < top:
-        score, c = scored[i]
-        tied = [c]
-        while i + 1 < len(scored) and scored[i + 1][0] == score \
-                and sizes[scored[i + 1][1]] == sizes[c]:
+        group = [scored[i]]
+        while i + 1 < len(scored) and scored[i + 1][0] == group[0][0]:
             i += 1
-            tied.append(scored[i][1])
+            group.append(scored[i])
         i += 1
-        for x in tied:
-            tag += 1
-            reach_of[x] = frozenset(_reach(p, x, stamp, mark, tag, up=False).tolist()) - {x}
-        while tied:
-            c, rest = tied[0], tied[1:]
-            same = [x for x in rest if reach_of[x] == reach_of[c]]
-            tied = [x for x in rest if x not in same]
-            hit = sym_set & (reach_of[c] | {c})
-            ids = topo.ids
+        while group:
+            score, c, j = group[0]
+            same = [g for g in group[1:] if sizes[g[1]] == sizes[c]
+                    and np.array_equal(bits[g[2]], bits[j])]
+            group = [g for g in group[1:] if g not in same]
+            hit = np.unpackbits(bits[j], count=sym.size).astype(bool)
             out.append(Candidate(
                 id=ids[c], ci_class=topo.class_of(c), score=round(score, 3),
-                explained=tuple(ids[s] for s in sym.tolist() if s in hit),
-                unexplained=tuple(ids[s] for s in sym.tolist() if s not in hit),
+                explained=tuple(ids[s] for s in sym[hit].tolist()),
+                unexplained=tuple(ids[s] for s in sym[~hit].tolist()),
                 blast_radius_size=int(sizes[c]), boosts=tuple(boosts.get(c, ())),
-                equivalents=tuple(sorted(ids[x] for x in same))))
+                equivalents=tuple(sorted(ids[g[1]] for g in same))))
     return tuple(out[:top])
 
 

@@ -32,17 +32,24 @@ __all__ = ["map_driver_errors"]
 
 
 def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(text).strip().splitlines()[0]
+    text = str(exc)
+    if text.startswith("{") and getattr(exc, "message", None):  # a server error's own text
+        text = str(exc.message)
+    return (text.strip() or type(exc).__name__).splitlines()[0]
+
+
+_REASONS = (
+    ("refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("name or service not known", "unknown host"),
+    ("name resolution", "unknown host"),
+    ("no route to host", "no route to host"),
+)
 
 
 def _reason(exc: BaseException) -> str:
-    text = _first_line(exc).lower()
-    for needle, reason in (("refused", "connection refused"), ("timed out", "timed out"),
-                           ("name or service", "unknown host"), ("resolve", "unknown host")):
-        if needle in text:
-            return reason
-    return _first_line(exc)
+    text = str(exc).lower()
+    return next((reason for needle, reason in _REASONS if needle in text), _first_line(exc))
 
 
 @contextmanager

@@ -114,7 +114,8 @@ class TestBlastRadius:
     def test_to_json_limit_keeps_counts(self):
         out = blast_radius(chain(6), ["n5"]).to_json(limit=2)
         assert [a["id"] for a in out["affected"]] == ["n4", "n3"]
-        assert out["counts"] == {"down": 5, "degraded": 0, "at_risk": 0, "total": 5}
+        assert out["counts"] == {"down": 5, "degraded": 0, "at_risk": 0, "total": 5,
+                                 "services": 0, "customers": 0}
         assert out["affected"][1]["path"] == ["n3", "n4", "n5"]
 
     @pytest.mark.parametrize("kwargs", [{"failed": ["nope"]},
