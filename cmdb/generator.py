@@ -13,13 +13,22 @@ The estate has two data centres (about 70/30) and branch offices homed to one of
     instances -runs_on-> VMs | containers -> pods -> VMs | physical servers
     databases -runs_on-> DB cluster (1 of 2) <-member_of- database instances -> VMs | servers
     VMs -hosted_on-> hypervisor clusters (n-1 of n) <-member_of- hypervisors
-    servers, hypervisors, clusters, storage -connected_to-> access switches (pairs)
-    access -> distribution (pairs) -> core switch pair (1 of 2) ; routers, firewalls -> core
-    branch access switches -> branch router -> data-centre routers; desktops, printers -> access
+    servers, hypervisors, hypervisor clusters -depends_on-> an access switch pair
+    access switches, storage, load balancers, middleware clusters -depends_on-> a distribution pair
+    distribution switches, core routers, firewalls -depends_on-> the core switch pair
+    branch routers -depends_on-> the WAN (core router) pair; HSMs -connected_to-> a firewall
+    desktops, printers -connected_to-> one access switch; branch access -> one branch router
 
 plus SLAs, support groups, suppliers and locations (which carry no impact), shared hubs (core
 network, SAN, a few shared database and middleware clusters) and a few pairs of applications that
 call each other. There are about four relationships per CI.
+
+Redundancy is explicit. A dual-homed device has no hard link to either of its two uplinks: each
+pair of core switches, WAN routers, distribution switches or access switches is a ``cluster``
+(k = 1, two members via ``member_of``) and the device ``depends_on`` that pair, which devices
+share (a server picks one access pair of its data centre). So one switch failure only degrades its
+pair and puts what depends on the pair at risk; the loss of both members takes it all down.
+Single-homed links (end-user devices, branch access switches, HSMs) stay hard ``connected_to``.
 
 >>> topo = generate_topology(2000, seed=1)
 >>> topo.n, topo.m > 3 * topo.n
@@ -38,9 +47,10 @@ from typing import Any
 import numpy as np
 
 from cmdb.enums import Criticality
+from cmdb.generator_attrs import KINDS, PREFIX, attributes
 from cmdb.model import CI, Batch, Relationship
 from cmdb.registry import Registry, load_registry
-from cmdb.topology import Topology
+from cmdb.topology import CSR, Topology
 
 __all__ = ["MIN_CIS", "generate", "generate_topology", "pick_probes"]
 
@@ -52,59 +62,7 @@ _EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 _RELS = ("connected_to", "consumes", "covered_by", "depends_on", "hosted_on", "located_in",
          "member_of", "provides", "runs_on", "supplied_by", "supported_by", "uses")
 _R = {name: code for code, name in enumerate(_RELS)}
-_PREFIX = {
-    "application": "app", "application_instance": "appi", "appliance": "apl",
-    "business_service": "bsvc", "cluster": "clu", "container": "ctr", "customer": "cust",
-    "database": "db", "database_instance": "dbi", "desktop": "pc", "firewall": "fw",
-    "hypervisor": "hv", "hypervisor_cluster": "hvc", "load_balancer": "lb", "location": "loc",
-    "middleware": "mw", "physical_server": "srv", "pod": "pod", "printer": "prn",
-    "router": "rtr", "sla": "sla", "storage": "sto", "supplier": "supp",
-    "support_group": "grp", "switch": "sw", "technical_service": "tsvc",
-    "virtual_machine": "vm",
-}
-# kind -> (class, label, criticality rank, discovered: has last_seen)
-_KINDS: dict[str, tuple[str, str, int, bool]] = {
-    "datacenter": ("location", "Data centre", 3, False),
-    "room": ("location", "Server room", 2, False),
-    "branch": ("location", "Branch office", 2, False),
-    "support_group": ("support_group", "Support team", 2, False),
-    "supplier": ("supplier", "Supplier", 2, False),
-    "sla": ("sla", "SLA", 3, False),
-    "customer": ("customer", "Customer", 2, False),
-    "business_service": ("business_service", "Business service", 4, False),
-    "technical_service": ("technical_service", "Technical service", 3, False),
-    "core_pair": ("cluster", "Core switch pair", 4, False),
-    "core_switch": ("switch", "Core switch", 4, True),
-    "router": ("router", "Core router", 4, True),
-    "firewall": ("firewall", "Perimeter firewall", 4, True),
-    "dist_switch": ("switch", "Distribution switch", 3, True),
-    "access_switch": ("switch", "Access switch", 2, True),
-    "branch_router": ("router", "Branch router", 2, True),
-    "load_balancer": ("load_balancer", "Load balancer", 3, True),
-    "appliance": ("appliance", "HSM", 3, True),
-    "storage": ("storage", "SAN array", 4, True),
-    "physical_server": ("physical_server", "Server", 2, True),
-    "hypervisor_cluster": ("hypervisor_cluster", "Hypervisor cluster", 3, False),
-    "hypervisor": ("hypervisor", "Hypervisor host", 2, True),
-    "virtual_machine": ("virtual_machine", "Virtual machine", 2, True),
-    "pod": ("pod", "Pod", 2, True),
-    "container": ("container", "Container", 2, True),
-    "db_cluster": ("cluster", "Database cluster", 3, False),
-    "database_instance": ("database_instance", "Database instance", 3, True),
-    "database": ("database", "Database", 3, True),
-    "mw_cluster": ("cluster", "Middleware cluster", 3, False),
-    "middleware": ("middleware", "Middleware", 3, True),
-    "application": ("application", "Application", 3, True),
-    "app_pool": ("cluster", "Application pool", 3, False),
-    "application_instance": ("application_instance", "Application instance", 2, True),
-    "desktop": ("desktop", "Desktop", 1, True),
-    "printer": ("printer", "Printer", 1, True),
-}
 _CRIT = {c.rank: c for c in Criticality}
-_ENGINES = ("oracle", "sqlserver", "postgresql", "mysql", "db2", "postgresql", "oracle")
-_MW = ("IBM MQ", "Kafka", "RabbitMQ", "Tomcat", "WebLogic", "JBoss EAP", "Tibco EMS")
-_VENDORS = ("Dell", "HPE", "Lenovo", "Cisco", "Juniper", "Arista", "NetApp", "Pure")
-_OS = ("RHEL 8", "RHEL 9", "Windows Server 2019", "Windows Server 2022", "Ubuntu 22.04")
 _P_DC2 = 0.35  # share of data-centre infrastructure in the second data centre
 
 
@@ -138,8 +96,8 @@ class _Layout:
             a, z = max(lo, b.start), min(hi, b.start + b.count)
             if a >= z:
                 continue
-            cls = _KINDS[b.kind][0]
-            p, w = _PREFIX[cls], widths[cls]
+            cls = KINDS[b.kind][0]
+            p, w = PREFIX[cls], widths[cls]
             off = b.first - b.start
             out.extend(map(f"{p}-{{:0{w}d}}".format, range(a + off, z + off)))
         return out
@@ -147,7 +105,7 @@ class _Layout:
     def _widths(self) -> dict[str, int]:
         total: dict[str, int] = {}
         for b in self.blocks:
-            cls = _KINDS[b.kind][0]
+            cls = KINDS[b.kind][0]
             total[cls] = total.get(cls, 0) + b.count
         return {c: max(6, len(str(t - 1))) for c, t in total.items()}
 
@@ -164,7 +122,7 @@ class _Builder:
         self.next = 0
 
     def add(self, kind: str, count: int) -> np.ndarray:
-        cls = _KINDS[kind][0]
+        cls = KINDS[kind][0]
         first = self.per_class.get(cls, 0)
         self.per_class[cls] = first + count
         self.blocks.append(_Block(kind, self.next, count, first))
@@ -181,14 +139,13 @@ class _Builder:
     def dc_of(self, size: int) -> np.ndarray:
         return (self.rng.random(size) < _P_DC2).astype(np.int64)
 
-    def pair_in(self, pools: list[np.ndarray], dc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two adjacent members of the pool of each item's data centre (a redundant uplink)."""
-        a, b = np.empty(len(dc), np.int64), np.empty(len(dc), np.int64)
+    def one_in(self, pools: list[np.ndarray], dc: np.ndarray) -> np.ndarray:
+        """A random member of the pool of each item's data centre (``dc`` is 0 or 1)."""
+        out = np.empty(len(dc), np.int64)
         for d, pool in enumerate(pools):
             at = np.flatnonzero(dc == d)
-            j = self.rng.integers(0, len(pool), len(at))
-            a[at], b[at] = pool[j], pool[(j + 1) % len(pool)]
-        return a, b
+            out[at] = self.pick(pool, at.size)
+        return out
 
     def group(self, members: np.ndarray, groups: np.ndarray, k: Any) -> None:
         """``members`` join ``groups`` (one group per member); k is set per member's group."""
@@ -214,7 +171,7 @@ def _layout(n: int, seed: int) -> _Layout:
     n_hv = pct(16, 8)
     n_hvc = -(-n_hv // 8)
     n_dist = 2 * max(1, n // 20_000)  # per data centre
-    n_acc = [pct(4, 4), pct(2, 2)]  # per data centre
+    n_acc = [pct(4, 4) // 2 * 2, pct(2, 2) // 2 * 2]  # per data centre, in pairs
     n_acc_br = max(n_branch, pct(4, 0))
     # applications and their instances decide how many pools there are
     inst_app = np.concatenate(
@@ -227,7 +184,8 @@ def _layout(n: int, seed: int) -> _Layout:
         "support_group": max(4, n // 5_000), "supplier": max(3, n // 20_000),
         "sla": max(3, n // 2_000), "customer": pct(40, 10),
         "business_service": max(4, n // 1_000), "technical_service": max(2, n // 2_500),
-        "core_pair": 2, "core_switch": 4, "router": 4, "firewall": 4, "dist_switch": 2 * n_dist,
+        "core_pair": 2, "wan_pair": 2, "dist_pair": n_dist, "access_pair": sum(n_acc) // 2,
+        "core_switch": 4, "router": 4, "firewall": 4, "dist_switch": 2 * n_dist,
         "access_switch": sum(n_acc) + n_acc_br, "branch_router": n_branch,
         "load_balancer": 4 + n // 50_000, "appliance": max(1, n // 100_000),
         "storage": 2 * max(1, n // 40_000), "physical_server": pct(30, 6),
@@ -260,36 +218,34 @@ def _layout(n: int, seed: int) -> _Layout:
     some = bsvc[rng.random(len(bsvc)) < 0.6]
     b.link("uses", some, b.pick(tsvc, len(some)))
 
-    # network: per data centre a core pair, distribution pairs, access pairs
-    core = node["core_switch"].reshape(2, 2)
-    b.group(core.ravel(), np.repeat(node["core_pair"], 2), 1)
+    # network: per data centre a core switch pair, a WAN router pair, distribution and access
+    # switch pairs. A dual-homed device depends on its pair (a group), not on both switches.
+    core_pair, wan_pair = node["core_pair"], node["wan_pair"]
+    b.group(node["core_switch"], np.repeat(core_pair, 2), 1)
+    b.group(node["router"], np.repeat(wan_pair, 2), 1)
     dist = node["dist_switch"].reshape(2, n_dist)
-    b.link("connected_to", dist.ravel(), np.repeat(core[:, 0], n_dist))
-    b.link("connected_to", dist.ravel(), np.repeat(core[:, 1], n_dist))
+    dist_pair = node["dist_pair"].reshape(2, n_dist // 2)
+    b.group(dist.ravel(), np.repeat(dist_pair.ravel(), 2), 1)
+    b.link("depends_on", dist.ravel(), np.repeat(core_pair, n_dist))
     for kind in ("router", "firewall"):
         edge = node[kind].reshape(2, 2)
-        b.link("connected_to", edge.ravel(), np.repeat(core[:, 0], 2))
-        b.link("connected_to", edge.ravel(), np.repeat(core[:, 1], 2))
-        b.link("depends_on", edge.ravel(), np.repeat(node["core_pair"], 2))
+        b.link("depends_on", edge.ravel(), np.repeat(core_pair, 2))
         b.link("located_in", edge.ravel(), np.repeat(rooms[:, 0], 2))
     b.link("connected_to", node["appliance"], b.pick(node["firewall"], len(node["appliance"])))
     acc_all = node["access_switch"]
     acc = [acc_all[: n_acc[0]], acc_all[n_acc[0] : sum(n_acc)]]
     acc_br = acc_all[sum(n_acc) :]
-    dist_pools = [dist[0], dist[1]]
+    acc_pair = node["access_pair"]
+    b.group(acc_all[: sum(n_acc)], np.repeat(acc_pair, 2), 1)
+    acc_pairs = [acc_pair[: n_acc[0] // 2], acc_pair[n_acc[0] // 2 :]]
+    dist_pairs = [dist_pair[0], dist_pair[1]]
     for d in (0, 1):
-        up_a, up_b = b.pair_in(dist_pools, np.full(n_acc[d], d))
-        b.link("connected_to", acc[d], up_a)
-        b.link("connected_to", acc[d], up_b)
+        b.link("depends_on", acc[d], b.one_in(dist_pairs, np.full(n_acc[d], d)))
     lb = node["load_balancer"]
     lb_dc = np.arange(len(lb)) % 2
-    b.link("connected_to", lb, b.pair_in(dist_pools, lb_dc)[0])
-    b.link("connected_to", lb, b.pair_in(dist_pools, lb_dc)[1])
+    b.link("depends_on", lb, b.one_in(dist_pairs, lb_dc))
     brtr = node["branch_router"]
-    home = b.dc_of(len(brtr))
-    wan = node["router"].reshape(2, 2)
-    b.link("connected_to", brtr, wan[home, 0])
-    b.link("connected_to", brtr, wan[home, 1])
+    b.link("depends_on", brtr, wan_pair[b.dc_of(len(brtr))])
     br_of_acc = np.concatenate(
         [np.arange(n_branch), rng.integers(0, n_branch, n_acc_br - n_branch)]
     )
@@ -312,15 +268,13 @@ def _layout(n: int, seed: int) -> _Layout:
     sto = node["storage"].reshape(2, -1)
     sto_pools = [sto[0], sto[1]]
     sto_dc = np.repeat([0, 1], sto.shape[1])
-    b.link("connected_to", sto.ravel(), b.pair_in(dist_pools, sto_dc)[0])
-    b.link("connected_to", sto.ravel(), b.pair_in(dist_pools, sto_dc)[1])
+    b.link("depends_on", sto.ravel(), b.one_in(dist_pairs, sto_dc))
     place(sto.ravel(), sto_dc)
     srv = node["physical_server"]
     srv_dc = b.dc_of(len(srv))
-    for up in b.pair_in(acc, srv_dc):
-        b.link("connected_to", srv, up)
+    b.link("depends_on", srv, b.one_in(acc_pairs, srv_dc))
     san = rng.random(len(srv)) < 0.5
-    b.link("hosted_on", srv[san], b.pair_in(sto_pools, srv_dc[san])[0])
+    b.link("hosted_on", srv[san], b.one_in(sto_pools, srv_dc[san]))
     place(srv, srv_dc)
     db_hosts, mw_hosts, app_hosts = np.array_split(srv[: len(srv) // 2], 3)
     hvc, hv = node["hypervisor_cluster"], node["hypervisor"]
@@ -328,17 +282,16 @@ def _layout(n: int, seed: int) -> _Layout:
     hv_cl = np.arange(len(hv)) % len(hvc)
     size = np.bincount(hv_cl, minlength=len(hvc))
     b.group(hv, hvc[hv_cl], np.maximum(size - 1, 1)[hv_cl])
-    rack = b.pair_in(acc, hvc_dc)
-    for up in rack:
-        b.link("connected_to", hvc, up)
-        b.link("connected_to", hv, up[hv_cl])
-    b.link("hosted_on", hvc, b.pair_in(sto_pools, hvc_dc)[0])
+    rack = b.one_in(acc_pairs, hvc_dc)
+    b.link("depends_on", hvc, rack)
+    b.link("depends_on", hv, rack[hv_cl])
+    b.link("hosted_on", hvc, b.one_in(sto_pools, hvc_dc))
     place(hv, hvc_dc[hv_cl])
     vm = node["virtual_machine"]
     vm_cl = rng.integers(0, len(hvc), len(vm))
     b.link("hosted_on", vm, hvc[vm_cl])
     place(vm, hvc_dc[vm_cl])
-    b.link("hosted_on", vm, b.pair_in(sto_pools, hvc_dc[vm_cl])[0])
+    b.link("hosted_on", vm, b.one_in(sto_pools, hvc_dc[vm_cl]))
     pod, ctr = node["pod"], node["container"]
     b.link("runs_on", pod, b.pick(vm[: max(4, len(vm) // 10)], len(pod)))
     b.link("runs_on", ctr, np.concatenate([pod, b.pick(pod, len(ctr) - len(pod))]))
@@ -354,7 +307,7 @@ def _layout(n: int, seed: int) -> _Layout:
     b.link("runs_on", dbi[~on_vm], b.pick(db_hosts, int((~on_vm).sum())))
     mwc, mw = node["mw_cluster"], node["middleware"]
     b.group(mw[: 2 * n_mw_cl], np.repeat(mwc, 2), 1)
-    b.link("connected_to", mwc, b.pick(dist.ravel(), len(mwc)))
+    b.link("depends_on", mwc, b.pick(dist_pair.ravel(), len(mwc)))
     on_vm = rng.random(len(mw)) < 0.5
     b.link("runs_on", mw[on_vm], b.pick(vm, int(on_vm.sum())))
     b.link("runs_on", mw[~on_vm], b.pick(mw_hosts, int((~on_vm).sum())))
@@ -413,12 +366,12 @@ def _layout(n: int, seed: int) -> _Layout:
 
     # ownership: support groups and suppliers
     owned = np.concatenate([node[k] for k in (
-        "business_service", "technical_service", "core_switch", "router", "firewall",
-        "dist_switch", "access_switch", "branch_router", "load_balancer", "appliance",
-        "storage", "physical_server", "hypervisor_cluster", "hypervisor", "virtual_machine",
-        "pod", "container", "db_cluster", "database_instance", "database", "mw_cluster",
-        "middleware", "application", "app_pool", "application_instance", "desktop",
-        "printer")])
+        "business_service", "technical_service", "core_pair", "wan_pair", "dist_pair",
+        "access_pair", "core_switch", "router", "firewall", "dist_switch", "access_switch",
+        "branch_router", "load_balancer", "appliance", "storage", "physical_server",
+        "hypervisor_cluster", "hypervisor", "virtual_machine", "pod", "container", "db_cluster",
+        "database_instance", "database", "mw_cluster", "middleware", "application", "app_pool",
+        "application_instance", "desktop", "printer")])
     team = b.pick(groups, len(owned))
     team[np.isin(owned, np.concatenate([pc, prn]))] = groups[0]  # the service desk
     b.support[owned] = team
@@ -443,7 +396,7 @@ def _finish(b: _Builder) -> _Layout:
     crit = np.empty(b.n, np.int8)
     seen_mask = np.zeros(b.n, bool)
     for blk in b.blocks:
-        _, _, rank, seen = _KINDS[blk.kind]
+        _, _, rank, seen = KINDS[blk.kind]
         crit[blk.start : blk.start + blk.count] = rank
         seen_mask[blk.start : blk.start + blk.count] = seen
     ages = b.rng.exponential(6 * 3600.0, b.n)
@@ -454,66 +407,6 @@ def _finish(b: _Builder) -> _Layout:
         min_required=b.min_required, support=b.support, src=src[keep].astype(np.int32),
         dst=dst[keep].astype(np.int32), rel=rel[keep],
     )
-
-
-def _attributes(kind: str, k: int) -> dict[str, Any]:
-    """Plausible attributes of CI number ``k`` of its class: a pure function of (kind, k)."""
-    h = (k * 2654435761 >> 8) & 0xFFFF
-    vendor, os_ = _VENDORS[h % len(_VENDORS)], _OS[h % len(_OS)]
-    tier = h % 4
-    if kind in ("datacenter", "room", "branch"):
-        return {"kind": "room" if kind == "room" else kind, "address": f"{k + 1} Main Street"}
-    if kind == "support_group":
-        return {"email": f"team{k}@example.com", "on_call": f"+1-555-{k % 10_000:04d}"}
-    if kind == "supplier":
-        return {"contract": f"C-{k:05d}", "contact": f"accounts{k}@supplier.example"}
-    if kind == "sla":
-        return {"availability_target": (0.99, 0.995, 0.999, 0.9995)[tier],
-                "response_minutes": (240, 60, 30, 15)[tier],
-                "resolution_hours": (72.0, 24.0, 8.0, 4.0)[tier]}
-    if kind == "customer":
-        return {"segment": ("retail", "corporate", "public", "wholesale")[tier],
-                "contact": f"customer{k}@example.com"}
-    if kind in ("business_service", "technical_service"):
-        return {"service_hours": "24x7" if tier else "business hours"}
-    if kind in ("core_switch", "dist_switch", "access_switch"):
-        return {"vendor": vendor, "model": f"X{9300 + tier}",
-                "layer": kind.split("_")[0].replace("dist", "distribution")}
-    if kind in ("router", "branch_router", "firewall"):
-        return {"vendor": vendor, "model": f"M{100 + tier}"}
-    if kind in ("load_balancer", "appliance"):
-        return {"vendor": vendor}
-    if kind == "storage":
-        return {"vendor": vendor, "capacity_tb": float(200 + 50 * tier)}
-    if kind == "physical_server":
-        return {"form": ("pc_server", "blade", "pc_server", "minicomputer")[tier], "os": os_,
-                "vendor": vendor, "model": f"R{640 + 10 * tier}", "cpu_count": 16 << tier % 3,
-                "memory_gb": 128 << tier % 3}
-    if kind in ("hypervisor", "hypervisor_cluster"):
-        return {"product": "VMware ESXi 8" if tier else "KVM"}
-    if kind in ("core_pair", "db_cluster", "mw_cluster", "app_pool"):
-        return {"technology": {"core_pair": "vPC", "db_cluster": "Pacemaker",
-                               "mw_cluster": "active/standby", "app_pool": "LB pool"}[kind]}
-    if kind == "virtual_machine":
-        return {"os": os_, "cpu_count": 2 << tier % 3, "memory_gb": 8 << tier % 3}
-    if kind == "pod":
-        return {"namespace": f"ns-{h % 97:02d}"}
-    if kind == "container":
-        return {"image": f"registry.example/app-{h % 500}:1.{tier}"}
-    if kind in ("database", "database_instance"):
-        port = {"port": 1521 + tier} if kind == "database_instance" else {"version": f"{12 + tier}"}
-        return {"engine": _ENGINES[h % len(_ENGINES)], **port}
-    if kind == "middleware":
-        return {"product": _MW[h % len(_MW)], "version": f"9.{tier}"}
-    if kind == "application":
-        return {"version": f"{1 + tier}.{h % 10}", "vendor": ("in-house", "SAP", "Oracle")[h % 3]}
-    if kind == "application_instance":
-        return {"version": f"{1 + tier}.{h % 10}", "port": 8080 + tier}
-    if kind == "desktop":
-        return {"os": ("Windows 11", "Windows 10", "macOS 14")[h % 3], "user": f"user{k}"}
-    if kind == "printer":
-        return {"model": f"LaserJet {400 + tier}"}
-    return {}
 
 
 def generate(
@@ -558,7 +451,7 @@ def _cis(lay: _Layout, ids: list[str], lo: int, hi: int) -> list[CI]:
     out: list[CI] = []
     for blk in lay.blocks:
         a, z = max(lo, blk.start), min(hi, blk.start + blk.count)
-        cls, label, _, _ = _KINDS[blk.kind]
+        cls, label, _, _ = KINDS[blk.kind]
         for i in range(a, z):
             k = i - blk.start + blk.first
             seen = lay.last_seen[i]
@@ -567,7 +460,7 @@ def _cis(lay: _Layout, ids: list[str], lo: int, hi: int) -> list[CI]:
                 id=ids[i], ci_class=cls, name=f"{label} {k}",
                 criticality=_CRIT[int(lay.criticality[i])],
                 support_group=ids[team] if team >= 0 else None,
-                attributes=_attributes(blk.kind, k),
+                attributes=attributes(blk.kind, k),
                 min_required=int(lay.min_required[i]) or None,
                 last_seen={} if np.isnan(seen) else {SOURCE: datetime.fromtimestamp(seen, UTC)},
             ))
@@ -593,13 +486,13 @@ def generate_topology(n_cis: int, *, seed: int = 0, registry: Registry | None = 
     """
     reg = registry if registry is not None else load_registry()
     lay = _layout(n_cis, seed)
-    missing = sorted({_KINDS[b.kind][0] for b in lay.blocks} - set(reg.class_names))
+    missing = sorted({KINDS[b.kind][0] for b in lay.blocks} - set(reg.class_names))
     missing += sorted(set(_RELS) - set(reg.rel_type_names))
     if missing:
         raise ValueError(f"the registry lacks {', '.join(missing)}, which the generator uses")
     class_code = np.empty(lay.n, np.int16)
     for blk in lay.blocks:
-        class_code[blk.start : blk.start + blk.count] = reg.class_names.index(_KINDS[blk.kind][0])
+        class_code[blk.start : blk.start + blk.count] = reg.class_names.index(KINDS[blk.kind][0])
     rel_code = np.asarray([reg.rel_type_names.index(r) for r in _RELS], np.int16)
     group_class = np.asarray([reg.is_group(c) for c in reg.class_names], bool)
     return Topology.build(
@@ -619,52 +512,49 @@ def generate_topology(n_cis: int, *, seed: int = 0, registry: Registry | None = 
     )
 
 
-def _reach(topo: Topology, start: int) -> int:
-    """How many nodes a failure of ``start`` reaches along hard impact edges."""
-    dep = topo.dependents
-    seen = np.zeros(topo.n, bool)
+def _reach(nxt: CSR, start: int) -> int:
+    """How many nodes are reachable from ``start`` along the edges of ``nxt``."""
+    seen = np.zeros(nxt.indptr.size - 1, bool)
     seen[start] = True
-    slot = np.empty(topo.n, np.int64)
+    slot = np.empty(seen.size, np.int64)
     frontier = np.asarray([start], np.int64)
     while frontier.size:
-        _, nxt = dep.gather(frontier)
-        nxt = nxt[~seen[nxt]].astype(np.int64)
-        order = np.arange(nxt.size)
-        slot[nxt] = order  # the last write wins: keep one copy of each node, without sorting
-        frontier = nxt[slot[nxt] == order]
+        _, out = nxt.gather(frontier)
+        out = out[~seen[out]].astype(np.int64)
+        order = np.arange(out.size)
+        slot[out] = order  # the last write wins: keep one copy of each node, without sorting
+        frontier = out[slot[out] == order]
         seen[frontier] = True
     return int(seen.sum()) - 1
 
 
 def pick_probes(topo: Topology) -> dict[str, str]:
-    """Ids of three benchmark probes: ``leaf`` (impacts nothing), ``mid`` (a physical server
-    with a moderate blast radius) and ``hub`` (the switch with the largest blast radius).
+    """Ids of three benchmark probes: ``leaf`` (affects nothing), ``mid`` (a physical server
+    that affects a moderate share of the estate) and ``hub`` (the core switch that affects most).
 
-    Meant for generated estates; it runs a handful of breadth-first searches.
+    A failure *affects* a CI when it can change its state (down, degraded or at risk): the CIs
+    reachable along hard impact edges and membership edges (member -> group) together. The hub
+    is a single switch, not its pair: its failure degrades the pair and puts most of the estate
+    at risk, while nothing goes down. Meant for generated estates; it runs a few dozen
+    breadth-first searches.
     """
-    dep = topo.dependents
-    deg = dep.degree()
+    frm, to = topo.impact_edges()
+    member, group = topo.membership_edges()
+    affects = CSR.from_edges(topo.n, np.concatenate([frm, member]), np.concatenate([to, group]))
+    deg = affects.degree()
     feeds = topo.dependencies.degree()
     leaf = np.flatnonzero(topo.class_mask("desktop", "customer") & (deg == 0) & (feeds > 0))
     if leaf.size == 0:
         leaf = np.flatnonzero((deg == 0) & (feeds > 0))
-    switches = np.flatnonzero(topo.class_mask("switch") & (deg > 0))
+    # the top of the network: switches that affect something and that no failure hits directly
+    top = np.flatnonzero(topo.class_mask("switch") & (deg > 0) & (feeds == 0))
     servers = np.flatnonzero(topo.class_mask("physical_server") & (deg > 0))
-    if leaf.size == 0 or switches.size == 0 or servers.size == 0:
-        raise ValueError("the topology has no leaf, no switch or no server with dependents")
-    # the top of the network: switches that no other network device's failure reaches directly
-    frm, to = topo.impact_edges()
-    network = topo.class_mask("switch", "router", "firewall", "load_balancer", "appliance")
-    below = np.zeros(topo.n, bool)
-    below[to[network[frm]]] = True
-    top = switches[~below[switches]].tolist()
-    owner, nxt = dep.gather(switches)
-    two_hop = np.bincount(owner, weights=deg[nxt], minlength=topo.n)[switches]
-    top += switches[np.argsort(-two_hop, kind="stable")[:2]].tolist()
-    hub = max(top, key=lambda s: (_reach(topo, s), -s))
-    # mid: of a sample of servers, the one with the largest blast radius under a tenth of n
+    if leaf.size == 0 or top.size == 0 or servers.size == 0:
+        raise ValueError("the topology has no leaf, no top switch or no server that affects any")
+    hub = max(top.tolist(), key=lambda s: (_reach(affects, s), -s))
+    # mid: of a sample of servers, the one that affects the most, under a tenth of n
     sample = servers[np.linspace(0, servers.size - 1, min(31, servers.size)).astype(np.int64)]
-    reach = {int(s): _reach(topo, int(s)) for s in sample}
+    reach = {int(s): _reach(affects, int(s)) for s in sample}
     modest = [s for s, r in reach.items() if r <= topo.n // 10] or list(reach)
     mid = max(modest, key=lambda s: (reach[s], -s))
     return {"leaf": topo.ids[int(leaf[0])], "mid": topo.ids[mid], "hub": topo.ids[hub]}

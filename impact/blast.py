@@ -38,8 +38,10 @@ size of the answer, not of the graph, apart from one n-sized state array per que
 ...     is_group=[False, True, False, False], min_required=[0, 1, 0, 0],
 ...     src=[0, 2, 3], dst=[1, 1, 1], rtype=[0, 1, 1])
 >>> br = blast_radius(t, ["db-1"])
->>> [(a.id, a.state.value, a.path) for a in br.affected()]
-[('db-cluster', 'degraded', ('db-cluster', 'db-1')), ('app', 'at_risk', ('app', 'db-cluster', 'db-1'))]
+>>> [(a.id, a.state.value) for a in br.affected()]
+[('db-cluster', 'degraded'), ('app', 'at_risk')]
+>>> br.path("app")
+('app', 'db-cluster', 'db-1')
 >>> blast_radius(t, ["db-1"], assume_down=["db-2"]).state("app").value
 'down'
 """
@@ -84,6 +86,23 @@ class _Prep:
     short_groups: np.ndarray  # groups with fewer members than k: down whatever happens
     service_mask: np.ndarray
     customer_mask: np.ndarray
+    pool: list[_Scratch] = field(default_factory=list, repr=False)
+
+
+@dataclass(eq=False)
+class _Scratch:
+    """n-sized work arrays, reused across queries (allocating them costs more than a small
+    query). Between queries ``state`` is all OK, ``cnt`` all 0 and ``flags`` all False;
+    ``mark`` holds anything."""
+
+    state: np.ndarray
+    cnt: np.ndarray
+    mark: np.ndarray
+    flags: np.ndarray | None = None
+
+    @classmethod
+    def make(cls, n: int) -> _Scratch:
+        return cls(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n, np.int32))
 
 
 _CACHE: weakref.WeakKeyDictionary[Topology, dict[Any, _Prep]] = weakref.WeakKeyDictionary()
@@ -132,28 +151,28 @@ def prep(topo: Topology, types: frozenset[str] | None = None) -> _Prep:
 
 
 def gather(csr: CSR, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`CSR.gather` with a fast path for a single row (the common case in chains)."""
+    """Neighbours of every row in ``rows``: (the row each came from, the neighbour)."""
+    return neighbours(csr, rows, owners=True)
+
+
+def neighbours(csr: CSR, rows: np.ndarray, *, owners: bool = False):
+    """The neighbours of every row in ``rows``, concatenated; with ``owners``, also the row
+    each came from (as :meth:`CSR.gather`). Positions are computed in 32 bits when they fit."""
     if rows.size == 1:
         r = int(rows[0])
         nb = csr.indices[csr.indptr[r] : csr.indptr[r + 1]]
-        return np.full(nb.size, r, dtype=np.int32), nb
-    return csr.gather(rows)
-
-
-def neighbours(csr: CSR, rows: np.ndarray) -> np.ndarray:
-    """The neighbours of every row in ``rows``, concatenated (no owner array)."""
-    if rows.size == 1:
-        r = int(rows[0])
-        return csr.indices[csr.indptr[r] : csr.indptr[r + 1]]
+        return (np.full(nb.size, r, dtype=np.int32), nb) if owners else nb
     starts = csr.indptr[rows]
     counts = csr.indptr[rows + 1] - starts
     ends = np.cumsum(counts)
     total = int(ends[-1]) if ends.size else 0
     if total == 0:
-        return _EMPTY
-    at = np.repeat(starts - (ends - counts), counts)
-    at += np.arange(total, dtype=at.dtype)
-    return csr.indices[at]
+        return (_EMPTY, _EMPTY) if owners else _EMPTY
+    dt = np.int32 if csr.indices.size < 2**31 else np.int64
+    at = np.repeat((starts - (ends - counts)).astype(dt, copy=False), counts)
+    at += np.arange(total, dtype=dt)
+    nb = csr.indices[at]
+    return (np.repeat(rows.astype(np.int32, copy=False), counts), nb) if owners else nb
 
 
 def unique_in(values: np.ndarray, mark: np.ndarray) -> np.ndarray:
@@ -185,14 +204,15 @@ def indices(topo: Topology, ids: Iterable[str]) -> np.ndarray:
 
 
 # -- the engine -------------------------------------------------------------------------------
-def _spread_down(p: _Prep, seeds, state, cnt, mark, touched: list) -> list[np.ndarray]:
+def _spread_down(p: _Prep, seeds, sc: _Scratch, touched: list) -> list[np.ndarray]:
     """Mark the down closure of ``seeds``; return the newly down nodes, level by level.
 
     A level whose edges are many (a sizeable share of the graph) is settled by flagging its
     targets in a boolean array and scanning it once: one random write per edge, instead of a
     gather, a compare and a compress."""
+    state, cnt, mark = sc.state, sc.cnt, sc.mark
     frontier = settle(seeds[state[seeds] != DOWN], state, DOWN, mark)
-    levels, flags = [], None
+    levels = []
     while frontier.size:
         levels.append(frontier)
         nb = neighbours(p.dependents, frontier)
@@ -202,8 +222,9 @@ def _spread_down(p: _Prep, seeds, state, cnt, mark, touched: list) -> list[np.nd
             np.add.at(cnt, gs, _ONE)
             gs = gs[cnt[gs] > p.slack[gs]]
         if nb.size * 16 > state.size:
-            if flags is None:
-                flags = np.zeros(state.size, dtype=np.bool_)
+            if sc.flags is None:
+                sc.flags = np.zeros(state.size, dtype=np.bool_)
+            flags = sc.flags
             flags[nb] = True
             flags[gs] = True
             np.logical_and(flags, state != DOWN, out=flags)
@@ -238,22 +259,31 @@ def _spread_risk(p: _Prep, state, mark, touched: list) -> tuple[np.ndarray, np.n
 
 def _solve(p: _Prep, n: int, failed: np.ndarray, assume: np.ndarray):
     """Listed node numbers and their state codes, worst first, in breadth-first order."""
-    state = np.zeros(n, dtype=np.int8)
-    cnt = np.zeros(n, dtype=np.int32)
-    mark = np.zeros(n, dtype=np.int32)
+    try:
+        sc = p.pool.pop()  # atomic: concurrent queries never share scratch arrays
+    except IndexError:
+        sc = _Scratch.make(n)
+    state = sc.state
     touched: list[np.ndarray] = []
-    base = None
+    base, base_levels = None, []
     seeds = np.concatenate([p.short_groups, assume]) if p.short_groups.size else assume
     if seeds.size:
-        _spread_down(p, seeds, state, cnt, mark, touched)
+        base_levels = _spread_down(p, seeds, sc, touched)
         base = state.copy()
-        _spread_risk(p, base, mark, list(touched))
-    levels = _spread_down(p, failed, state, cnt, mark, touched)
-    degraded, risky = _spread_risk(p, state, mark, touched)
+        _spread_risk(p, base, sc.mark, list(touched))
+    levels = _spread_down(p, failed, sc, touched)
+    degraded, risky = _spread_risk(p, state, sc.mark, touched)
     # levels[0] holds the failed CIs themselves, which are never listed
     down = np.concatenate(levels[1:]) if len(levels) > 1 else _EMPTY
     idx = np.concatenate([down, degraded, risky]).astype(np.int32, copy=False)
     codes = state[idx]
+    # hand the scratch arrays back clean
+    for part in (*base_levels, *levels[:1], idx):
+        state[part] = OK
+    for part in touched:
+        sc.cnt[part] = 0
+    if len(p.pool) < 4:
+        p.pool.append(sc)
     if base is not None and idx.size:
         keep = codes > base[idx]
         idx, codes = idx[keep], codes[keep]
@@ -309,15 +339,28 @@ class BlastRadius:
         frontier, level = roots, 0
         while frontier.size:
             level += 1
-            o1, v1 = gather(p.dependents, frontier)
-            o2, v2 = gather(p.groups, frontier)
-            own, nb = np.concatenate([o1, o2]), np.concatenate([v1, v2])
-            cv = code[nb]
-            ok = (cv > OK) & (parent[nb] == 0) & ((cv == AT_RISK) | (code[own] >= DOWN))
-            own, nb = own[ok], nb[ok]
-            parent[nb] = own + 1
-            frontier = unique_in(nb, mark)
-            hops[frontier] = level
+            # a down (or failed) CI explains any listed neighbour; any other only an at-risk one
+            strong = code[frontier] >= DOWN
+            found = []
+            for rows, weakest in ((frontier[strong], AT_RISK), (frontier[~strong], -AT_RISK)):
+                if not rows.size:
+                    continue
+                o1, v1 = gather(p.dependents, rows)
+                o2, v2 = gather(p.groups, rows)
+                own, nb = np.concatenate([o1, o2]), np.concatenate([v1, v2])
+                cv = code[nb]
+                ok = (cv >= weakest) if weakest > 0 else (cv == AT_RISK)
+                ok &= parent[nb] == 0
+                own, nb = own[ok], nb[ok]
+                parent[nb] = own + 1
+                found.append(nb)
+            nb = np.concatenate(found) if len(found) > 1 else (found[0] if found else _EMPTY)
+            if nb.size * 64 > n:
+                hops[nb] = level
+                frontier = np.flatnonzero(hops == level).astype(np.int32)
+            else:
+                frontier = unique_in(nb, mark)
+                hops[frontier] = level
         self._cache["parents"] = parent, hops
         return parent, hops
 

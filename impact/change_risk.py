@@ -113,11 +113,11 @@ def load_risk_weights(path: str | Path | None = None) -> RiskWeights:
         names = [k for k, _ in levels]
         cab = data["cab"]
         floors = {str(k): str(v) for k, v in (data.get("min_level") or {}).items()}
-        for name in (cab["min_level"], *floors.values()):
-            if name not in _LEVELS or name not in names:
-                raise ValueError(f"unknown level {name!r}")
-        if names != sorted(names, key=_LEVELS.index) or not set(names) <= set(_LEVELS):
+        if not set(names) <= set(_LEVELS) or names != sorted(names, key=_LEVELS.index):
             raise ValueError(f"levels must be ordered {', '.join(_LEVELS)}")
+        for name in (cab["min_level"], *floors.values()):
+            if name not in names:
+                raise ValueError(f"unknown level {name!r}")
         mw = data.get("maintenance_windows") or {}
         out = RiskWeights(
             source=source, weights=weights,
@@ -229,6 +229,10 @@ class ChangeAssessment:
             "collisions": [c.to_json() for c in self.collisions],
             "weights": self.weights_source,
         }
+
+
+def _few(ids: list[str], k: int = 6) -> str:
+    return ", ".join(ids[:k]) + (f" and {len(ids) - k} more" if len(ids) > k else "")
 
 
 def _weights(weights: RiskWeights | str | Path | None) -> RiskWeights:
@@ -379,8 +383,8 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         float(p.get("combined_outage", 1.0)) if outage else
         float(p.get("intersect", 0.5)) if collisions else 0.0,
         f"{len(collisions)} overlapping changes with intersecting impact"
-        + ("; together they take down " + ", ".join(
-            sorted({x for c in collisions for x in c.groups + c.services})) if outage else ""))
+        + ("; together they take down " + _few(
+            sorted({x for c in collisions for x in c.services + c.groups})) if outage else ""))
 
     total = sum(weights.weights.values()) or 1.0
     factors = tuple(
@@ -405,5 +409,5 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         reasons.append("collides with " + ", ".join(c.change_id for c in collisions))
     return ChangeAssessment(
         change_id, tuple(ci_ids), kind, start, end, score, level, tuple(raised), bool(reasons),
-        tuple(reasons), factors, br.counts(), br.services(), br.customers(), tuple(sorted(spof_for)),
-        tuple(assumed), collisions, weights.source)
+        tuple(reasons), factors, br.counts(), br.services(), br.customers(),
+        tuple(sorted(spof_for)), tuple(assumed), collisions, weights.source)

@@ -19,9 +19,12 @@ Assumptions:
 - Boosts (log-odds added to the score): each change implemented, failed or approved on the
   candidate whose window meets the last ``window_hours`` adds :data:`CHANGE_BOOST`; each incident
   on it opened in that time adds :data:`INCIDENT_BOOST`; at most :data:`MAX_BOOST` in all.
+- A redundancy group fails through its members, not by itself: groups get a prior of
+  ``log(GROUP_PRIOR)``.
 - Candidates that explain the same symptoms with blast radii of the same size and the same
   boosts (typically the members of one group) cannot be told apart by these symptoms; they are
-  returned as one candidate with the others in ``equivalents``.
+  returned as one candidate with the others in ``equivalents``, and the class is ranked by its
+  total likelihood: ``score + log(its size)``.
 - Cost: which symptoms each candidate explains is one bitset fixpoint over the candidates'
   edges; then branch and bound, since a score is at most ``E·log(p/q) + boosts``, sizes blast
   radii only while that bound can still reach the top. Sizes are cached per snapshot.
@@ -62,6 +65,7 @@ MAX_NOISE = 0.01
 CHANGE_BOOST = 3.0
 INCIDENT_BOOST = 1.5
 MAX_BOOST = 6.0
+GROUP_PRIOR = 0.1
 _DONE = (ChangeStatus.IMPLEMENTED, ChangeStatus.FAILED, ChangeStatus.APPROVED)
 _SIZES: weakref.WeakKeyDictionary[Topology, np.ndarray] = weakref.WeakKeyDictionary()
 
@@ -203,54 +207,46 @@ def rank_root_causes(
     boosts = _boosts(topo, records, now or utcnow(), window_hours)
     extra = np.asarray([min(MAX_BOOST, sum(b.value for b in boosts.get(int(c), ())))
                         for c in cands.tolist()]) if boosts else np.zeros(cands.size)
+    extra = extra + np.where(topo.is_group[cands], math.log(GROUP_PRIOR), 0.0)
     bound = cov * gain + extra
-    order = np.argsort(-bound, kind="stable")
+    # a class of indistinguishable candidates shares cov: its weight is at most log(how many)
+    _, inverse, counts = np.unique(cov, return_inverse=True, return_counts=True)
+    reach_bound = bound + np.log(counts[inverse.reshape(-1)])
+    order = np.argsort(-reach_bound, kind="stable")
     sizes = _SIZES.get(topo)
     if sizes is None:
         sizes = _SIZES[topo] = np.full(n, -1, dtype=np.int64)
     best: list[float] = []  # a min-heap of the top distinct scores
-    scored = []
+    classes: dict[tuple, list[int]] = {}
     tag = 1
     for j in order.tolist():
         c = int(cands[j])
-        if len(best) >= top and bound[j] < best[0]:
+        if len(best) >= top and reach_bound[j] < best[0]:
             break
         if sizes[c] < 0:
             tag += 1
             sizes[c] = _reach(p, c, stamp, mark, tag, up=False).size - 1
         score = round(cov[j] * gain + (sizes[c] + 1 - cov[j]) * loss + extra[j], 6)
-        scored.append((score, c, j))
+        classes.setdefault((score, int(sizes[c]), bits[j].tobytes()), []).append(j)
         if score not in best:
             heapq.heappush(best, score)
             if len(best) > top:
                 heapq.heappop(best)
-    scored.sort(key=lambda sc: (-sc[0], sizes[sc[1]], topo.ids[sc[1]]))
-    return _explain(topo, sym, scored, bits, sizes, boosts, top)
-
-
-def _explain(topo, sym, scored, bits, sizes, boosts, top) -> tuple[Candidate, ...]:
-    """Candidates from the scored list, merging those the symptoms cannot tell apart (same
-    score, same blast-radius size, same explained symptoms) into ``equivalents``."""
-    ids, out, i = topo.ids, [], 0
-    while i < len(scored) and len(out) < top:
-        group = [scored[i]]
-        while i + 1 < len(scored) and scored[i + 1][0] == group[0][0]:
-            i += 1
-            group.append(scored[i])
-        i += 1
-        while group:
-            score, c, j = group[0]
-            same = [g for g in group[1:] if sizes[g[1]] == sizes[c]
-                    and np.array_equal(bits[g[2]], bits[j])]
-            group = [g for g in group[1:] if g not in same]
-            hit = np.unpackbits(bits[j], count=sym.size).astype(bool)
-            out.append(Candidate(
-                id=ids[c], ci_class=topo.class_of(c), score=round(score, 3),
-                explained=tuple(ids[s] for s in sym[hit].tolist()),
-                unexplained=tuple(ids[s] for s in sym[~hit].tolist()),
-                blast_radius_size=int(sizes[c]), boosts=tuple(boosts.get(c, ())),
-                equivalents=tuple(sorted(ids[g[1]] for g in same))))
-    return tuple(out[:top])
+    ranked = sorted(
+        ((key[0] + math.log(len(js)), key[1], sorted(js, key=lambda j: topo.ids[cands[j]]))
+         for key, js in classes.items()),
+        key=lambda cls: (-cls[0], cls[1], topo.ids[cands[cls[2][0]]]))
+    ids, out = topo.ids, []
+    for weight, size, js in ranked[:top]:
+        c = int(cands[js[0]])
+        hit = np.unpackbits(bits[js[0]], count=sym.size).astype(bool)
+        out.append(Candidate(
+            id=ids[c], ci_class=topo.class_of(c), score=round(weight, 3),
+            explained=tuple(ids[s] for s in sym[hit].tolist()),
+            unexplained=tuple(ids[s] for s in sym[~hit].tolist()),
+            blast_radius_size=size, boosts=tuple(boosts.get(c, ())),
+            equivalents=tuple(ids[int(cands[j])] for j in js[1:])))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -111,9 +111,9 @@ class Writer:
         self.retired_keys: set[str] = set()
 
     # -- plumbing ---------------------------------------------------------------------------
-    def run(self, query: str, rows: list[dict[str, Any]]) -> None:
+    def run(self, query: str, rows: list[dict[str, Any]], **params: Any) -> None:
         for i in range(0, len(rows), CHUNK):
-            self.tx.run(query, rows=rows[i : i + CHUNK]).consume()
+            self.tx.run(query, rows=rows[i : i + CHUNK], **params).consume()
 
     def fetch(self, query: str, keys: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -125,8 +125,7 @@ class Writer:
             before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
         self.seq += 1
         self.history.append({
-            "seq": self.seq, "at": self.now, "actor": self.actor, "change_id": self.change_id,
-            "batch_id": self.batch_id, "entity": entity, "entity_id": entity_id,
+            "seq": self.seq, "entity": entity, "entity_id": entity_id,
             "action": action.value, "before": json.dumps(before) if before is not None else None,
             "after": json.dumps(after) if after is not None else None,
         })
@@ -143,7 +142,10 @@ class Writer:
         self._retire_rels(batch.retire_relationships)
         self._retire_cis(batch.retire_cis)
         self._records(batch.records)
-        self.run("UNWIND $rows AS row CREATE (h:History) SET h = row", self.history)
+        self.run("UNWIND $rows AS row CREATE (h:History) SET h = row, h.at = $at, "
+                 "h.actor = $actor, h.change_id = $change_id, h.batch_id = $batch_id",
+                 self.history, at=self.now, actor=self.actor, change_id=self.change_id,
+                 batch_id=self.batch_id)
         bump = 1 if self.history or self.touched else 0
         row = self.tx.run(f"{META} SET m.seq = $seq, m.version = m.version + $bump "
                           "RETURN m.version AS v", seq=self.seq, bump=bump).single()

@@ -21,7 +21,7 @@ import numpy as np
 from neo4j import GraphDatabase
 
 from cmdb.enums import Criticality, Lifecycle, Propagation
-from cmdb.errors import ConfigError, NotFoundError
+from cmdb.errors import ConfigError, NotFoundError, StoreError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
 from cmdb.registry import Registry
@@ -82,6 +82,8 @@ class Neo4jStore:
             self._driver = None
 
     def _session(self):
+        if self._driver is None:
+            raise StoreError(f"the store at {self.uri} is closed")
         return self._driver.session(database=self.database)
 
     def _setup_schema(self) -> None:

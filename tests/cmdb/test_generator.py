@@ -24,12 +24,35 @@ def topo5k(reg):
     return generate_topology(5_000, seed=1, registry=reg)
 
 
-def _impact_graph(topo) -> nx.DiGraph:
+def _impact_graph(topo, *, membership: bool = False) -> nx.DiGraph:
+    """Hard impact edges; with ``membership``, also member -> group (what can change state)."""
     frm, to = topo.impact_edges()
     graph = nx.DiGraph()
     graph.add_nodes_from(range(topo.n))
     graph.add_edges_from(zip(frm.tolist(), to.tolist(), strict=True))
+    if membership:
+        member, group = topo.membership_edges()
+        graph.add_edges_from(zip(member.tolist(), group.tolist(), strict=True))
     return graph
+
+
+def _down(topo, failed: int) -> set[int]:
+    """The CIs a failure of ``failed`` takes down: hard edges, and groups below k members up."""
+    k, size = topo.k_required(), topo.members.degree()
+    lost: Counter[int] = Counter()
+    down, stack = {failed}, [failed]
+    while stack:
+        i = stack.pop()
+        hit = topo.dependents.row(i).tolist()
+        for g in topo.groups.row(i).tolist():
+            lost[g] += 1
+            if size[g] - lost[g] < k[g]:
+                hit.append(g)
+        for j in hit:
+            if j not in down:
+                down.add(j)
+                stack.append(j)
+    return down - {failed}
 
 
 class TestGenerate:
@@ -150,7 +173,7 @@ class TestGenerateTopology:
         assert topo5k.class_mask("business_service")[topo5k.dst[consumes]].all()
 
     def test_blast_radius_by_layer(self, topo5k):
-        graph = _impact_graph(topo5k)
+        graph = _impact_graph(topo5k, membership=True)
         probes = pick_probes(topo5k)
         reach = {k: len(nx.descendants(graph, topo5k.index(v))) for k, v in probes.items()}
         assert topo5k.class_of(topo5k.index(probes["hub"])) == "switch"
@@ -160,6 +183,36 @@ class TestGenerateTopology:
         assert reach["leaf"] == 0
         core = topo5k.index("sw-000000")
         assert len(nx.descendants(graph, core)) > 0.5 * topo5k.n
+
+    def test_redundancy_is_modelled(self, topo5k):
+        core = topo5k.index("sw-000000")
+        (pair,) = topo5k.groups.row(core).tolist()
+        assert topo5k.class_of(pair) == "cluster"
+        assert topo5k.members.degree()[pair] == 2 and topo5k.k_required()[pair] == 1
+        # one core switch takes nothing down: its pair is only degraded
+        assert len(nx.descendants(_impact_graph(topo5k), core)) < 0.01 * topo5k.n
+        assert _down(topo5k, core) == set()
+        # the loss of the whole pair takes most of the estate down
+        assert len(_down(topo5k, pair)) > 0.5 * topo5k.n
+
+    def test_uplinks_are_switch_pairs(self, topo5k):
+        switch = topo5k.class_mask("switch")
+        frm, to = topo5k.impact_edges()
+        dual = topo5k.class_mask("physical_server", "hypervisor", "hypervisor_cluster",
+                                 "storage", "load_balancer", "firewall")
+        assert not (switch[frm] & (dual | switch)[to]).any()  # no hard link to one switch
+        paired = np.flatnonzero(switch & (topo5k.groups.degree() == 1))
+        pairs = {int(topo5k.groups.row(s)[0]) for s in paired}
+        assert len(pairs) == paired.size // 2
+        for g in pairs:
+            assert switch[topo5k.members.row(g)].all()
+            assert topo5k.members.degree()[g] == 2 and topo5k.k_required()[g] == 1
+            assert topo5k.dependents.degree()[g] > 0
+        single = np.flatnonzero(switch & (topo5k.groups.degree() == 0))
+        feeds = topo5k.dependencies.degree()[single]
+        assert (feeds == 1).all()  # branch access switches hang on one branch router
+        assert topo5k.class_mask("router")[topo5k.dependencies.indices[
+            topo5k.dependencies.indptr[single]]].all()
 
     def test_groups_are_satisfiable(self, topo5k):
         groups = np.flatnonzero(topo5k.is_group)

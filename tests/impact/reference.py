@@ -1,11 +1,24 @@
-"""A deliberately plain reference of the impact semantics (shared/vectors/impact/README.md),
-for property tests: networkx graphs, sets and rules iterated to a fixpoint. Slow on purpose."""
+"""Test support for the impact engine.
+
+- A deliberately plain reference of the impact semantics (shared/vectors/impact/README.md), for
+  property tests: networkx graphs, sets and rules iterated to a fixpoint. Slow on purpose.
+- Hypothesis strategies for small random topologies (cycles, nested groups, random k).
+- A tiny builder of hand-written topologies, and the adapter that loads the shared vectors.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import networkx as nx
+from hypothesis import strategies as st
 
 from cmdb.enums import Propagation
+from cmdb.model import CI, Batch, Relationship
+from cmdb.settings import Settings
+from cmdb.store import open_store
 from cmdb.topology import Topology
 
 RANK = {"ok": 0, "at_risk": 1, "degraded": 2, "down": 3}
@@ -93,3 +106,103 @@ def spofs(topo: Topology, service: int) -> set[int]:
     """Brute force: every other node whose failure alone takes ``service`` down."""
     return {x for x in range(topo.n)
             if x != service and blast(topo, {x}).get(service) == "down"}
+
+
+# -- random topologies -------------------------------------------------------------------
+CLASSES = ("application", "business_service", "cluster", "customer", "database")
+TYPES = ("depends_on", "located_in", "member_of", "provides", "uses")
+PROPAGATION = ("to_source", "none", "membership", "to_target", "to_source")
+GROUP = CLASSES.index("cluster")
+
+
+@st.composite
+def topologies(draw, max_nodes: int = 12) -> Topology:
+    n = draw(st.integers(2, max_nodes))
+    codes = draw(st.lists(st.integers(0, len(CLASSES) - 1), min_size=n, max_size=n))
+    pairs = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1])
+    edges = draw(st.lists(st.tuples(pairs, st.integers(0, len(TYPES) - 1)),
+                          max_size=3 * n, unique_by=lambda e: (e[0], e[1])))
+    # membership edges, mostly into groups (some into non-groups, which must be ignored)
+    groups = [i for i, c in enumerate(codes) if c == GROUP]
+    if groups:
+        extra = draw(st.lists(st.tuples(st.integers(0, n - 1), st.sampled_from(groups))
+                              .filter(lambda p: p[0] != p[1]), max_size=2 * n))
+        edges += [(p, TYPES.index("member_of")) for p in extra]
+    edges = list({(p, t): None for p, t in edges})
+    k = [draw(st.integers(0, 4)) if c == GROUP else 0 for c in codes]
+    return Topology.build(
+        version=1, class_names=CLASSES, rel_type_names=TYPES, propagation=PROPAGATION,
+        ids=[f"n{i}" for i in range(n)], class_code=codes, is_group=[c == GROUP for c in codes],
+        min_required=k, src=[p[0] for p, _ in edges], dst=[p[1] for p, _ in edges],
+        rtype=[t for _, t in edges])
+
+
+@st.composite
+def scenarios(draw, max_nodes: int = 12):
+    """(topology, failed, assume_down) with failed non-empty and the two sets disjoint-ish."""
+    topo = draw(topologies(max_nodes))
+    nodes = st.integers(0, topo.n - 1)
+    failed = draw(st.sets(nodes, min_size=1, max_size=3))
+    assume = draw(st.sets(nodes, max_size=3))
+    return topo, failed, assume
+
+
+# -- hand-written topologies --------------------------------------------------------------
+BUILD_CLASSES = ("application", "business_service", "cluster", "database", "switch")
+BUILD_TYPES = ("depends_on", "member_of", "provides")
+BUILD_PROPAGATION = ("to_source", "membership", "to_target")
+
+
+def build(cis: dict[str, tuple[str, int]], rels: list[tuple[str, str, str]],
+          availability: dict[str, float] | None = None) -> Topology:
+    """``cis``: id -> (class, min_required); ``rels``: (source, type, target)."""
+    ids = list(cis)
+    at = {ci: i for i, ci in enumerate(ids)}
+    availability = availability or {}
+    return Topology.build(
+        version=1, class_names=BUILD_CLASSES, rel_type_names=BUILD_TYPES,
+        propagation=BUILD_PROPAGATION, ids=ids,
+        class_code=[BUILD_CLASSES.index(c) for c, _ in cis.values()],
+        is_group=[c == "cluster" for c, _ in cis.values()],
+        min_required=[k for _, k in cis.values()],
+        src=[at[s] for s, _, _ in rels], dst=[at[d] for _, _, d in rels],
+        rtype=[BUILD_TYPES.index(t) for _, t, _ in rels],
+        availability=[availability.get(ci, math.nan) for ci in ids])
+
+
+# -- the shared vectors -------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = (REPO.parent / "shared" / "vectors" / "impact").resolve()
+
+CLASS_MAP = {"server": "physical_server"}
+REQUIRED = {"database": {"engine": "oracle"}, "middleware": {"product": "mq"}}
+
+
+def vector_files() -> list[Path]:
+    files = sorted(VECTORS.glob("*.json"))
+    if not files:
+        raise RuntimeError(f"no impact vectors found in {VECTORS}")
+    return files
+
+
+def vector_batch(vector: dict) -> Batch:
+    cis = []
+    for raw in vector["cis"]:
+        cls = CLASS_MAP.get(raw["class"], raw["class"])
+        cis.append(CI(id=raw["id"], ci_class=cls, name=raw["id"],
+                      attributes=dict(REQUIRED.get(cls, {})),
+                      min_required=raw.get("min_required")))
+    rels = [Relationship(source=r["source"], type=r["type"], target=r["target"])
+            for r in vector["relationships"]]
+    return Batch(cis=cis, relationships=rels)
+
+
+def vector_store(tmp_path: Path, vector: dict):
+    """A fresh SQLite store under ``tmp_path`` holding ``vector`` (the caller closes it)."""
+    store = open_store(Settings(db=tmp_path / f"{vector['name']}.db"))
+    store.apply(vector_batch(vector), actor="test")
+    return store
+
+
+def load_vector(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ from cmdb.topology import Topology
 from impact import blast_radius
 from impact.blast import BlastRadius
 from tests.impact import reference
-from tests.impact.strategies import TYPES, scenarios
+from tests.impact.reference import TYPES, build, scenarios
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -49,6 +49,8 @@ class TestBlastRadius:
     @given(scenarios())
     def test_matches_reference(self, case):
         topo, failed, assume = case
+        # an earlier, larger query on the same snapshot must leave no trace (scratch reuse)
+        blast_radius(topo, topo.ids[: topo.n // 2 + 1], assume_down=topo.ids[-2:])
         br = blast_radius(topo, [topo.ids[i] for i in failed],
                           assume_down=[topo.ids[i] for i in assume])
         expect = reference.blast(topo, failed, assume)
@@ -85,6 +87,19 @@ class TestBlastRadius:
     def test_paths_are_shortest(self, failed, expect):
         br = blast_radius(chain(), failed)
         assert {a.id: len(a.path) - 1 for a in br.affected()} == expect
+
+    def test_down_path_goes_through_down_cis(self):
+        # x is down through a-b-c-f (4 steps), and at risk through y-g (3 steps, shorter)
+        t = build({"f": ("database", 0), "m2": ("database", 0), "g": ("cluster", 1),
+                   "y": ("application", 0), "x": ("application", 0), "a": ("application", 0),
+                   "b": ("application", 0), "c": ("application", 0)},
+                  [("f", "member_of", "g"), ("m2", "member_of", "g"), ("y", "depends_on", "g"),
+                   ("x", "depends_on", "y"), ("x", "depends_on", "a"), ("a", "depends_on", "b"),
+                   ("b", "depends_on", "c"), ("c", "depends_on", "f")])
+        br = blast_radius(t, ["f"])
+        assert br.state("x").value == "down"
+        assert br.path("x") == ("x", "a", "b", "c", "f")
+        assert br.path("y") == ("y", "g", "f")
 
     def test_cycle_terminates(self):
         t = Topology.build(version=1, class_names=("application",),

@@ -7,7 +7,7 @@ import pytest
 from cmdb.enums import Propagation
 from cmdb.filters import RelFilter
 from impact import blast_radius
-from tests.impact.conftest import load_vector, vector_files
+from tests.impact.reference import load_vector, vector_files, vector_store
 
 VECTORS = vector_files()
 
@@ -19,9 +19,7 @@ def propagating_steps(store) -> set[tuple[str, str]]:
         prop = store.registry.rel_type(rel.type).propagation
         if prop is Propagation.TO_SOURCE:
             steps.add((rel.source, rel.target))
-        elif prop is Propagation.TO_TARGET:
-            steps.add((rel.target, rel.source))
-        elif prop is Propagation.MEMBERSHIP:
+        elif prop in (Propagation.TO_TARGET, Propagation.MEMBERSHIP):
             steps.add((rel.target, rel.source))
     return steps
 
@@ -30,20 +28,27 @@ def test_there_are_sixteen_or_more_vectors():
     assert len(VECTORS) >= 16
 
 
-@pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
+@pytest.fixture
+def vector(request, tmp_path):
+    """(the vector, a fresh store holding it)."""
+    v = load_vector(request.param)
+    store = vector_store(tmp_path, v)
+    yield v, store
+    store.close()
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[p.stem for p in VECTORS], indirect=True)
 class TestVectors:
-    def test_states_services_customers(self, path, vector_store):
-        v = load_vector(path)
-        store = vector_store(v)
+    def test_states_services_customers(self, vector):
+        v, store = vector
         br = blast_radius(store.topology(), v["fail"], assume_down=v["assume_down"])
         assert {a.id: a.state.value for a in br.affected()} == v["expect"]
         assert sorted(br.services()) == sorted(v["services"])
         assert sorted(br.customers()) == sorted(v["customers"])
         assert len(br) == len(v["expect"])
 
-    def test_paths_follow_relationships(self, path, vector_store):
-        v = load_vector(path)
-        store = vector_store(v)
+    def test_paths_follow_relationships(self, vector):
+        v, store = vector
         steps = propagating_steps(store)
         br = blast_radius(store.topology(), v["fail"], assume_down=v["assume_down"])
         for a in br.affected():
@@ -55,9 +60,8 @@ class TestVectors:
             if a.state.value == "down":
                 assert all(br.state(x).value == "down" for x in a.path)
 
-    def test_json_matches(self, path, vector_store):
-        v = load_vector(path)
-        store = vector_store(v)
+    def test_json_matches(self, vector):
+        v, store = vector
         out = blast_radius(store.topology(), v["fail"], assume_down=v["assume_down"]).to_json()
         assert {a["id"]: a["state"] for a in out["affected"]} == v["expect"]
         assert out["services"] == sorted(v["services"])

@@ -1,0 +1,127 @@
+"""Changes: assess their risk (stored or ad hoc), list and add them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import output
+from cli.options import FormatOpt
+from cli.output import Format
+from cli.state import get_state
+from cmdb.enums import ChangeType, RecordKind
+from cmdb.errors import ValidationError
+from cmdb.filters import RecordFilter
+from impact.change_risk import ChangeAssessment, assess_change, assess_proposed, record_change
+
+app = typer.Typer(no_args_is_help=True)
+
+COLUMNS = ["id", "type", "status", "window_start", "window_end", "title", "ci_ids"]
+CiOpt = Annotated[list[str] | None, typer.Option("--ci", help="A changed CI; repeat.")]
+TypeOpt = Annotated[ChangeType, typer.Option("--type", help="standard, normal or emergency.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="ISO time (UTC if no offset).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="ISO time (UTC if no offset).")]
+WeightsOpt = Annotated[Path | None, typer.Option(
+    "--weights", envvar="CMDB_RISK_WEIGHTS", help="Risk weights YAML (default: packaged).")]
+
+
+def parse_time(text: str | None, option: str) -> datetime:
+    """An ISO 8601 time; one without an offset is taken as UTC."""
+    if not text:
+        raise ValidationError("is required for an ad hoc change", field=option)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"not an ISO time: {text!r} (e.g. 2026-01-10T22:00)",
+                              field=option) from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@app.command("assess")
+def assess(
+    ctx: typer.Context,
+    change_id: Annotated[str | None, typer.Argument(metavar="[CHANGE_ID]")] = None,
+    ci: CiOpt = None,
+    change_type: TypeOpt = ChangeType.NORMAL,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    weights: WeightsOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Assess the risk of a recorded change, or of an ad hoc one (--ci, --start, --end)."""
+    store = get_state(ctx).store
+    if change_id and ci:
+        raise ValidationError("give a CHANGE_ID or --ci, not both")
+    if change_id:
+        result = assess_change(store, change_id, weights=weights)
+    elif ci:
+        result = assess_proposed(store, ci_ids=ci, change_type=change_type.value,
+                                 window_start=parse_time(start, "--start"),
+                                 window_end=parse_time(end, "--end"), weights=weights)
+    else:
+        raise ValidationError("give a CHANGE_ID, or --ci with --start and --end")
+    _emit(result, fmt)
+
+
+def _emit(result: ChangeAssessment, fmt: Format) -> None:
+    data = result.to_json()
+    if fmt is Format.JSON:
+        output.emit_json(data)
+        return
+    output.emit_kv({
+        "change": data["change_id"] or "(ad hoc)", "CIs": data["ci_ids"],
+        "type": data["change_type"], "window": f"{data['window_start']} .. {data['window_end']}",
+        "risk": f"{data['score']} / 100: {data['level'].upper()}",
+        "level raised": data["level_reasons"] or None,
+        "CAB approval": ("required: " + "; ".join(data["cab_reasons"]))
+        if data["cab_required"] else "not required",
+        "affected": data["counts"], "services": data["services"],
+        "single point of failure for": data["spof_for"] or None,
+        "assumed down (open incidents)": data["assumed_down"] or None,
+    }, title="Change risk")
+    output.emit_table(data["factors"], ["name", "weight", "value", "points", "detail"],
+                      title="Factors", caption=f"weights: {data['weights']}")
+    if data["collisions"]:
+        output.emit_table(data["collisions"], ["change_id", "title", "overlap_start",
+                                               "overlap_end", "shared", "groups", "services"],
+                          title="Collisions")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    open_only: Annotated[bool, typer.Option("--open", help="Only requested or approved.")
+                         ] = False,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """List changes."""
+    rows = [r.to_json() for r in get_state(ctx).store.find_records(
+        RecordFilter(kinds=(RecordKind.CHANGE,), open_only=open_only))]
+    if fmt is Format.JSON:
+        output.emit_json(rows)
+    else:
+        output.emit_table(rows, COLUMNS, caption=f"{len(rows)} changes")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    ci: Annotated[list[str], typer.Option("--ci", help="A changed CI; repeat.")],
+    title: Annotated[str, typer.Option(help="What the change does, in one line.")],
+    start: Annotated[str, typer.Option("--start", help="ISO time (UTC if no offset).")],
+    end: Annotated[str, typer.Option("--end", help="ISO time (UTC if no offset).")],
+    change_type: TypeOpt = ChangeType.NORMAL,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Record a requested change."""
+    state = get_state(ctx)
+    change = record_change(state.store, ci_ids=ci, change_type=change_type.value,
+                           window_start=parse_time(start, "--start"),
+                           window_end=parse_time(end, "--end"), title=title, actor=state.actor)
+    if fmt is Format.JSON:
+        output.emit_json(change.to_json())
+    else:
+        output.info(f"recorded {change.id}; assess it with: cmdb change assess {change.id}")

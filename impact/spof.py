@@ -1,0 +1,98 @@
+"""Single points of failure: the CIs whose failure alone takes a service down.
+
+Assumptions: "down" is the blast-radius state of :func:`impact.blast.blast_radius` with nothing
+assumed down, so redundancy counts (one node of a 1-of-2 cluster is not a single point of
+failure) and so do shared dependencies under redundancy (a switch under both cluster nodes is).
+A CI that is down whatever happens (a group with fewer members than k) takes nothing down by
+itself, so a service that is already down has no single points of failure.
+
+Only the service's dependency closure (:func:`impact.depends.depends_on`) can matter, so the
+search runs on that subgraph alone. Candidates are tried nearest first; since a failure that
+takes down a known single point of failure takes the service down too, each trial stops as soon
+as it reaches the service or one already found.
+
+>>> from cmdb.topology import Topology
+>>> t = Topology.build(
+...     version=1, class_names=("business_service", "cluster", "database", "switch"),
+...     rel_type_names=("depends_on", "member_of"), propagation=("to_source", "membership"),
+...     ids=["svc", "db-cluster", "db-1", "db-2", "sw"], class_code=[0, 1, 2, 2, 3],
+...     is_group=[False, True, False, False, False], min_required=[0, 1, 0, 0, 0],
+...     src=[0, 2, 3, 2, 3], dst=[1, 1, 1, 4, 4], rtype=[0, 1, 1, 0, 0])
+>>> [s.id for s in single_points_of_failure(t, "svc")]
+['db-cluster', 'sw']
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from cmdb.topology import Topology
+from impact.blast import prep
+from impact.depends import depends_on
+
+__all__ = ["SinglePoint", "single_points_of_failure"]
+
+
+@dataclass(frozen=True)
+class SinglePoint:
+    """A CI whose failure alone takes the service down; ``path`` runs from the service to it."""
+
+    id: str
+    ci_class: str
+    path: tuple[str, ...]
+
+
+def _down_closure(seeds, dependents, groups, slack, state, stop) -> bool:
+    """Spread "down" from ``seeds`` over ``state`` (a set, updated in place) with per-group
+    counters; True as soon as a node in ``stop`` goes down."""
+    counts: dict[int, int] = {}
+    queue = deque(x for x in seeds if x not in state)
+    state.update(queue)
+    while queue:
+        x = queue.popleft()
+        if x in stop:
+            return True
+        for y in dependents.get(x, ()):
+            if y not in state:
+                state.add(y)
+                queue.append(y)
+        for g in groups.get(x, ()):
+            counts[g] = counts.get(g, 0) + 1
+            if g not in state and counts[g] > slack[g]:
+                state.add(g)
+                queue.append(g)
+    return False
+
+
+def single_points_of_failure(topo: Topology, service: str) -> tuple[SinglePoint, ...]:
+    """The CIs whose failure alone takes ``service`` down, nearest first.
+
+    Raises :class:`~cmdb.errors.NotFoundError` for an unknown CI.
+    """
+    deps = depends_on(topo, service)
+    root = topo.index(service)
+    closure = [root, *deps.nodes.tolist()]
+    inside = set(closure)
+    p = prep(topo)
+    # the closure subgraph: who a failure reaches directly, and the groups each node counts in
+    dependents = {x: [y for y in p.dependents.row(x).tolist() if y in inside] for x in closure}
+    groups = {x: [g for g in p.groups.row(x).tolist() if g in inside] for x in closure}
+    slack = {x: int(p.slack[x]) for x in closure if topo.is_group[x]}
+    base: set[int] = set()
+    _down_closure([g for g, s in slack.items() if s < 0], dependents, groups, slack, base, set())
+    if root in base:
+        return ()
+    # base counts are folded in by starting every trial from the base state
+    base_counts = {g: sum(1 for m in p.members.row(g).tolist() if m in base) for g in slack}
+    shifted = {g: s - base_counts[g] for g, s in slack.items()}
+    found: set[int] = set()
+    order = []
+    for c in closure[1:]:
+        if c in base:
+            continue
+        state = set(base)
+        if _down_closure([c], dependents, groups, shifted, state, found | {root}):
+            found.add(c)
+            order.append(c)
+    return tuple(SinglePoint(topo.ids[i], topo.class_of(i), deps.path(topo.ids[i])) for i in order)
