@@ -69,17 +69,12 @@ def _root(
 
 
 def _register() -> None:
-    from cli import admin, ci, rel, transfer
+    from cli import admin, change, ci, impact, incident, problem, rel, transfer
 
-    app.add_typer(ci.app, name="ci", help="Configuration items.")
-    app.add_typer(rel.app, name="rel", help="Relationships between CIs.")
     admin.register(app)
     transfer.register(app)
-    for name in ("impact", "incident", "change", "problem"):
-        try:
-            module = __import__(f"cli.{name}", fromlist=["app"])
-        except ModuleNotFoundError:
-            continue
+    for name, module in (("ci", ci), ("rel", rel), ("impact", impact), ("incident", incident),
+                         ("change", change), ("problem", problem)):
         app.add_typer(module.app, name=name, help=module.__doc__.strip().splitlines()[0])
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "GraphFormat",
     "emit_json",
     "emit_kv",
+    "emit_line",
     "emit_table",
     "emit_text",
     "error",
@@ -54,6 +55,11 @@ def _err() -> Console:
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON (stable key order, UTF-8 kept readable)."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def emit_line(text: str) -> None:
+    """One line of the answer itself, on stdout (not a diagnostic)."""
+    _out().print(text, markup=False, highlight=False)
 
 
 def emit_text(text: str) -> None:

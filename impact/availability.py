@@ -8,10 +8,14 @@ Assumptions:
 - Components fail independently. A CI is up when it is up itself, every hard dependency is up
   (series: the product) and, for a redundancy group, at least k of its n members are up (k-of-n
   over members of different availabilities: an exact Poisson-binomial sum).
-- The dependency graph is expanded as a tree with memoisation: a dependency shared by two
-  branches is counted once on each branch, as if its failures were independent. This is the
-  classic reliability-block approximation; it under-states availability when a shared
-  component is very unreliable (exact shared-cause analysis is exponential).
+- Shared components are handled by conditioning on the service's single points of failure
+  (:func:`impact.spof.single_points_of_failure`, the service itself included): each is counted
+  exactly once, in series, and the rest of the graph is evaluated given that they are up. That
+  rest (what sits under redundancy) is expanded as a tree with memoisation: a component shared
+  by two redundant branches is counted once on each, as if independent. This is the classic
+  reliability-block approximation; it over-states availability when redundant branches share
+  an unreliable component (exact shared-cause analysis is exponential). It is exact when the
+  graph under redundancy is a tree.
 - Cycles are broken deterministically: walking depth-first from the service in snapshot order,
   an edge back to a CI still being evaluated counts as always up. ``cycles_broken`` says how
   many such edges there were.
@@ -36,6 +40,7 @@ from typing import Any
 
 from cmdb.topology import Topology
 from impact.blast import prep
+from impact.spof import single_points_of_failure
 
 __all__ = ["Availability", "designed_availability", "k_of_n"]
 
@@ -49,6 +54,7 @@ class Availability:
     service: str
     availability: float
     components: int  # distinct CIs in the expansion, the service included
+    single_points: int  # components counted once, in series (the service included)
     cycles_broken: int
     weakest: tuple[tuple[str, float], ...]  # up to five components with the lowest own value
 
@@ -62,6 +68,7 @@ class Availability:
             "availability": self.availability,
             "annual_downtime_minutes": round(self.annual_downtime_minutes, 3),
             "components": self.components,
+            "single_points": self.single_points,
             "cycles_broken": self.cycles_broken,
             "weakest": [{"id": ci, "availability": a} for ci, a in self.weakest],
         }
@@ -101,6 +108,8 @@ def designed_availability(
         a = float(topo.availability[i])
         return defaults.get(topo.class_of(i), 1.0) if math.isnan(a) else a
 
+    series_once = {root} | {topo.index(s.id) for s in single_points_of_failure(topo, service)}
+
     memo: dict[int, float] = {}
     on_stack: set[int] = set()
     broken = 0
@@ -129,7 +138,7 @@ def designed_availability(
             else:
                 push(child)
             continue
-        value = own(i) * math.prod(series)
+        value = (1.0 if i in series_once else own(i)) * math.prod(series)
         if topo.is_group[i]:
             value *= k_of_n(members, int(k_req[i]))
         memo[i] = value
@@ -141,5 +150,6 @@ def designed_availability(
             (stack[-1][4] if is_member else stack[-1][3]).append(value)
             parent_at[0] += 1
     weakest = sorted(((topo.ids[i], own(i)) for i in memo), key=lambda t: (t[1], t[0]))[:5]
-    return Availability(service, memo[root], len(memo), broken,
+    once = math.prod(own(i) for i in sorted(series_once))
+    return Availability(service, once * memo[root], len(memo), len(series_once), broken,
                         tuple(w for w in weakest if w[1] < 1.0))

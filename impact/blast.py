@@ -13,9 +13,9 @@ Assumptions (the semantics of ``shared/vectors/impact/README.md``):
 - The result lists exactly the CIs whose state is worse with ``failed`` and ``assume_down`` out
   than with ``assume_down`` alone (a group with fewer members than k is down in both, so it is
   never listed); CIs in ``failed`` or ``assume_down`` are never listed.
-- ``types`` restricts the hard edges to those relationship types. Membership always propagates:
-  it defines what a group *is*, not a kind of dependency; naming a membership type (or a ``none``
-  type) in ``types`` is accepted and changes nothing.
+- ``types`` restricts the hard edges to those relationship types (empty: every type, as in the
+  store protocol). Membership always propagates: it defines what a group *is*, not a kind of
+  dependency; naming a membership type (or a ``none`` type) in ``types`` changes nothing.
 - ``depth`` does not change any state: it keeps the listed CIs whose explanation path has at most
   ``depth`` steps, so raising it only ever adds CIs.
 - The explanation path of a CI is a shortest path from it to a CI in ``failed`` among the listed
@@ -27,8 +27,11 @@ Assumptions (the semantics of ``shared/vectors/impact/README.md``):
   when it was seen more than ``stale_after`` seconds before ``now``. Never-seen CIs (typically
   entered by hand) are not stale.
 
-The engine works level by level over the snapshot's CSR arrays with numpy; its cost follows the
-size of the answer, not of the graph, apart from one n-sized state array per query.
+The engine works level by level over the snapshot's CSR arrays with numpy (no per-CI Python on
+the hot path): down first, with per-group counters of down members, then degraded groups and
+what is at risk above them. Its n-sized work arrays are pooled per snapshot and cleaned after
+each query, so a query costs what its answer costs; a level touching a large share of the graph
+switches to a flag array and one scan. Per-CI objects and paths are built only when asked for.
 
 >>> from cmdb.topology import Topology
 >>> t = Topology.build(
@@ -109,12 +112,15 @@ _CACHE: weakref.WeakKeyDictionary[Topology, dict[Any, _Prep]] = weakref.WeakKeyD
 
 
 def check_types(topo: Topology, types: Iterable[str] | None) -> frozenset[str] | None:
-    """``types`` as a frozenset; :class:`UnknownRelTypeError` for a name the snapshot lacks."""
+    """``types`` as a frozenset, None (every type) when None or empty, as in the store
+    protocol; :class:`UnknownRelTypeError` for a name the snapshot lacks."""
     if types is None:
         return None
     if isinstance(types, str):
         types = [types]
     names = frozenset(types)
+    if not names:
+        return None
     for name in sorted(names):
         if name not in topo.rel_type_names:
             known = ", ".join(topo.rel_type_names)

@@ -10,10 +10,13 @@ Assumptions:
   shape. ``score = 100 × Σ weight × value / Σ weight``, each value in 0..1, and every factor is
   reported with its weight, value, points and a one-line detail, whether it contributed or not.
 - Factors: ``blast_radius`` (size, log-scaled), ``services`` and ``customers`` (criticality and
-  state of those in the blast radius), ``spof`` (a changed CI alone takes a service down),
+  state of those in the blast radius), ``spof`` (a changed CI alone takes a service down: the
+  definition of :mod:`impact.spof`, checked with one blast radius per changed CI),
   ``redundancy`` (spare members left in the groups the change degrades), ``change_type``,
   ``history`` (failed changes and incidents on the changed CIs), ``maintenance_window`` and
   ``collisions`` (:mod:`impact.collisions`).
+- ``min_level`` floors raise the level when the change takes a service down (given the open
+  incidents), or takes one down together with a colliding change.
 - Maintenance windows are read in the YAML's timezone; a service in the blast radius with a
   ``maintenance_window`` attribute imposes its own window instead of the default.
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,7 +75,6 @@ class RiskWeights:
     cab_any_collision: bool
     timezone: str
     default_window: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def param(self, factor: str, name: str, default: Any) -> Any:
         return self.params.get(factor, {}).get(name, default)

@@ -31,22 +31,29 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from cmdb.filters import CIFilter, RelFilter
+from cmdb.enums import RecordKind
+from cmdb.filters import CIFilter, RecordFilter, RelFilter
 from cmdb.store import GraphStore
 from impact.availability import designed_availability
-from impact.blast import blast_radius
+from impact.blast import BlastRadius, blast_radius
 from impact.depends import depends_on
+from impact.render import to_dot, to_mermaid
 from impact.spof import single_points_of_failure
 
 __all__ = [
     "availability_report",
+    "availability_reports",
+    "blast_radius_picture",
     "blast_radius_report",
+    "depends_on_picture",
     "depends_on_report",
+    "open_incident_cis",
     "slas_covering",
     "spof_report",
 ]
 
 SECONDS_PER_DAY = 86400.0
+_RENDER = {"dot": to_dot, "mermaid": to_mermaid}
 
 
 def _target(value: Any) -> float | None:
@@ -72,11 +79,29 @@ def slas_covering(store: GraphStore, ci_ids: Iterable[str]) -> list[dict[str, An
     ]
 
 
+def open_incident_cis(store: GraphStore) -> list[str]:
+    """CIs named by open incidents: what ``--open-incidents`` assumes down."""
+    records = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
+    return sorted({ci for rec in records for ci in rec.ci_ids})
+
+
+def _blast(store: GraphStore, cis: Iterable[str], *, assume_down: Iterable[str],
+           assume_open_incidents: bool, depth: int | None, types: Iterable[str] | None,
+           stale_days: float = 30.0) -> BlastRadius:
+    cis = list(cis)
+    assumed = set(assume_down)
+    if assume_open_incidents:
+        assumed |= set(open_incident_cis(store)) - set(cis)
+    return blast_radius(store.topology(), cis, assume_down=sorted(assumed), depth=depth,
+                        types=types, stale_after=stale_days * SECONDS_PER_DAY, now=time.time())
+
+
 def blast_radius_report(
     store: GraphStore,
     cis: Iterable[str],
     *,
     assume_down: Iterable[str] = (),
+    assume_open_incidents: bool = False,
     depth: int | None = None,
     types: Iterable[str] | None = None,
     stale_days: float = 30.0,
@@ -84,11 +109,14 @@ def blast_radius_report(
 ) -> dict[str, Any]:
     """:meth:`BlastRadius.to_json <impact.blast.BlastRadius.to_json>` plus ``version`` (the
     snapshot's store version), ``stale`` (listed CIs not seen by discovery for ``stale_days``)
-    and ``slas`` covering the listed services and customers."""
+    and ``slas`` covering the listed services and customers. ``assume_open_incidents`` adds
+    the CIs of open incidents to ``assume_down`` (except the failing CIs themselves)."""
     topo = store.topology()
-    br = blast_radius(topo, cis, assume_down=assume_down, depth=depth, types=types,
-                      stale_after=stale_days * SECONDS_PER_DAY, now=time.time())
+    br = _blast(store, cis, assume_down=assume_down, assume_open_incidents=assume_open_incidents,
+                depth=depth, types=types, stale_days=stale_days)
     out = br.to_json(limit)
+    out["rollup"] = [{"id": ci, "class": topo.class_of(topo.index(ci)), "state": br.state(ci).value}
+                     for ci in (*br.services(), *br.customers())]
     out["version"] = topo.version
     out["stale"] = list(br.stale())
     out["slas"] = slas_covering(store, [*br.services(), *br.customers()])
@@ -108,6 +136,29 @@ def depends_on_report(
     out = depends_on(topo, ci, depth=depth, types=types).to_json(limit)
     out["version"] = topo.version
     return out
+
+
+def blast_radius_picture(
+    store: GraphStore,
+    cis: Iterable[str],
+    *,
+    fmt: str,
+    assume_down: Iterable[str] = (),
+    assume_open_incidents: bool = False,
+    depth: int | None = None,
+    types: Iterable[str] | None = None,
+    limit: int | None = None,
+) -> str:
+    """The blast-radius subgraph as Graphviz DOT (``fmt="dot"``) or Mermaid text."""
+    br = _blast(store, cis, assume_down=assume_down, assume_open_incidents=assume_open_incidents,
+                depth=depth, types=types)
+    return _RENDER[fmt](br, limit=limit)
+
+
+def depends_on_picture(store: GraphStore, ci: str, *, fmt: str, depth: int | None = None,
+                       types: Iterable[str] | None = None, limit: int | None = None) -> str:
+    """The depends-on subgraph as Graphviz DOT (``fmt="dot"``) or Mermaid text."""
+    return _RENDER[fmt](depends_on(store.topology(), ci, depth=depth, types=types), limit=limit)
 
 
 def spof_report(store: GraphStore, service: str) -> dict[str, Any]:
@@ -140,3 +191,12 @@ def availability_report(store: GraphStore, service: str) -> dict[str, Any]:
     out["slas"] = slas
     out["meets_slas"] = all(verdicts) if verdicts else None
     return out
+
+
+def availability_reports(store: GraphStore, services: Iterable[str] | None = None
+                         ) -> list[dict[str, Any]]:
+    """:func:`availability_report` for each of ``services``, or for every live business
+    service when None."""
+    if services is None:
+        services = [c.id for c in store.find_cis(CIFilter(classes=("business_service",)))]
+    return [availability_report(store, s) for s in services]

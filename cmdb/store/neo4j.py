@@ -334,36 +334,51 @@ class Neo4jStore:
 
     # -- analysis in the database -----------------------------------------------------------
     def server_side_blast_radius(self, failed: Iterable[str], *,
-                                 types: Sequence[str] | None = None) -> set[str]:
-        """The live CIs that a failure of ``failed`` takes down by plain reachability.
+                                 types: Sequence[str] | None = None,
+                                 through_groups: bool = False) -> set[str]:
+        """The live CIs that a failure of ``failed`` reaches, computed inside the database.
 
-        Covers only hard propagation: a CI is in the result if it is one of ``failed`` or is
-        reachable from one along active relationships whose type propagates impact
-        (``to_source`` types walked from target to source, ``to_target`` types from source to
-        target), optionally limited to ``types``. It ignores redundancy (``membership`` edges
-        are not walked, so k-of-n groups never absorb a failure, and a group goes down only
-        through its own hard dependencies), degraded and at-risk states, and soft edges. On a
-        graph without redundancy groups it equals the down set of the in-memory engine. It runs
-        as one quantified-path query, so nothing but the result leaves the server.
+        A CI is in the result if it is one of ``failed`` (and not retired) or is reachable from
+        one along active relationships between live CIs whose type carries impact:
+        ``to_source`` types walked from target to source, ``to_target`` types from source to
+        target, limited to ``types`` when given (unknown names raise
+        :class:`~cmdb.errors.UnknownRelTypeError`).
+
+        - ``through_groups=False`` (plain hard-dependency propagation): ``membership`` edges are
+          not walked, so a redundancy group goes down only through its own hard dependencies.
+          On a graph without redundancy groups this is exactly the engine's down set plus
+          ``failed``.
+        - ``through_groups=True``: membership edges are walked too, from a member into its
+          group (as in :meth:`~cmdb.topology.Topology.membership_edges`), whatever ``types``
+          says. The result is every CI whose state the failure can change, i.e. what
+          :func:`impact.blast.blast_radius` lists (down, degraded or at risk) plus ``failed``,
+          except groups that already have fewer than k members (the engine never lists them).
+
+        Either way it does not count k of n, so it cannot tell down from degraded or at risk,
+        has no ``assume_down``, ``depth`` or explanation paths: it is the fallback for graphs
+        too big for the in-memory snapshot, one quantified-path query (the planner runs it as a
+        pruning breadth-first expand), and only the ids leave the server.
         """
         reg = self.registry
         names = reg.rel_type_names if types is None else [reg.rel_type(t).name for t in types]
-        up = [rel_type(reg, t) for t in names
-              if reg.relationships[t].propagation is Propagation.TO_SOURCE]
-        down = [rel_type(reg, t) for t in names
-                if reg.relationships[t].propagation is Propagation.TO_TARGET]
-        start = sorted(set(failed))
-        if not (up or down):
-            rows = self._read("UNWIND $ids AS k MATCH (c:CI {id: k}) "
-                              "WHERE c.status <> 'retired' RETURN collect(c.id)", ids=start)
-            return set(rows[0][0])
-        pattern = "|".join(f"`{t}`" for t in up + down)
+        by_prop = {p: [rel_type(reg, t) for t in names if reg.relationships[t].propagation is p]
+                   for p in (Propagation.TO_SOURCE, Propagation.TO_TARGET)}
+        member = [rel_type(reg, t) for t in reg.rel_type_names
+                  if reg.relationships[t].propagation is Propagation.MEMBERSHIP
+                  ] if through_groups else []
+        params = {"ids": sorted(set(failed)), "up": by_prop[Propagation.TO_SOURCE],
+                  "down": by_prop[Propagation.TO_TARGET], "member": member,
+                  "groups": [c for c in reg.class_names if reg.is_group(c)]}
+        walked = params["up"] + params["down"] + member
+        start = "UNWIND $ids AS k MATCH (f:CI {id: k}) WHERE f.status <> 'retired' "
+        if not walked:
+            return set(self._read(start + "RETURN collect(f.id)", **params)[0][0])
         query = (
-            "UNWIND $ids AS k MATCH (f:CI {id: k}) WHERE f.status <> 'retired' "
-            "OPTIONAL MATCH (f) ((a)-[r:" + pattern + "]-(b:CI) WHERE r.status = 'active' "
-            "AND b.status <> 'retired' AND ((type(r) IN $up AND startNode(r) = b) "
-            "OR (type(r) IN $down AND startNode(r) = a)))+ (x) "
+            start + "OPTIONAL MATCH (f) ((a)-[r:" + "|".join(f"`{t}`" for t in walked) + "]-"
+            "(b:CI) WHERE r.status = 'active' AND b.status <> 'retired' AND ("
+            "(type(r) IN $up AND startNode(r) = b) OR (type(r) IN $down AND startNode(r) = a) "
+            "OR (type(r) IN $member AND startNode(r) = a AND b.class IN $groups)))+ (x) "
             "WITH collect(DISTINCT f.id) + collect(DISTINCT x.id) AS hit "
             "UNWIND hit AS h RETURN collect(DISTINCT h)"
         )
-        return set(self._read(query, ids=start, up=up, down=down)[0][0])
+        return set(self._read(query, **params)[0][0])

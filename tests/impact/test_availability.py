@@ -40,7 +40,7 @@ class TestDesignedAvailability:
     def test_series_multiplies(self):
         a = designed_availability(SERIES, "svc", class_availability=DEFAULTS)
         assert a.availability == pytest.approx(0.99 * 0.9)
-        assert a.components == 3 and a.cycles_broken == 0
+        assert a.components == 3 and a.cycles_broken == 0 and a.single_points == 3
         assert a.weakest == (("db", 0.9), ("app", 0.99))
 
     def test_missing_class_default_counts_as_one(self):
@@ -61,14 +61,27 @@ class TestDesignedAvailability:
         a = designed_availability(topo, "svc", class_availability=DEFAULTS)
         assert a.availability == pytest.approx(0.5)
 
-    def test_shared_dependency_counts_once_per_branch(self):
+    def test_shared_single_point_counts_once(self):
         topo = build({"svc": ("business_service", 0), "a": ("application", 0),
                       "b": ("application", 0), "sw": ("switch", 0)},
                      [("svc", "depends_on", "a"), ("svc", "depends_on", "b"),
                       ("a", "depends_on", "sw"), ("b", "depends_on", "sw")])
         a = designed_availability(topo, "svc", class_availability=DEFAULTS)
-        assert a.availability == pytest.approx(0.99 * 0.8 * 0.99 * 0.8)
-        assert a.components == 4
+        assert a.availability == pytest.approx(0.99 * 0.99 * 0.8)
+        assert a.components == 4 and a.single_points == 4
+
+    def test_shared_under_redundancy_counts_once_per_branch(self):
+        # two pool members share a database that is not a single point (a third member avoids it)
+        topo = build({"svc": ("business_service", 0), "pool": ("cluster", 1),
+                      "m1": ("application", 0), "m2": ("application", 0),
+                      "m3": ("application", 0), "db": ("database", 0)},
+                     [("svc", "depends_on", "pool"), ("m1", "member_of", "pool"),
+                      ("m2", "member_of", "pool"), ("m3", "member_of", "pool"),
+                      ("m1", "depends_on", "db"), ("m2", "depends_on", "db")])
+        a = designed_availability(topo, "svc", class_availability=DEFAULTS)
+        branch = 0.99 * 0.9
+        assert a.availability == pytest.approx(k_of_n([branch, branch, 0.99], 1))
+        assert a.single_points == 2  # the service and the pool
 
     def test_cycle_is_broken_once(self):
         topo = build({"a": ("application", 0), "b": ("application", 0), "db": ("database", 0)},

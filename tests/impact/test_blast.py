@@ -33,7 +33,7 @@ def as_states(br: BlastRadius) -> dict[str, str]:
 
 
 def check_paths(topo: Topology, br: BlastRadius, types=None) -> None:
-    needs, membership = reference.graphs(topo, types)
+    needs, membership = reference.graphs(topo, types or None)
     index = {ci: i for i, ci in enumerate(topo.ids)}
     for a in br.affected():
         assert a.path[0] == a.id and a.path[-1] in br.failed
@@ -62,7 +62,7 @@ class TestBlastRadius:
     def test_types_match_reference(self, case, types):
         topo, failed, _ = case
         br = blast_radius(topo, [topo.ids[i] for i in failed], types=types)
-        expect = reference.blast(topo, failed, types=types)
+        expect = reference.blast(topo, failed, types=types or None)
         assert as_states(br) == {topo.ids[i]: s for i, s in expect.items()}
         check_paths(topo, br, types)
 
@@ -138,6 +138,11 @@ class TestBlastRadius:
     def test_unknown_ci(self, kwargs):
         with pytest.raises(NotFoundError, match="CI 'nope' not found"):
             blast_radius(chain(), **kwargs)
+
+    @pytest.mark.parametrize(("types", "expect"), [(None, 2), ((), 2), (["uses"], 0),
+                                                   ("depends_on", 2)])
+    def test_types(self, types, expect):
+        assert len(blast_radius(chain(3), ["n2"], types=types)) == expect
 
     def test_unknown_type(self):
         with pytest.raises(UnknownRelTypeError, match="unknown relationship type 'runs_onn'"):

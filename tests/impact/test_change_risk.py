@@ -32,7 +32,6 @@ def estate(tmp_path):
     store.close()
 
 
-
 def window(start_hours: float, hours: float = 2) -> dict:
     start = SAT + timedelta(hours=start_hours)
     return {"window_start": start, "window_end": start + timedelta(hours=hours)}

@@ -24,9 +24,9 @@ class TestDependsOn:
         blast_radius(topo, topo.ids[:2])  # earlier queries share scratch arrays: no trace
         depends_on(topo, topo.ids[-1])
         deps = depends_on(topo, topo.ids[root], types=types)
-        expect = reference.depends(topo, root, types)
+        expect = reference.depends(topo, root, types or None)
         assert {d.id: d.hops for d in deps} == {topo.ids[i]: h for i, h in expect.items()}
-        needs, membership = reference.graphs(topo, types)
+        needs, membership = reference.graphs(topo, types or None)
         index = {ci: i for i, ci in enumerate(topo.ids)}
         for d in deps:
             assert d.path[0] == topo.ids[root] and d.path[-1] == d.id

@@ -31,7 +31,6 @@ def estate(tmp_path):
     store.close()
 
 
-
 def topo() -> Topology:
     """a1, a2 depend on db, db on san; a3 on other; web-1/web-2 form pool (1 of 2), which app
     runs on; svc is provided by app."""

@@ -30,12 +30,16 @@ def neo(registry):
     store.close()
 
 
-def reachable(topo, failed, types=None) -> set[str]:
-    """Reference answer: the failed CIs and their descendants along hard impact edges."""
+def reachable(topo, failed, types=None, *, through_groups=False) -> set[str]:
+    """Reference answer: the failed CIs and their descendants along hard impact edges (and
+    member -> group edges with ``through_groups``)."""
     frm, to = topo.impact_edges(types)
     g = nx.DiGraph()
     g.add_nodes_from(range(topo.n))
     g.add_edges_from(zip(frm.tolist(), to.tolist(), strict=True))
+    if through_groups:
+        member, group = topo.membership_edges()
+        g.add_edges_from(zip(member.tolist(), group.tolist(), strict=True))
     out = set(failed)
     for ci in failed:
         out |= {topo.ids[i] for i in nx.descendants(g, topo.index(ci))}
@@ -82,7 +86,23 @@ class TestServerSideBlastRadius:
         limited = ("runs_on", "hosted_on", "member_of")
         assert neo.server_side_blast_radius([probes["hub"]], types=limited) == reachable(
             topo, [probes["hub"]], limited)
-        assert len(reachable(topo, [probes["hub"]])) > 50  # the hub case is not trivial
+        mid = probes["mid"]
+        assert len(reachable(topo, [mid])) > 3  # the mid case is not trivial
+
+    def test_through_groups_is_what_the_engine_lists(self, neo):
+        for batch in generate(800, seed=3):
+            neo.apply(batch, actor="gen")
+        topo = neo.topology()
+        probes = pick_probes(topo)
+        for failed in [[p] for p in probes.values()] + [[probes["mid"], probes["leaf"]]]:
+            got = neo.server_side_blast_radius(failed, through_groups=True)
+            assert got == reachable(topo, failed, through_groups=True)
+            listed = {a.id for a in blast_radius(topo, failed).affected()}
+            assert got == listed | set(failed)
+        hub = probes["hub"]
+        assert len(neo.server_side_blast_radius([hub], through_groups=True)) > 100
+        assert neo.server_side_blast_radius([hub], types=("runs_on",), through_groups=True) \
+            == {a.id for a in blast_radius(topo, [hub], types=("runs_on",)).affected()} | {hub}
 
     @pytest.mark.parametrize("seed", [3, 4, 5])
     def test_equals_the_engine_without_redundancy(self, neo, seed):
