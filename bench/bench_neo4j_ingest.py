@@ -15,7 +15,8 @@ than localhost needs ``--force``.
   ``MERGE`` statement per row, without validation or history, on an empty database; the rate is
   extrapolated.
 - *blast radius*: :meth:`Neo4jStore.server_side_blast_radius` (plain reachability, warm: the best
-  of three runs) against :func:`impact.blast.blast_radius` (full semantics: its count lists
+  of three runs, also ``through_groups=True``, which should list what the engine lists plus
+  the failed CI) against :func:`impact.blast.blast_radius` (full semantics: its count lists
   degraded and at-risk CIs too, and never the failed CI) and a plain breadth-first search over
   the snapshot's CSR arrays, for the generator's three probes plus the hub's switch pair.
 """
@@ -52,9 +53,10 @@ def settings() -> Settings:
 
 def wipe(store) -> None:
     with store._session() as s:
-        while s.execute_write(lambda tx: tx.run(
-                "MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*)").single()[0]):
-            pass
+        for what in ("MATCH ()-[x]->() WITH x", "MATCH (x) WITH x"):
+            while s.execute_write(lambda tx, what=what: tx.run(
+                    f"{what} LIMIT 20000 DELETE x RETURN count(*)").single()[0]):
+                pass
         s.run("MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, m.batch = 0, "
               "m.seq = 0, m.schema = 1").consume()
     store._topology = None
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Topology snapshot read from Neo4j: {t_topo:.1f} s "
           f"({topo.n} CIs, {topo.m} relationships)\n")
     print("| probe | CI | reachable (in-db) | in-db ms | reachable (in-memory BFS) | BFS ms "
-          "| engine listed | engine ms |\n|---|---|---:|---:|---:|---:|---:|---:|")
+          "| in-db through groups | ms | engine listed | engine ms |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     hub = topo.index(probes["hub"])
     # the hub is one switch of a pair (a redundancy group); reachability stops at groups, so
     # the pair itself is the probe that reaches most of the estate
@@ -154,10 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         ci = probes[name]
         t_db, got = best(lambda ci=ci: store.server_side_blast_radius([ci]))
         t_bfs, n_bfs = best(lambda ci=ci: bfs(topo, ci))
+        t_grp, grp = best(lambda ci=ci: store.server_side_blast_radius([ci], through_groups=True))
         t_eng, br = best(lambda ci=ci: blast_radius(topo, [ci]))
         flag = "" if len(got) == n_bfs else " (MISMATCH)"
+        flag2 = "" if grp == {a.id for a in br.affected()} | {ci} else " (MISMATCH)"
         print(f"| {name} | {ci} | {len(got)}{flag} | {t_db * 1e3:.1f} | {n_bfs} "
-              f"| {t_bfs * 1e3:.2f} | {len(br)} | {t_eng * 1e3:.2f} |")
+              f"| {t_bfs * 1e3:.2f} | {len(grp)}{flag2} | {t_grp * 1e3:.1f} | {len(br)} "
+              f"| {t_eng * 1e3:.2f} |")
     store.close()
     return 0
 

@@ -35,8 +35,10 @@ class TestBlastRadiusReport:
     def test_shape(self, store):
         out = blast_radius_report(store, ["cb-db-1"])
         assert set(out) == {"failed", "assume_down", "affected", "services", "customers",
-                            "counts", "version", "stale", "slas"}
+                            "counts", "version", "stale", "slas", "rollup"}
         assert out["services"] == ["core-banking"] and out["customers"] == ["branch-east"]
+        assert [(r["id"], r["class"]) for r in out["rollup"]] == [
+            ("core-banking", "business_service"), ("branch-east", "customer")]
         assert out["slas"] == [
             {"id": "sla-branch", "name": "Branch", "availability_target": 0.99,
              "covers": ["branch-east"]},
