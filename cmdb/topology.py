@@ -6,8 +6,9 @@ snapshot's ``class_names`` / ``rel_type_names``. Impact propagation is normalise
 registry's declared directions, into *impact edges* ``frm -> to`` meaning "a failure of ``frm``
 impacts ``to``", and *membership edges* ``member -> group``. Adjacency is kept as CSR arrays
 (numpy), which is what makes a million-CI blast radius take milliseconds; networkx is only for
-reference implementations and export. A snapshot saves to and loads from one ``.npz`` file, so a
-store can cache it keyed by its version.
+reference implementations and export. A snapshot saves to and loads from a directory of
+``.npy`` files, so a store can cache it keyed by its version; the cache is memory-mapped, so a
+cold process reads only the pages a query touches.
 
 >>> t = Topology.build(
 ...     version=1, class_names=("application", "cluster", "database"),
@@ -25,6 +26,7 @@ store can cache it keyed by its version.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +40,10 @@ from cmdb.errors import NotFoundError
 
 __all__ = ["CSR", "Topology"]
 
-_FORMAT = 1
+_FORMAT = 2
+_ARRAYS = ("class_code", "is_group", "min_required", "criticality", "last_seen", "availability",
+           "src", "dst", "rtype")
+_SCANS_BEFORE_MAP = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +99,7 @@ class Topology:
     dst: np.ndarray
     rtype: np.ndarray
     _csr: dict[str, CSR] = field(default_factory=dict, repr=False)
+    _scans: int = field(default=0, repr=False)
 
     @classmethod
     def build(
@@ -156,14 +162,27 @@ class Topology:
         return {ci: i for i, ci in enumerate(self.ids)}
 
     def index(self, ci_id: str) -> int:
-        """The node number of ``ci_id``; :class:`NotFoundError` if it is not in the snapshot."""
+        """The node number of ``ci_id``; :class:`NotFoundError` if it is not in the snapshot.
+
+        The first few look-ups scan the id list instead of building the id -> number map,
+        which costs more than a second on a million CIs: a cold CLI query names one or two."""
+        if "_index" not in self.__dict__ and self._scans < _SCANS_BEFORE_MAP:
+            self._scans += 1
+            try:
+                return self.ids.index(ci_id)
+            except ValueError:
+                raise NotFoundError("CI", ci_id) from None
         try:
             return self._index[ci_id]
         except KeyError:
             raise NotFoundError("CI", ci_id) from None
 
     def __contains__(self, ci_id: object) -> bool:
-        return ci_id in self._index
+        try:
+            self.index(ci_id)  # type: ignore[arg-type]
+        except NotFoundError:
+            return False
+        return True
 
     def class_of(self, i: int) -> str:
         return self.class_names[int(self.class_code[i])]
@@ -247,7 +266,8 @@ class Topology:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the snapshot, with its derived adjacency, atomically to ``path`` (.npz)."""
+        """Write the snapshot, with its derived adjacency, to the directory ``path`` (one
+        ``.npy`` file per array), atomically: a reader sees the old snapshot or the new one."""
         for name in ("dependents", "dependencies", "groups", "members"):
             getattr(self, name)
         arrays = {
@@ -259,48 +279,53 @@ class Topology:
             ),
             "ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8),
         }
-        for name in ("class_code", "is_group", "min_required", "criticality", "last_seen",
-                     "availability", "src", "dst", "rtype"):
+        for name in _ARRAYS:
             arrays[name] = getattr(self, name)
         for name, csr in self._csr.items():
             arrays[f"{name}.indptr"] = csr.indptr
             arrays[f"{name}.indices"] = csr.indices
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=path.name, suffix=".tmp"))
         try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
+            for name, array in arrays.items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array))
+            if path.exists():
+                old = path.with_name(f"{path.name}.{os.getpid()}.old")
+                os.replace(path, old)
+                shutil.rmtree(old, ignore_errors=True)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
 
     @classmethod
     def load(cls, path: str | Path) -> Topology | None:
-        """Read a snapshot written by :meth:`save`; None if the file is missing or foreign."""
+        """Read a snapshot written by :meth:`save`, memory-mapped (pages load on first touch);
+        None if it is missing, partial or of another format."""
+        path = Path(path)
+
+        def arr(name: str) -> np.ndarray:
+            return np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+        def strings(name: str) -> list[str]:
+            raw = np.load(path / f"{name}.npy").tobytes().decode()
+            return raw.split("\n") if raw else []
+
         try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        with data:
-            fmt, version = (int(x) for x in data["format"])
+            fmt, version = (int(x) for x in arr("format"))
             if fmt != _FORMAT:
                 return None
-
-            def strings(key: str) -> list[str]:
-                raw = data[key].tobytes().decode()
-                return raw.split("\n") if raw else []
-
             topo = cls(
                 version=version,
                 class_names=tuple(strings("class_names")),
                 rel_type_names=tuple(strings("rel_type_names")),
                 propagation=tuple(Propagation(p) for p in strings("propagation")),
                 ids=strings("ids"),
-                **{k: data[k] for k in ("class_code", "is_group", "min_required", "criticality",
-                                        "last_seen", "availability", "src", "dst", "rtype")},
+                **{name: arr(name) for name in _ARRAYS},
             )
             for name in ("dependents", "dependencies", "groups", "members"):
-                if f"{name}.indptr" in data:
-                    topo._csr[name] = CSR(data[f"{name}.indptr"], data[f"{name}.indices"])
+                if (path / f"{name}.indptr.npy").exists():
+                    topo._csr[name] = CSR(arr(f"{name}.indptr"), arr(f"{name}.indices"))
+        except (OSError, ValueError):
+            return None
         return topo

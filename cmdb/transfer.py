@@ -35,7 +35,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 
@@ -300,6 +299,8 @@ def _parse_csv(path: Path, text: str, registry: Registry | None) -> _Parsed:
 
 
 def _parse_graphml(path: Path, data: bytes) -> _Parsed:
+    import networkx as nx  # only GraphML needs it; keeps CLI start-up fast
+
     try:
         graph = nx.read_graphml(io.BytesIO(data), force_multigraph=True)
     except ET.ParseError as exc:
@@ -442,6 +443,8 @@ def _graphml_attrs(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def export_graphml(store: GraphStore, *, include_retired: bool = False) -> str:
     """The graph as GraphML text: one node per CI (keyed by id), one edge per relationship."""
+    import networkx as nx  # only GraphML needs it; keeps CLI start-up fast
+
     cis, rels = _graph(store, include_retired)
     graph = nx.MultiDiGraph()
     for ci in cis:

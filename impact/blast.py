@@ -425,6 +425,22 @@ class BlastRadius:
         ids = self.topology.ids
         return tuple(ids[i] for i in self.nodes[mask[self.nodes]].tolist())
 
+    def service_or_customer_mask(self) -> np.ndarray:
+        """A mask over :attr:`nodes`: the listed services and customers."""
+        return (self._prep.service_mask | self._prep.customer_mask)[self.nodes]
+
+    def rollup(self, limit: int | None = None) -> list[dict[str, str]]:
+        """The listed services, then customers, each with its class and state (listing order
+        within each); at most ``limit`` of each."""
+        topo, out = self.topology, []
+        for mask in (self._prep.service_mask, self._prep.customer_mask):
+            sel = mask[self.nodes]
+            for i, c in zip(self.nodes[sel][:limit].tolist(), self.codes[sel][:limit].tolist(),
+                            strict=True):
+                out.append({"id": topo.ids[i], "class": topo.class_of(i),
+                            "state": _STATES[c].value})
+        return out
+
     def services(self) -> tuple[str, ...]:
         """Ids of listed business and technical services, in listing order."""
         return self._ids_where(self._prep.service_mask)
@@ -442,15 +458,20 @@ class BlastRadius:
                 "services": int(np.count_nonzero(p.service_mask[self.nodes])),
                 "customers": int(np.count_nonzero(p.customer_mask[self.nodes]))}
 
-    def stale(self) -> tuple[str, ...]:
-        """Ids of listed CIs whose discovery data is stale (needs ``stale_after``)."""
+    def _stale_mask(self) -> np.ndarray:
         if self.stale_after is None:
-            return ()
+            return np.zeros(self.nodes.size, dtype=bool)
         now = time.time() if self.now is None else self.now
-        seen = self.topology.last_seen[self.nodes]
         with np.errstate(invalid="ignore"):
-            old = (now - seen) > self.stale_after
-        return tuple(self.topology.ids[i] for i in self.nodes[old].tolist())
+            return (now - self.topology.last_seen[self.nodes]) > self.stale_after
+
+    def stale(self, limit: int | None = None) -> tuple[str, ...]:
+        """Ids of listed CIs whose discovery data is stale (needs ``stale_after``), at most
+        ``limit`` of them."""
+        return tuple(self.topology.ids[i] for i in self.nodes[self._stale_mask()][:limit].tolist())
+
+    def stale_count(self) -> int:
+        return int(np.count_nonzero(self._stale_mask()))
 
     def to_json(self, limit: int | None = None) -> dict[str, Any]:
         """A JSON-ready dict; ``limit`` caps the ``affected`` list (counts stay complete)."""

@@ -31,9 +31,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from cmdb.enums import RecordKind
-from cmdb.filters import CIFilter, RecordFilter, RelFilter
+from cmdb.filters import CIFilter, RecordFilter
 from cmdb.store import GraphStore
+from cmdb.topology import Topology
 from impact.availability import designed_availability
 from impact.blast import BlastRadius, blast_radius
 from impact.depends import depends_on
@@ -64,11 +67,19 @@ def _target(value: Any) -> float | None:
 
 def slas_covering(store: GraphStore, ci_ids: Iterable[str]) -> list[dict[str, Any]]:
     """The SLAs that cover any of ``ci_ids``: id, name, availability target, what they cover."""
-    wanted = set(ci_ids)
+    topo = store.topology()
+    return _slas_of_nodes(store, topo, np.asarray([topo.index(ci) for ci in ci_ids], np.int64))
+
+
+def _slas_of_nodes(store: GraphStore, topo: Topology, nodes: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`slas_covering` for node numbers. The ``covered_by`` edges come from the snapshot,
+    so only the few SLA CIs themselves are read from the store."""
+    wanted = np.zeros(topo.n, dtype=bool)
+    wanted[nodes] = True
+    sel = np.isin(topo.rtype, topo.type_codes(["covered_by"])) & wanted[topo.src]
     covers: dict[str, list[str]] = {}
-    for rel in store.find_relationships(RelFilter(types=("covered_by",))):
-        if rel.source in wanted:
-            covers.setdefault(rel.target, []).append(rel.source)
+    for src, dst in zip(topo.src[sel].tolist(), topo.dst[sel].tolist(), strict=True):
+        covers.setdefault(topo.ids[dst], []).append(topo.ids[src])
     if not covers:
         return []
     return [
@@ -115,11 +126,12 @@ def blast_radius_report(
     br = _blast(store, cis, assume_down=assume_down, assume_open_incidents=assume_open_incidents,
                 depth=depth, types=types, stale_days=stale_days)
     out = br.to_json(limit)
-    out["rollup"] = [{"id": ci, "class": topo.class_of(topo.index(ci)), "state": br.state(ci).value}
-                     for ci in (*br.services(), *br.customers())]
+    out["rollup"] = br.rollup(limit)
     out["version"] = topo.version
-    out["stale"] = list(br.stale())
-    out["slas"] = slas_covering(store, [*br.services(), *br.customers()])
+    out["counts"]["stale"] = br.stale_count()
+    out["stale"] = list(br.stale(limit))
+    rolled = br.nodes[br.service_or_customer_mask()]
+    out["slas"] = _slas_of_nodes(store, topo, rolled)
     return out
 
 

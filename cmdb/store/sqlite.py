@@ -4,8 +4,8 @@ Assumptions: one writer at a time (``BEGIN IMMEDIATE``), any number of readers. 
 its full JSON document plus the columns that filters need; relationships refer to CIs by integer
 row number so that a topology snapshot reads integers, not strings. History is an append-only
 table guarded by triggers. The topology snapshot is cached next to the database file
-(``<db>.topology.npz``) and keyed by the store version, so a cold process answers without
-rebuilding the graph from rows.
+(``<db>.topology-<registry fingerprint>/``) and keyed by the store version, so a cold process
+answers without rebuilding the graph from rows.
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ class SQLiteStore:
     def _cache_path(self) -> Path:
         """The snapshot cache; its name carries the registry's fingerprint, so a changed
         registry (classes, groups, propagation) never reuses a snapshot built under another."""
-        return self.path.with_name(f"{self.path.name}.topology-{self.registry.fingerprint}.npz")
+        return self.path.with_name(f"{self.path.name}.topology-{self.registry.fingerprint}")
 
     def topology(self) -> Topology:
         version = self.version()
