@@ -305,7 +305,8 @@ class Topology:
         path = Path(path)
 
         def arr(name: str) -> np.ndarray:
-            return np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            # a plain ndarray view: np.memmap's own indexing costs a lot per call
+            return np.load(path / f"{name}.npy", mmap_mode="r").view(np.ndarray)
 
         def strings(name: str) -> list[str]:
             raw = np.load(path / f"{name}.npy").tobytes().decode()
