@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,8 +103,8 @@ def main() -> None:
                      f"{ingest['seconds']:.0f} s)"))
 
     store = open_store(Settings(db=db))
-    for cache in db.parent.glob(db.name + ".topology-*.npz"):
-        cache.unlink()
+    for cache in db.parent.glob(db.name + ".topology-*"):
+        shutil.rmtree(cache)
     t0 = time.perf_counter()
     topo = store.topology()  # rebuilds from rows and writes the cache
     rows.append(("topology snapshot rebuilt from rows (s)", f"{time.perf_counter() - t0:.1f}"))

@@ -247,18 +247,32 @@ def _spread_down(p: _Prep, seeds, sc: _Scratch, touched: list) -> list[np.ndarra
     return levels
 
 
-def _spread_risk(p: _Prep, state, mark, touched: list) -> tuple[np.ndarray, np.ndarray]:
-    """Mark degraded groups and the at-risk CIs above them; return (degraded, at_risk)."""
+def _spread_risk(p: _Prep, sc: _Scratch, state, touched: list
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mark degraded groups and the at-risk CIs above them; return (degraded, at_risk).
+    Large levels are settled through a flag array, as in :func:`_spread_down`."""
     if not touched:
         return _EMPTY, _EMPTY
+    mark = sc.mark
     gs = np.concatenate(touched) if len(touched) > 1 else touched[0]
     degraded = settle(gs[state[gs] != DOWN], state, DEGRADED, mark)
     risky, frontier = [], degraded
     while frontier.size:
         nb = neighbours(p.dependents, frontier)
         gs = neighbours(p.groups, frontier)
-        nb = np.concatenate([nb, gs]) if gs.size else nb
-        frontier = settle(nb[state[nb] == OK], state, AT_RISK, mark)
+        if nb.size + gs.size > state.size // 16:
+            if sc.flags is None:
+                sc.flags = np.zeros(state.size, dtype=np.bool_)
+            flags = sc.flags
+            flags[nb] = True
+            flags[gs] = True
+            np.logical_and(flags, state == OK, out=flags)
+            frontier = np.flatnonzero(flags).astype(np.int32)
+            flags[frontier] = False
+            state[frontier] = AT_RISK
+        else:
+            nb = np.concatenate([nb, gs]) if gs.size else nb
+            frontier = settle(nb[state[nb] == OK], state, AT_RISK, mark)
         risky.append(frontier)
     return degraded, (np.concatenate(risky) if risky else _EMPTY)
 
@@ -276,9 +290,9 @@ def _solve(p: _Prep, n: int, failed: np.ndarray, assume: np.ndarray):
     if seeds.size:
         base_levels = _spread_down(p, seeds, sc, touched)
         base = state.copy()
-        _spread_risk(p, base, sc.mark, list(touched))
+        _spread_risk(p, sc, base, list(touched))
     levels = _spread_down(p, failed, sc, touched)
-    degraded, risky = _spread_risk(p, state, sc.mark, touched)
+    degraded, risky = _spread_risk(p, sc, state, touched)
     # levels[0] holds the failed CIs themselves, which are never listed
     down = np.concatenate(levels[1:]) if len(levels) > 1 else _EMPTY
     idx = np.concatenate([down, degraded, risky]).astype(np.int32, copy=False)
