@@ -20,7 +20,6 @@ Prints a markdown table for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -53,16 +52,22 @@ def build_store(db: Path, n: int, seed: int) -> dict[str, float]:
 
 
 def cold_cli(db: Path, ci: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `cmdb impact blast-radius` process."""
+    """Wall seconds and peak RSS (MB) of one `cmdb impact blast-radius` process.
+
+    A small launcher process starts it, so that the child's peak RSS is not inflated by the
+    pages this (large) process shares with a forked child before it execs."""
     cmd = [str(ROOT / ".venv" / "bin" / "cmdb"), "--db", str(db), "impact", "blast-radius", ci,
            "--format", "json", "--limit", "20"]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    if status != 0:
-        raise SystemExit(f"cold run failed: {proc.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    launcher = (
+        "import resource, subprocess, sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(time.perf_counter() - t0, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", launcher, *cmd], check=True,
+                         capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def timed(fn, repeat: int) -> float:
