@@ -72,8 +72,11 @@ def blast_radius(
         f"{len(data['customers'])} customers affected"
     )
     if data["rollup"]:
+        rolled = len(data["services"]) + len(data["customers"])
         output.emit_table(data["rollup"], ["id", "class", "state"],
-                          title="Services and customers")
+                          title="Services and customers",
+                          caption=f"{len(data['rollup'])} of {rolled} shown"
+                          if len(data["rollup"]) < rolled else None)
     if data["slas"]:
         output.emit_table(data["slas"], ["id", "availability_target", "covers"],
                           title="SLAs affected")
