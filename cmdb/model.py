@@ -42,6 +42,7 @@ __all__ = [
     "Record",
     "RelKey",
     "Relationship",
+    "merge_last_seen",
     "utcnow",
 ]
 
@@ -149,6 +150,25 @@ class CI(_Model):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+    def last_seen_epoch(self) -> float | None:
+        """When any discovery source last saw this CI, in epoch seconds (None: never)."""
+        return max((t.timestamp() for t in self.last_seen.values()), default=None)
+
+    def own_availability(self) -> float | None:
+        """The ``availability`` attribute when it is a number (it overrides the class's)."""
+        value = self.attributes.get("availability")
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok else None
+
+
+def merge_last_seen(old: dict[str, datetime], new: dict[str, datetime]) -> dict[str, datetime]:
+    """Per source, the later of two last-seen maps (a source never moves back in time)."""
+    merged = dict(old)
+    for source, at in new.items():
+        if source not in merged or at > merged[source]:
+            merged[source] = at
+    return merged
 
 
 class Relationship(_Model):
@@ -288,3 +308,12 @@ class BatchResult(_Model):
     retired: int = 0
     unchanged: int = 0
     store_version: int = 0
+
+    def tally(self, action: HistoryAction) -> None:
+        """Count one history entry of ``action``."""
+        if action is HistoryAction.CREATE:
+            self.created += 1
+        elif action is HistoryAction.UPDATE:
+            self.updated += 1
+        else:
+            self.retired += 1

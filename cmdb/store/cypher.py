@@ -26,7 +26,7 @@ from typing import Any
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import UnknownRelTypeError, ValidationError
-from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
+from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, merge_last_seen, utcnow
 from cmdb.registry import NAME_RE, Registry
 from cmdb.store.records import is_open, record_from_json, record_time
 
@@ -67,23 +67,13 @@ def schema_statements(registry: Registry) -> list[str]:
     return stmts
 
 
-def _merge_seen(old: dict, new: dict) -> dict:
-    merged = dict(old)
-    for source, at in new.items():
-        if source not in merged or at > merged[source]:
-            merged[source] = at
-    return merged
-
 
 def _ci_props(ci: CI) -> dict[str, Any]:
-    avail = ci.attributes.get("availability")
     return {
         "id": ci.id, "class": ci.ci_class, "name": ci.name, "status": ci.status.value,
         "criticality": ci.criticality.value, "owner": ci.owner,
         "support_group": ci.support_group, "min_required": ci.min_required,
-        "availability": float(avail) if isinstance(avail, int | float)
-        and not isinstance(avail, bool) else None,
-        "last_seen": max((t.timestamp() for t in ci.last_seen.values()), default=None),
+        "availability": ci.own_availability(), "last_seen": ci.last_seen_epoch(),
         "doc": json.dumps(ci.to_json()), "version": ci.version,
     }
 
@@ -129,12 +119,7 @@ class Writer:
             "action": action.value, "before": json.dumps(before) if before is not None else None,
             "after": json.dumps(after) if after is not None else None,
         })
-        if action is HistoryAction.CREATE:
-            self.result.created += 1
-        elif action is HistoryAction.UPDATE:
-            self.result.updated += 1
-        else:
-            self.result.retired += 1
+        self.result.tally(action)
 
     def write(self, batch: Batch) -> BatchResult:
         self._cis(batch.cis)
@@ -178,7 +163,7 @@ class Writer:
                 self.log("ci", new.id, HistoryAction.CREATE, None, new.to_json())
                 continue
             old = CI.model_validate_json(doc)
-            seen = _merge_seen(old.last_seen, ci.last_seen)
+            seen = merge_last_seen(old.last_seen, ci.last_seen)
             prov = {**old.provenance, **ci.provenance}
             if ci.content() == old.content():
                 if seen != old.last_seen or prov != old.provenance:
@@ -260,7 +245,7 @@ class Writer:
                 self.log("relationship", rel.id, HistoryAction.CREATE, None, new.to_json())
                 continue
             old = Relationship.model_validate_json(doc)
-            seen = _merge_seen(old.last_seen, rel.last_seen)
+            seen = merge_last_seen(old.last_seen, rel.last_seen)
             if rel.content() == old.content():
                 if seen != old.last_seen:
                     updated.append(old.model_copy(update={"last_seen": seen}))

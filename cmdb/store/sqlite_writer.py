@@ -15,7 +15,7 @@ from typing import Any
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import ValidationError
-from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
+from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, merge_last_seen, utcnow
 from cmdb.store.records import is_open, record_from_json, record_time
 
 __all__ = ["Writer", "iso"]
@@ -25,22 +25,6 @@ def iso(at: datetime) -> str:
     """The one timestamp format stored in text columns, so that they compare as strings."""
     return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
-
-def _last_seen_epoch(ci: CI) -> float | None:
-    return max((t.timestamp() for t in ci.last_seen.values()), default=None)
-
-
-def _availability(ci: CI) -> float | None:
-    value = ci.attributes.get("availability")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _merge_seen(old: dict, new: dict) -> dict:
-    merged = dict(old)
-    for source, at in new.items():
-        if source not in merged or at > merged[source]:
-            merged[source] = at
-    return merged
 
 
 class Writer:
@@ -67,12 +51,7 @@ class Writer:
 
         self.history.append((self.at, self.actor, self.change_id, self.batch_id, entity,
                              entity_id, action.value, doc(before), doc(after)))
-        if action is HistoryAction.CREATE:
-            self.result.created += 1
-        elif action is HistoryAction.UPDATE:
-            self.result.updated += 1
-        else:
-            self.result.retired += 1
+        self.result.tally(action)
 
     def write(self, batch: Batch) -> BatchResult:
         self._cis(batch.cis)
@@ -106,7 +85,7 @@ class Writer:
 
     def _row(self, ci: CI) -> tuple:
         return (ci.ci_class, ci.name, ci.status.value, ci.criticality.value, ci.owner,
-                ci.support_group, ci.min_required, _availability(ci), _last_seen_epoch(ci),
+                ci.support_group, ci.min_required, ci.own_availability(), ci.last_seen_epoch(),
                 json.dumps(ci.to_json()), ci.version)
 
     def _new_doc(self, model: CI | Relationship) -> str:
@@ -138,7 +117,7 @@ class Writer:
                 continue
             n, doc = found
             old = CI.model_validate_json(doc)
-            seen = _merge_seen(old.last_seen, ci.last_seen)
+            seen = merge_last_seen(old.last_seen, ci.last_seen)
             prov = {**old.provenance, **ci.provenance}
             if ci.content() == old.content():
                 if seen != old.last_seen or prov != old.provenance:
@@ -214,7 +193,7 @@ class Writer:
             if key not in stored:
                 continue
             old = Relationship.model_validate_json(stored[key])
-            seen = _merge_seen(old.last_seen, rel.last_seen)
+            seen = merge_last_seen(old.last_seen, rel.last_seen)
             if rel.content() == old.content():
                 if seen != old.last_seen:
                     self._put_rel(key, old.model_copy(update={"last_seen": seen}))
