@@ -44,7 +44,8 @@ def demo(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
 
 def generate(
     ctx: typer.Context,
-    cis: Annotated[int, typer.Option("--cis", min=1, help="How many CIs.")] = 10_000,
+    cis: Annotated[int, typer.Option("--cis", min=500, help="How many CIs (at least 500).")
+                   ] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same topology.")] = 0,
     batch_size: Annotated[int, typer.Option(min=100)] = 50_000,
 ) -> None:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from cmdb.enums import Criticality
+from cmdb.errors import RegistryError, ValidationError
 from cmdb.generator_attrs import KINDS, PREFIX, attributes
 from cmdb.model import CI, Batch, Relationship
 from cmdb.registry import Registry, load_registry
@@ -155,7 +156,7 @@ class _Builder:
 
 def _layout(n: int, seed: int) -> _Layout:
     if n < MIN_CIS:
-        raise ValueError(f"n_cis must be at least {MIN_CIS}, got {n}")
+        raise ValidationError(f"must be at least {MIN_CIS}, got {n}", field="n_cis")
     b = _Builder(n, seed)
     rng = b.rng
     pct = lambda per_mille, lo: max(lo, n * per_mille // 1000)  # noqa: E731
@@ -197,7 +198,7 @@ def _layout(n: int, seed: int) -> _Layout:
     }
     fixed["desktop"] = n - sum(fixed.values())
     if fixed["desktop"] < 1:
-        raise ValueError(f"n_cis={n} is too small for a layered estate")
+        raise ValidationError(f"{n} is too small for a layered estate", field="n_cis")
     node = {kind: b.add(kind, count) for kind, count in fixed.items()}
 
     # locations, parties, services
@@ -428,7 +429,7 @@ def generate(
     (600, 'loc-000000')
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise ValidationError(f"must be at least 1, got {batch_size}", field="batch_size")
     lay = _layout(n_cis, seed)
     return _batches(lay, batch_size, progress)
 
@@ -489,7 +490,7 @@ def generate_topology(n_cis: int, *, seed: int = 0, registry: Registry | None = 
     missing = sorted({KINDS[b.kind][0] for b in lay.blocks} - set(reg.class_names))
     missing += sorted(set(_RELS) - set(reg.rel_type_names))
     if missing:
-        raise ValueError(f"the registry lacks {', '.join(missing)}, which the generator uses")
+        raise RegistryError(f"the registry lacks {', '.join(missing)}, which the generator uses")
     class_code = np.empty(lay.n, np.int16)
     for blk in lay.blocks:
         class_code[blk.start : blk.start + blk.count] = reg.class_names.index(KINDS[blk.kind][0])

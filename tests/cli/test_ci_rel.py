@@ -111,3 +111,54 @@ class TestAdmin:
         assert {"cluster", "database", "business_service"} <= {c["class"] for c in classes}
         types = {t["type"]: t for t in json.loads(cmdb("registry", "types", "-f", "json").stdout)}
         assert types["provides"]["propagation"] == "to_target"
+
+    def test_unreachable_neo4j_exits_3(self, cmdb, monkeypatch):
+        monkeypatch.setenv("CMDB_NEO4J_PASSWORD", "whatever")
+        result = cmdb("--store", "bolt://127.0.0.1:1", "ci", "list", code=3)
+        assert "cannot reach Neo4j at bolt://127.0.0.1:1" in result.stderr
+
+    def test_neo4j_without_password(self, cmdb, monkeypatch):
+        monkeypatch.delenv("CMDB_NEO4J_PASSWORD", raising=False)
+        result = cmdb("--store", "neo4j://127.0.0.1:7687", "ci", "list", code=1)
+        assert "set CMDB_NEO4J_PASSWORD" in result.stderr
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("classes: [unclosed", "invalid YAML"),
+            ("classes:\n  gizmo: {category: nowhere}", "class 'gizmo': unknown category"),
+            ("relationships:\n  zaps: {propagation: sideways}", "field 'relationships.zaps"),
+        ],
+    )
+    def test_bad_registry_file(self, cmdb, tmp_path, text, message):
+        path = tmp_path / "reg.yaml"
+        path.write_text(text)
+        result = cmdb("--registry", str(path), "ci", "list", code=1)
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+    def test_missing_registry_file(self, cmdb, tmp_path):
+        result = cmdb("--registry", str(tmp_path / "nope.yaml"), "ci", "list", code=1)
+        assert "cannot read registry" in result.stderr
+
+    def test_registry_extension_adds_a_class(self, cmdb, tmp_path):
+        path = tmp_path / "reg.yaml"
+        path.write_text("classes:\n  atm:\n    category: enduser\n    attributes:\n"
+                        "      model: {type: str, required: true}\n")
+        cmdb("--registry", str(path), "ci", "add", "atm-1", "--class", "atm", "--name", "ATM",
+             "--set", "model=NCR", "-f", "json")
+        result = cmdb("--registry", str(path), "ci", "add", "atm-2", "--class", "atm",
+                      "--name", "ATM", code=1)
+        assert "field 'attributes.model': required" in result.stderr
+
+
+class TestGenerate:
+    def test_generate_small_estate(self, cmdb):
+        cmdb("generate", "--cis", "600", "--seed", "3")
+        cis = json.loads(cmdb("ci", "list", "-f", "json").stdout)
+        assert len(cis) == 600
+        hub = json.loads(cmdb("impact", "blast-radius", "sw-000000", "-f", "json").stdout)
+        assert hub["counts"]["total"] > 100
+
+    def test_generate_rejects_tiny(self, cmdb):
+        result = cmdb("generate", "--cis", "10", code=2)
+        assert "--cis" in result.stderr and "500" in result.stderr

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cmdb.enums import Lifecycle
+from cmdb.errors import ValidationError
 from cmdb.generator import MIN_CIS, generate, generate_topology, pick_probes
 from cmdb.registry import load_registry
 from cmdb.validation import validate_batch
@@ -106,7 +107,7 @@ class TestGenerate:
         [({"n_cis": MIN_CIS - 1}, "at least"), ({"n_cis": 1_000, "batch_size": 0}, "batch_size")],
     )
     def test_rejects_bad_arguments(self, kwargs, match):
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(ValidationError, match=match):
             generate(**kwargs)
 
 
