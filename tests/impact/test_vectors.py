@@ -67,3 +67,16 @@ class TestVectors:
         assert out["services"] == sorted(v["services"])
         assert out["customers"] == sorted(v["customers"])
         assert out["counts"]["total"] == len(v["expect"])
+
+
+def test_the_kept_copy_matches_the_shared_vectors():
+    """tests/impact/vectors is a copy for clones without the workspace; when the shared
+    folder is there, every vector we keep must equal its shared original."""
+    from tests.impact.reference import REPO
+
+    shared = REPO.parent / "shared" / "vectors" / "impact"
+    if not any(shared.glob("*.json")):
+        pytest.skip("no ../shared/vectors/impact next to this clone")
+    kept = REPO / "tests" / "impact" / "vectors"
+    for path in sorted(kept.glob("*.json")):
+        assert path.read_text() == (shared / path.name).read_text(), path.name
