@@ -31,7 +31,8 @@ The engine works level by level over the snapshot's CSR arrays with numpy (no pe
 the hot path): down first, with per-group counters of down members, then degraded groups and
 what is at risk above them. Its n-sized work arrays are pooled per snapshot and cleaned after
 each query, so a query costs what its answer costs; a level touching a large share of the graph
-switches to a flag array and one scan. Per-CI objects and paths are built only when asked for.
+switches to a flag array and one scan, and the level after it is expanded from those flags
+over the rows that have neighbours only. Per-CI objects and paths are built only when asked for.
 
 >>> from cmdb.topology import Topology
 >>> t = Topology.build(
@@ -55,6 +56,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -89,7 +91,37 @@ class _Prep:
     short_groups: np.ndarray  # groups with fewer members than k: down whatever happens
     service_mask: np.ndarray
     customer_mask: np.ndarray
+    kind: np.ndarray  # int8: 1 service, 2 customer, 0 other (one gather classifies a result)
     pool: list[_Scratch] = field(default_factory=list, repr=False)
+    active: dict[str, _Rows] = field(default_factory=dict, repr=False)
+
+    def rows_with_neighbours(self, name: str) -> _Rows:
+        """:class:`_Rows` of CSR ``name`` (``"dependents"`` or ``"groups"``), built on first
+        use: only large frontiers need it."""
+        found = self.active.get(name)
+        if found is None:
+            found = self.active[name] = _Rows.of(getattr(self, name))
+        return found
+
+
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    """The rows of a CSR that have neighbours (ascending), with where their neighbours start
+    and how many they have, in 32 bits when that fits; ``unit`` when each has exactly one
+    (then ``rows[j]`` owns ``indices[j]``)."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    unit: bool
+
+    @classmethod
+    def of(cls, csr: CSR) -> _Rows:
+        counts = np.diff(csr.indptr)
+        rows = np.flatnonzero(counts).astype(np.int32)
+        dt = np.int32 if csr.indices.size < 2**31 else np.int64
+        return cls(rows, csr.indptr[rows].astype(dt), counts[rows].astype(dt),
+                   rows.size == csr.indices.size)
 
 
 @dataclass(eq=False)
@@ -106,6 +138,12 @@ class _Scratch:
     @classmethod
     def make(cls, n: int) -> _Scratch:
         return cls(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n, np.int32))
+
+    def flag_array(self) -> np.ndarray:
+        """An n-sized boolean array (all False between uses), made on first need."""
+        if self.flags is None:
+            self.flags = np.zeros(self.state.size, dtype=np.bool_)
+        return self.flags
 
 
 _CACHE: weakref.WeakKeyDictionary[Topology, dict[Any, _Prep]] = weakref.WeakKeyDictionary()
@@ -148,10 +186,12 @@ def prep(topo: Topology, types: frozenset[str] | None = None) -> _Prep:
     members = topo.members
     slack = (members.degree() - topo.k_required()).astype(np.int32)
     short = np.flatnonzero(topo.is_group & (slack < 0)).astype(np.int32)
+    services, customers = topo.class_mask(*SERVICE_CLASSES), topo.class_mask(*CUSTOMER_CLASSES)
+    kind = services.astype(np.int8)
+    kind[customers] = 2
     made = per_topo[types] = _Prep(
         dependents, dependencies, topo.groups, members, slack,
-        bool(topo.groups.indices.size), short,
-        topo.class_mask(*SERVICE_CLASSES), topo.class_mask(*CUSTOMER_CLASSES),
+        bool(topo.groups.indices.size), short, services, customers, kind,
     )
     return made
 
@@ -170,15 +210,22 @@ def neighbours(csr: CSR, rows: np.ndarray, *, owners: bool = False):
         return (np.full(nb.size, r, dtype=np.int32), nb) if owners else nb
     starts = csr.indptr[rows]
     counts = csr.indptr[rows + 1] - starts
+    nb = _runs(csr.indices, starts, counts)
+    if owners:
+        return (np.repeat(rows.astype(np.int32, copy=False), counts), nb) if nb.size else (nb, nb)
+    return nb
+
+
+def _runs(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``values[starts[i] : starts[i] + counts[i]]`` for every i, concatenated."""
     ends = np.cumsum(counts)
     total = int(ends[-1]) if ends.size else 0
     if total == 0:
-        return (_EMPTY, _EMPTY) if owners else _EMPTY
-    dt = np.int32 if csr.indices.size < 2**31 else np.int64
+        return _EMPTY
+    dt = np.int32 if values.size < 2**31 else np.int64
     at = np.repeat((starts - (ends - counts)).astype(dt, copy=False), counts)
     at += np.arange(total, dtype=dt)
-    nb = csr.indices[at]
-    return (np.repeat(rows.astype(np.int32, copy=False), counts), nb) if owners else nb
+    return values[at]
 
 
 def unique_in(values: np.ndarray, mark: np.ndarray) -> np.ndarray:
@@ -202,6 +249,23 @@ def settle(cand: np.ndarray, state: np.ndarray, code: int, mark: np.ndarray) -> 
     return fresh
 
 
+def _ids(ids: list[str], nodes: np.ndarray) -> tuple[str, ...]:
+    """``tuple(ids[i] for i in nodes)``, looked up in one C-level call (tens of thousands of
+    ids cost milliseconds through a generator)."""
+    if nodes.size < 2:
+        return (ids[int(nodes[0])],) if nodes.size else ()
+    return itemgetter(*nodes.tolist())(ids)
+
+
+def _tally(values: np.ndarray, wanted: tuple[int, ...]) -> list[int]:
+    """How many of ``values`` (small non-negative ints) equal each of ``wanted``. ``bincount``
+    is a single call but widens every element to 64 bits, so long arrays are compared."""
+    if values.size <= 4096:
+        counts = np.bincount(values, minlength=max(wanted) + 1).tolist()
+        return [counts[v] for v in wanted]
+    return [int(np.count_nonzero(values == v)) for v in wanted]
+
+
 def indices(topo: Topology, ids: Iterable[str]) -> np.ndarray:
     """Node numbers of ``ids`` in order, repeats dropped; NotFoundError for an unknown id."""
     if isinstance(ids, str):
@@ -210,33 +274,76 @@ def indices(topo: Topology, ids: Iterable[str]) -> np.ndarray:
 
 
 # -- the engine -------------------------------------------------------------------------------
+def _expand(p: _Prep, name: str, frontier: np.ndarray, fmask: np.ndarray) -> np.ndarray:
+    """``neighbours(p.<name>, frontier)``, cheaper for a large frontier.
+
+    ``fmask`` flags exactly the nodes of ``frontier``, which is ascending (it came from a
+    scan). Working per frontier row costs a lot when most rows have no neighbours (most CIs
+    have no dependents), so for a large frontier we instead pick, among the rows that have
+    neighbours, the flagged ones (one sequential gather) and expand only those; when every
+    such row has exactly one neighbour (membership), the picked positions are the neighbours
+    themselves. Rows come out ascending either way, so the result is the very sequence
+    :func:`neighbours` gives (the order matters: small levels keep first-seen order)."""
+    csr = getattr(p, name)
+    r = p.rows_with_neighbours(name)
+    if frontier.size * 4 <= r.rows.size:
+        return neighbours(csr, frontier)
+    sel = np.take(fmask, r.rows)
+    return csr.indices[sel] if r.unit else _runs(csr.indices, r.starts[sel], r.counts[sel])
+
+
+def _unflag(fmask: np.ndarray, frontier: np.ndarray) -> None:
+    """Clear ``fmask`` (which flags exactly ``frontier``): a memset when that is cheaper."""
+    if frontier.size * 64 > fmask.size:
+        fmask.fill(False)
+    else:
+        fmask[frontier] = False
+
+
+def _scan(flags: np.ndarray, state: np.ndarray, open_: np.ndarray, code: int) -> np.ndarray:
+    """Settle a large level: keep the ``flags`` that are ``open_``, give them ``code``, and
+    return them ascending. ``flags`` is left flagging exactly the returned level, so the next
+    level can expand it with :func:`_expand`."""
+    np.logical_and(flags, open_, out=flags)
+    level = np.flatnonzero(flags).astype(np.int32)
+    if level.size * 16 > state.size:
+        # a sequential pass beats a scatter; ``code`` is above the state of every open node
+        np.maximum(state, flags.view(np.int8) * np.int8(code), out=state)
+    else:
+        state[level] = code
+    return level
+
+
 def _spread_down(p: _Prep, seeds, sc: _Scratch, touched: list) -> list[np.ndarray]:
     """Mark the down closure of ``seeds``; return the newly down nodes, level by level.
 
     A level whose edges are many (a sizeable share of the graph) is settled by flagging its
     targets in a boolean array and scanning it once: one random write per edge, instead of a
-    gather, a compare and a compress."""
+    gather, a compare and a compress. The flags then stand for the new level, which lets the
+    next expansion skip the rows without neighbours (:func:`_expand`)."""
     state, cnt, mark = sc.state, sc.cnt, sc.mark
     frontier = settle(seeds[state[seeds] != DOWN], state, DOWN, mark)
     levels = []
+    fmask = None  # when set, flags exactly ``frontier``
     while frontier.size:
         levels.append(frontier)
-        nb = neighbours(p.dependents, frontier)
-        gs = neighbours(p.groups, frontier) if p.has_groups else _EMPTY
+        if fmask is None:
+            nb = neighbours(p.dependents, frontier)
+            gs = neighbours(p.groups, frontier) if p.has_groups else _EMPTY
+        else:
+            nb = _expand(p, "dependents", frontier, fmask)
+            gs = _expand(p, "groups", frontier, fmask) if p.has_groups else _EMPTY
+            _unflag(fmask, frontier)
+            fmask = None
         if gs.size:
             touched.append(gs)
             np.add.at(cnt, gs, _ONE)
             gs = gs[cnt[gs] > p.slack[gs]]
         if nb.size * 16 > state.size:
-            if sc.flags is None:
-                sc.flags = np.zeros(state.size, dtype=np.bool_)
-            flags = sc.flags
-            flags[nb] = True
-            flags[gs] = True
-            np.logical_and(flags, state != DOWN, out=flags)
-            frontier = np.flatnonzero(flags).astype(np.int32)
-            flags[frontier] = False
-            state[frontier] = DOWN
+            fmask = sc.flag_array()
+            fmask[nb] = True
+            fmask[gs] = True
+            frontier = _scan(fmask, state, state != DOWN, DOWN)
             continue
         if nb.size:
             nb = nb[state[nb] != DOWN]
@@ -248,33 +355,34 @@ def _spread_down(p: _Prep, seeds, sc: _Scratch, touched: list) -> list[np.ndarra
 
 
 def _spread_risk(p: _Prep, sc: _Scratch, state, touched: list
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mark degraded groups and the at-risk CIs above them; return (degraded, at_risk).
-    Large levels are settled through a flag array, as in :func:`_spread_down`."""
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Mark degraded groups and the at-risk CIs above them; return (degraded, the at-risk
+    levels). Large levels are settled through a flag array, as in :func:`_spread_down`."""
     if not touched:
-        return _EMPTY, _EMPTY
+        return _EMPTY, []
     mark = sc.mark
     gs = np.concatenate(touched) if len(touched) > 1 else touched[0]
     degraded = settle(gs[state[gs] != DOWN], state, DEGRADED, mark)
-    risky, frontier = [], degraded
+    risky, frontier, fmask = [], degraded, None
     while frontier.size:
-        nb = neighbours(p.dependents, frontier)
-        gs = neighbours(p.groups, frontier)
+        if fmask is None:
+            nb = neighbours(p.dependents, frontier)
+            gs = neighbours(p.groups, frontier)
+        else:
+            nb = _expand(p, "dependents", frontier, fmask)
+            gs = _expand(p, "groups", frontier, fmask)
+            _unflag(fmask, frontier)
+            fmask = None
         if nb.size + gs.size > state.size // 16:
-            if sc.flags is None:
-                sc.flags = np.zeros(state.size, dtype=np.bool_)
-            flags = sc.flags
-            flags[nb] = True
-            flags[gs] = True
-            np.logical_and(flags, state == OK, out=flags)
-            frontier = np.flatnonzero(flags).astype(np.int32)
-            flags[frontier] = False
-            state[frontier] = AT_RISK
+            fmask = sc.flag_array()
+            fmask[nb] = True
+            fmask[gs] = True
+            frontier = _scan(fmask, state, state == OK, AT_RISK)
         else:
             nb = np.concatenate([nb, gs]) if gs.size else nb
             frontier = settle(nb[state[nb] == OK], state, AT_RISK, mark)
         risky.append(frontier)
-    return degraded, (np.concatenate(risky) if risky else _EMPTY)
+    return degraded, risky
 
 
 def _solve(p: _Prep, n: int, failed: np.ndarray, assume: np.ndarray):
@@ -294,12 +402,20 @@ def _solve(p: _Prep, n: int, failed: np.ndarray, assume: np.ndarray):
     levels = _spread_down(p, failed, sc, touched)
     degraded, risky = _spread_risk(p, sc, state, touched)
     # levels[0] holds the failed CIs themselves, which are never listed
-    down = np.concatenate(levels[1:]) if len(levels) > 1 else _EMPTY
-    idx = np.concatenate([down, degraded, risky]).astype(np.int32, copy=False)
-    codes = state[idx]
-    # hand the scratch arrays back clean
-    for part in (*base_levels, *levels[:1], idx):
-        state[part] = OK
+    parts = [*levels[1:], degraded, *risky]
+    idx = (np.concatenate(parts) if len(parts) > 1 else parts[0]).astype(np.int32, copy=False)
+    if idx.size * 64 > n:
+        # each part has a single state: fill the codes by slices instead of gathering them
+        # from ``state``, and hand ``state`` back clean with a memset instead of a scatter
+        codes = np.full(idx.size, AT_RISK, dtype=np.int8)
+        n_down = idx.size - degraded.size - sum(r.size for r in risky)
+        codes[:n_down] = DOWN
+        codes[n_down : n_down + degraded.size] = DEGRADED
+        state.fill(OK)
+    else:
+        codes = state[idx]
+        for part in (*base_levels, *levels[:1], idx):
+            state[part] = OK
     for part in touched:
         sc.cnt[part] = 0
     if len(p.pool) < 4:
@@ -435,13 +551,20 @@ class BlastRadius:
             seen, stale = self._freshness(i)
             yield Affected(topo.ids[i], topo.class_of(i), _STATES[c], self._path_of(i), seen, stale)
 
-    def _ids_where(self, mask: np.ndarray) -> tuple[str, ...]:
-        ids = self.topology.ids
-        return tuple(ids[i] for i in self.nodes[mask[self.nodes]].tolist())
+    def _kinds(self) -> np.ndarray:
+        """Per listed CI: 1 service, 2 customer, 0 other. Cached, so that one gather serves
+        :meth:`services`, :meth:`customers` and :meth:`counts`."""
+        kinds = self._cache.get("kinds")
+        if kinds is None:
+            kinds = self._cache["kinds"] = np.take(self._prep.kind, self.nodes)
+        return kinds
+
+    def _ids_of(self, kind: int) -> tuple[str, ...]:
+        return _ids(self.topology.ids, self.nodes[self._kinds() == kind])
 
     def service_or_customer_mask(self) -> np.ndarray:
         """A mask over :attr:`nodes`: the listed services and customers."""
-        return (self._prep.service_mask | self._prep.customer_mask)[self.nodes]
+        return self._kinds() != 0
 
     def rollup(self, limit: int | None = None) -> list[dict[str, str]]:
         """The listed services, then customers, each with its class and state (listing order
@@ -457,20 +580,18 @@ class BlastRadius:
 
     def services(self) -> tuple[str, ...]:
         """Ids of listed business and technical services, in listing order."""
-        return self._ids_where(self._prep.service_mask)
+        return self._ids_of(1)
 
     def customers(self) -> tuple[str, ...]:
         """Ids of listed customers, in listing order."""
-        return self._ids_where(self._prep.customer_mask)
+        return self._ids_of(2)
 
     def counts(self) -> dict[str, int]:
         """Listed CIs per state, their ``total``, and how many are services and customers."""
-        c = np.bincount(self.codes, minlength=4) if self.codes.size else np.zeros(4, int)
-        p = self._prep
-        return {"down": int(c[DOWN]), "degraded": int(c[DEGRADED]), "at_risk": int(c[AT_RISK]),
-                "total": int(self.codes.size),
-                "services": int(np.count_nonzero(p.service_mask[self.nodes])),
-                "customers": int(np.count_nonzero(p.customer_mask[self.nodes]))}
+        at_risk, degraded, down = _tally(self.codes, (AT_RISK, DEGRADED, DOWN))
+        services, customers = _tally(self._kinds(), (1, 2))
+        return {"down": down, "degraded": degraded, "at_risk": at_risk,
+                "total": int(self.codes.size), "services": services, "customers": customers}
 
     def _stale_mask(self) -> np.ndarray:
         if self.stale_after is None:
