@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import UnknownRelTypeError, ValidationError
@@ -34,6 +37,19 @@ __all__ = ["CHUNK", "Writer", "rel_type", "schema_statements"]
 
 CHUNK = 10_000
 META = "MATCH (m:CMDBMeta {name: 'cmdb'})"
+_TIME = TypeAdapter(datetime)
+
+# Entities created in a batch are written together with their History node, by one row that
+# carries the document once (it is both the stored ``doc`` and the history ``after``). Rows are
+# lists, not maps, which halves what the driver packs; the History fields common to the batch
+# travel as parameters.
+_HISTORY = ("CREATE (:History {seq: row[0], entity: $entity, entity_id: row[1], action: $action, "
+            "after: row[2], at: $at, actor: $actor, change_id: $change_id, batch_id: $batch_id})")
+_CREATE_CIS = (
+    "UNWIND $rows AS row CREATE (:CI {id: row[1], doc: row[2], version: 1, class: row[3], "
+    "name: row[4], status: row[5], criticality: row[6], owner: row[7], support_group: row[8], "
+    "min_required: row[9], availability: row[10], last_seen: row[11]}) " + _HISTORY
+)
 
 
 def rel_type(registry: Registry, name: str) -> str:
@@ -92,23 +108,28 @@ class Writer:
     def __init__(self, tx: Any, registry: Registry, actor: str, change_id: str | None):
         self.tx, self.registry = tx, registry
         self.now = utcnow()
+        self.at = _TIME.dump_python(self.now, mode="json")  # as in the documents
         self.actor, self.change_id = actor, change_id
         row = tx.run(f"{META} SET m.batch = m.batch + 1 RETURN m.batch AS b, m.seq AS s").single()
         self.batch_id, self.seq = int(row["b"]), int(row["s"])
+        self.first_seq = self.seq
         self.history: list[dict[str, Any]] = []
         self.result = BatchResult(batch_id=self.batch_id)
         self.touched = False
         self.retired_keys: set[str] = set()
 
     # -- plumbing ---------------------------------------------------------------------------
-    def run(self, query: str, rows: list[dict[str, Any]], **params: Any) -> None:
+    def run(self, query: str, rows: list[Any], **params: Any) -> None:
         for i in range(0, len(rows), CHUNK):
             self.tx.run(query, rows=rows[i : i + CHUNK], **params).consume()
 
     def fetch(self, query: str, keys: list[str]) -> dict[str, str]:
+        """Key -> document for ``query``, which returns ``collect(key), collect(doc)``: one
+        record per chunk, far cheaper to decode than one record per row."""
         out: dict[str, str] = {}
         for i in range(0, len(keys), CHUNK):
-            out.update((k, d) for k, d in self.tx.run(query, keys=keys[i : i + CHUNK]).values())
+            found, docs = self.tx.run(query, keys=keys[i : i + CHUNK]).single()
+            out.update(zip(found, docs, strict=True))
         return out
 
     def log(self, entity: str, entity_id: str, action: HistoryAction,
@@ -121,6 +142,23 @@ class Writer:
         })
         self.result.tally(action)
 
+    def log_create(self) -> int:
+        """Count one creation whose History node the caller writes with the entity (see
+        :data:`_HISTORY`); its sequence number."""
+        self.seq += 1
+        self.result.tally(HistoryAction.CREATE)
+        return self.seq
+
+    def new_doc(self, model: CI | Relationship) -> str:
+        """The stored document of ``model`` created by this batch, serialised once."""
+        data = model.to_json()
+        data.update(created_at=self.at, updated_at=self.at, version=1)
+        return json.dumps(data)
+
+    def history_params(self, entity: str) -> dict[str, Any]:
+        return {"entity": entity, "action": HistoryAction.CREATE.value, "at": self.now,
+                "actor": self.actor, "change_id": self.change_id, "batch_id": self.batch_id}
+
     def write(self, batch: Batch) -> BatchResult:
         self._cis(batch.cis)
         self._rels(batch.relationships)
@@ -131,7 +169,7 @@ class Writer:
                  "h.actor = $actor, h.change_id = $change_id, h.batch_id = $batch_id",
                  self.history, at=self.now, actor=self.actor, change_id=self.change_id,
                  batch_id=self.batch_id)
-        bump = 1 if self.history or self.touched else 0
+        bump = 1 if self.seq != self.first_seq or self.touched else 0  # any history
         row = self.tx.run(f"{META} SET m.seq = $seq, m.version = m.version + $bump "
                           "RETURN m.version AS v", seq=self.seq, bump=bump).single()
         self.result.store_version = int(row["v"])
@@ -139,7 +177,8 @@ class Writer:
 
     # -- CIs --------------------------------------------------------------------------------
     def _ci_docs(self, ids: list[str]) -> dict[str, str]:
-        return self.fetch("UNWIND $keys AS k MATCH (c:CI {id: k}) RETURN c.id, c.doc", ids)
+        return self.fetch(("UNWIND $keys AS k MATCH (c:CI {id: k}) "
+                           "RETURN collect(c.id), collect(c.doc)"), ids)
 
     def _put_cis(self, cis: list[CI], reindex: list[CI]) -> None:
         self.run("UNWIND $rows AS row MERGE (c:CI {id: row.id}) SET c = row",
@@ -150,17 +189,31 @@ class Writer:
                   for v in sorted({v.strip().lower() for v in c.identifiers.values()})]
         self.run("UNWIND $rows AS row CREATE (i:Identifier) SET i = row", idents)
 
+    def _create_row(self, ci: CI) -> list[Any]:
+        """The :data:`_CREATE_CIS` row of a CI that does not exist yet; logs its creation."""
+        return [self.log_create(), ci.id, self.new_doc(ci), ci.ci_class, ci.name,
+                ci.status.value, ci.criticality.value, ci.owner, ci.support_group,
+                ci.min_required, ci.own_availability(), ci.last_seen_epoch()]
+
+    def _create_cis(self, cis: list[CI], rows: list[list[Any]]) -> None:
+        """CREATE (not MERGE: the writer has looked them up, and validation rules out
+        duplicate ids) new CIs with their History nodes and identifiers; a CI that never
+        existed has no Identifier nodes to delete."""
+        self.run(_CREATE_CIS, rows, **self.history_params("ci"))
+        idents = [{"value": v, "ci": c.id} for c in cis
+                  for v in sorted({v.strip().lower() for v in c.identifiers.values()})]
+        self.run("UNWIND $rows AS row CREATE (i:Identifier) SET i = row", idents)
+
     def _cis(self, cis: list[CI]) -> None:
         existing = self._ci_docs([c.id for c in cis])
+        fresh: list[CI] = []
+        rows: list[list[Any]] = []
         put, reindex, retiring = [], [], []
         for ci in cis:
             doc = existing.get(ci.id)
             if doc is None:
-                new = ci.model_copy(update={"created_at": self.now, "updated_at": self.now,
-                                            "version": 1})
-                put.append(new)
-                reindex.append(new)
-                self.log("ci", new.id, HistoryAction.CREATE, None, new.to_json())
+                fresh.append(ci)
+                rows.append(self._create_row(ci))
                 continue
             old = CI.model_validate_json(doc)
             seen = merge_last_seen(old.last_seen, ci.last_seen)
@@ -181,6 +234,7 @@ class Writer:
             self.log("ci", new.id, action, old.to_json(), new.to_json())
             if is_retiring:
                 retiring.append(new.id)
+        self._create_cis(fresh, rows)
         self._put_cis(put, reindex)
         self._retire_rels_of(retiring)
 
@@ -214,35 +268,42 @@ class Writer:
         out: dict[str, str] = {}
         for t, ks in by_type.items():
             q = f"UNWIND $keys AS k MATCH ()-[r:`{rel_type(self.registry, t)}` {{key: k}}]->() "
-            out.update(self.fetch(q + "RETURN r.key, r.doc", ks))
+            out.update(self.fetch(q + "RETURN collect(r.key), collect(r.doc)", ks))
         return out
 
-    def _put_rels(self, rels: list[Relationship], *, create: bool = False) -> None:
+    def _put_rels(self, rels: list[Relationship]) -> None:
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in rels:
-            by_type[r.type].append({"source": r.source, "target": r.target,
-                                    "key": r.id, "props": _rel_props(r)})
+            by_type[r.type].append({"source": r.source, "key": r.id, "props": _rel_props(r)})
         for t, rows in by_type.items():
             cy = rel_type(self.registry, t)
-            if create:
-                q = ("UNWIND $rows AS row MATCH (a:CI {id: row.source}) "
-                     "MATCH (b:CI {id: row.target}) "
-                     f"CREATE (a)-[r:`{cy}`]->(b) SET r = row.props")
-            else:
-                q = (f"UNWIND $rows AS row MATCH ()-[r:`{cy}` {{key: row.key}}]->() "
-                     "SET r = row.props")
+            q = (f"UNWIND $rows AS row MATCH ()-[r:`{cy}` {{key: row.key}}]->() "
+                 "SET r = row.props")
             self.run(q, sorted(rows, key=lambda row: row["source"]))
+
+    def _create_rels(self, rows: list[list[Any]]) -> None:
+        """CREATE relationships known not to exist, with their History nodes; ``rows`` are
+        ``[seq, key, doc, type, source, target, status]``."""
+        by_type: dict[str, list[list[Any]]] = defaultdict(list)
+        for row in rows:
+            by_type[row[3]].append(row)
+        params = self.history_params("relationship")
+        for t, typed in by_type.items():
+            q = ("UNWIND $rows AS row MATCH (a:CI {id: row[4]}) MATCH (b:CI {id: row[5]}) "
+                 f"CREATE (a)-[:`{rel_type(self.registry, t)}` {{key: row[1], status: row[6], "
+                 "doc: row[2], version: 1}]->(b) " + _HISTORY)
+            self.run(q, sorted(typed, key=lambda row: row[4]), **params)
 
     def _rels(self, rels: list[Relationship]) -> None:
         existing = self._rel_docs([r.key for r in rels])
-        created, updated = [], []
+        created: list[list[Any]] = []
+        updated = []
         for rel in rels:
-            doc = existing.get(rel.id)
+            key = rel.id
+            doc = existing.get(key)
             if doc is None:
-                new = rel.model_copy(update={"created_at": self.now, "updated_at": self.now,
-                                             "version": 1})
-                created.append(new)
-                self.log("relationship", rel.id, HistoryAction.CREATE, None, new.to_json())
+                created.append([self.log_create(), key, self.new_doc(rel), rel.type,
+                                rel.source, rel.target, rel.status])
                 continue
             old = Relationship.model_validate_json(doc)
             seen = merge_last_seen(old.last_seen, rel.last_seen)
@@ -258,7 +319,7 @@ class Writer:
             action = (HistoryAction.RETIRE if new.status == "retired" != old.status
                       else HistoryAction.UPDATE)
             self.log("relationship", rel.id, action, old.to_json(), new.to_json())
-        self._put_rels(created, create=True)
+        self._create_rels(created)
         self._put_rels(updated)
 
     def _retire_docs(self, docs: list[str]) -> list[Relationship]:
@@ -306,7 +367,8 @@ class Writer:
 
     # -- records ----------------------------------------------------------------------------
     def _records(self, records: list) -> None:
-        stored = self.fetch("UNWIND $keys AS k MATCH (r:Record {id: k}) RETURN r.id, r.doc",
+        stored = self.fetch(("UNWIND $keys AS k MATCH (r:Record {id: k}) "
+                            "RETURN collect(r.id), collect(r.doc)"),
                             list(dict.fromkeys(r.id for r in records)))
         rows = []
         skip = ("created_at", "updated_at", "version")

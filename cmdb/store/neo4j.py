@@ -111,9 +111,13 @@ class Neo4jStore:
             writer = Writer(tx, self.registry, actor, change_id)  # locks the meta node first
 
             def lookup(ids: Iterable[str]) -> dict[str, tuple[str, Lifecycle]]:
-                rows = tx.run("UNWIND $ids AS k MATCH (c:CI {id: k}) "
-                              "RETURN c.id, c.class, c.status", ids=list(ids)).values()
-                return {i: (c, Lifecycle(s)) for i, c, s in rows}
+                # one record of parallel lists: far cheaper to decode than a record per CI
+                got, classes, status = tx.run(
+                    "UNWIND $ids AS k MATCH (c:CI {id: k}) "
+                    "RETURN collect(c.id), collect(c.class), collect(c.status)",
+                    ids=list(ids)).single()
+                states = {s: Lifecycle(s) for s in set(status)}
+                return {i: (c, states[s]) for i, c, s in zip(got, classes, status, strict=True)}
 
             validate_batch(batch, self.registry, lookup)
             return writer.write(batch)
