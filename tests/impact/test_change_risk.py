@@ -8,8 +8,6 @@ import pytest
 
 from cmdb.errors import ConfigError, NotFoundError, ValidationError
 from cmdb.model import Batch, Change, Incident
-from cmdb.settings import Settings
-from cmdb.store import open_store
 from impact.change_risk import (
     assess_change,
     assess_proposed,
@@ -17,19 +15,13 @@ from impact.change_risk import (
     record_change,
 )
 from impact.collisions import change_collisions, in_maintenance_window, parse_windows
-from tests.impact.test_priority import NOW, estate_batch
+from tests.impact.conftest import NOW
 
 FACTORS = ["blast_radius", "services", "customers", "spof", "redundancy", "change_type",
            "history", "maintenance_window", "collisions"]
 SAT = datetime(2026, 1, 10, tzinfo=UTC)  # a Saturday, 00:00
 
 
-@pytest.fixture
-def estate(tmp_path):
-    store = open_store(Settings(db=tmp_path / "estate.db"))
-    store.apply(estate_batch(), actor="test")
-    yield store
-    store.close()
 
 
 def window(start_hours: float, hours: float = 2) -> dict:

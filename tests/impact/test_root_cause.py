@@ -10,8 +10,6 @@ import pytest
 from cmdb.errors import NotFoundError, ValidationError
 from cmdb.generator import generate_topology
 from cmdb.model import Batch, Change, Incident
-from cmdb.settings import Settings
-from cmdb.store import open_store
 from cmdb.topology import Topology
 from impact.blast import blast_radius
 from impact.root_cause import (
@@ -20,15 +18,7 @@ from impact.root_cause import (
     rank_root_causes,
     root_cause_report,
 )
-from tests.impact.test_priority import NOW, estate_batch
-
-
-@pytest.fixture
-def estate(tmp_path):
-    store = open_store(Settings(db=tmp_path / "estate.db"))
-    store.apply(estate_batch(), actor="test")
-    yield store
-    store.close()
+from tests.impact.conftest import NOW
 
 
 def topo() -> Topology:
