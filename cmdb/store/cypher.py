@@ -29,8 +29,9 @@ from pydantic import TypeAdapter
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import UnknownRelTypeError, ValidationError
-from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, merge_last_seen, utcnow
+from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
 from cmdb.registry import NAME_RE, Registry
+from cmdb.store.merge import merge_ci, merge_relationship
 from cmdb.store.records import is_open, record_from_json, record_time
 
 __all__ = ["CHUNK", "Writer", "rel_type", "schema_statements"]
@@ -216,23 +217,18 @@ class Writer:
                 rows.append(self._create_row(ci))
                 continue
             old = CI.model_validate_json(doc)
-            seen = merge_last_seen(old.last_seen, ci.last_seen)
-            prov = {**old.provenance, **ci.provenance}
-            if ci.content() == old.content():
-                if seen != old.last_seen or prov != old.provenance:
-                    put.append(old.model_copy(update={"last_seen": seen, "provenance": prov}))
+            merged = merge_ci(old, ci, self.now)
+            if merged.action is None:
+                if merged.touched:
+                    put.append(merged.entity)
                     self.touched = True
                 self.result.unchanged += 1
                 continue
-            new = ci.model_copy(update={"created_at": old.created_at, "updated_at": self.now,
-                                        "version": old.version + 1, "last_seen": seen,
-                                        "provenance": prov})
+            new = merged.entity
             put.append(new)
             reindex.append(new)
-            is_retiring = new.status is Lifecycle.RETIRED and old.status is not Lifecycle.RETIRED
-            action = HistoryAction.RETIRE if is_retiring else HistoryAction.UPDATE
-            self.log("ci", new.id, action, old.to_json(), new.to_json())
-            if is_retiring:
+            self.log("ci", new.id, merged.action, old.to_json(), new.to_json())
+            if merged.action is HistoryAction.RETIRE:
                 retiring.append(new.id)
         self._create_cis(fresh, rows)
         self._put_cis(put, reindex)
@@ -306,19 +302,16 @@ class Writer:
                                 rel.source, rel.target, rel.status])
                 continue
             old = Relationship.model_validate_json(doc)
-            seen = merge_last_seen(old.last_seen, rel.last_seen)
-            if rel.content() == old.content():
-                if seen != old.last_seen:
-                    updated.append(old.model_copy(update={"last_seen": seen}))
+            merged = merge_relationship(old, rel, self.now)
+            if merged.action is None:
+                if merged.touched:
+                    updated.append(merged.entity)
                     self.touched = True
                 self.result.unchanged += 1
                 continue
-            new = rel.model_copy(update={"created_at": old.created_at, "updated_at": self.now,
-                                         "version": old.version + 1, "last_seen": seen})
-            updated.append(new)
-            action = (HistoryAction.RETIRE if new.status == "retired" != old.status
-                      else HistoryAction.UPDATE)
-            self.log("relationship", rel.id, action, old.to_json(), new.to_json())
+            updated.append(merged.entity)
+            self.log("relationship", rel.id, merged.action, old.to_json(),
+                     merged.entity.to_json())
         self._create_rels(created)
         self._put_rels(updated)
 

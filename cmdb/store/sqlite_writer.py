@@ -15,7 +15,8 @@ from typing import Any
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import ValidationError
-from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, merge_last_seen, utcnow
+from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
+from cmdb.store.merge import merge_ci, merge_relationship
 from cmdb.store.records import is_open, record_from_json, record_time
 
 __all__ = ["Writer", "iso"]
@@ -117,23 +118,18 @@ class Writer:
                 continue
             n, doc = found
             old = CI.model_validate_json(doc)
-            seen = merge_last_seen(old.last_seen, ci.last_seen)
-            prov = {**old.provenance, **ci.provenance}
-            if ci.content() == old.content():
-                if seen != old.last_seen or prov != old.provenance:
-                    self._update(n, old.model_copy(update={"last_seen": seen, "provenance": prov}))
+            merged = merge_ci(old, ci, self.now)
+            if merged.action is None:
+                if merged.touched:
+                    self._update(n, merged.entity)
                     self.touched = True
                 self.result.unchanged += 1
                 continue
-            new = ci.model_copy(update={"created_at": old.created_at, "updated_at": self.now,
-                                        "version": old.version + 1, "last_seen": seen,
-                                        "provenance": prov})
+            new = merged.entity
             self._update(n, new)
             self._index(n, new)
-            retiring = new.status is Lifecycle.RETIRED and old.status is not Lifecycle.RETIRED
-            action = HistoryAction.RETIRE if retiring else HistoryAction.UPDATE
-            self._log("ci", new.id, action, old.to_json(), new.to_json())
-            if retiring:
+            self._log("ci", new.id, merged.action, old.to_json(), new.to_json())
+            if merged.action is HistoryAction.RETIRE:
                 self._retire_rels_of(n)
 
     def _update(self, n: int, ci: CI) -> None:
@@ -193,19 +189,16 @@ class Writer:
             if key not in stored:
                 continue
             old = Relationship.model_validate_json(stored[key])
-            seen = merge_last_seen(old.last_seen, rel.last_seen)
-            if rel.content() == old.content():
-                if seen != old.last_seen:
-                    self._put_rel(key, old.model_copy(update={"last_seen": seen}))
+            merged = merge_relationship(old, rel, self.now)
+            if merged.action is None:
+                if merged.touched:
+                    self._put_rel(key, merged.entity)
                     self.touched = True
                 self.result.unchanged += 1
                 continue
-            new = rel.model_copy(update={"created_at": old.created_at, "updated_at": self.now,
-                                         "version": old.version + 1, "last_seen": seen})
-            self._put_rel(key, new)
-            action = (HistoryAction.RETIRE if new.status == "retired" != old.status
-                      else HistoryAction.UPDATE)
-            self._log("relationship", rel.id, action, old.to_json(), new.to_json())
+            self._put_rel(key, merged.entity)
+            self._log("relationship", rel.id, merged.action, old.to_json(),
+                      merged.entity.to_json())
 
     def _put_rel(self, key: tuple[int, str, int], rel: Relationship) -> None:
         self.db.execute(

@@ -13,7 +13,7 @@ from cli import main as cli_main
 from cli.problem import register_root_cause
 from cmdb.settings import Settings
 from cmdb.store import open_store
-from tests.impact.test_priority import estate_batch
+from tests.impact.conftest import estate_batch
 
 SAT = "2026-01-10T01:00"
 
