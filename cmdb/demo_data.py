@@ -20,6 +20,7 @@ Row shapes (everything is plain data; :mod:`cmdb.demo` turns it into CIs and rel
 # fmt: off
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -295,7 +296,7 @@ GROUPS = [
 ]
 
 
-def _each(fmt: str, ids: list[str] | range) -> list[str]:
+def _each(fmt: str, ids: Iterable[object]) -> list[str]:
     return [fmt.format(i) for i in ids]
 
 

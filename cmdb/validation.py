@@ -8,17 +8,22 @@ problem raises a :class:`~cmdb.errors.ValidationError` located at the batch item
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import ValidationError as PydanticError
 
 from cmdb.enums import Lifecycle
-from cmdb.errors import ValidationError
-from cmdb.model import CI, Batch, Relationship
+from cmdb.errors import ConflictError, NotFoundError, ValidationError
+from cmdb.model import CI, MAX_CI_BYTES, MAX_VALUE_BYTES, Batch, Expected, Relationship
 from cmdb.registry import Registry
 
 __all__ = [
     "Lookup",
+    "check_expected",
+    "check_text",
     "pydantic_error",
     "validate_batch",
     "validate_ci",
@@ -28,10 +33,69 @@ __all__ = [
 Lookup = Callable[[Iterable[str]], dict[str, tuple[str, Lifecycle]]]
 """Given CI ids, return ``{id: (class, status)}`` for those that are stored."""
 
+_MULTILINE_OK = frozenset("\t\n\r")
+
+
+def check_text(value: str, *, field: str, multiline: bool = False) -> None:
+    """Refuse control characters (NUL, ESC...) in user text, naming the first one by code
+    point and never echoing it raw. ``multiline`` text may hold tabs and line breaks.
+
+    >>> check_text("Core DB", field="name")
+    >>> check_text("evil\x1b[2J", field="name")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cmdb.errors.ValidationError: field 'name': must not contain control characters (U+001B ...)
+    """
+    for pos, ch in enumerate(value):
+        if unicodedata.category(ch) == "Cc" and not (multiline and ch in _MULTILINE_OK):
+            raise ValidationError(
+                f"must not contain control characters (U+{ord(ch):04X} at position {pos})",
+                field=field,
+            )
+
+
+def _check_values(value: Any, field: str) -> None:
+    """Control characters in attribute text (keys and string values, nested)."""
+    if isinstance(value, str):
+        check_text(value, field=field, multiline=True)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            check_text(str(k), field=field)
+            _check_values(v, f"{field}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_values(v, f"{field}[{i}]")
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, default=str).encode())
+
 
 def validate_ci(ci: CI, registry: Registry) -> None:
-    """Check one CI against the registry: class, attributes, group settings."""
+    """Check one CI against the registry (class, attributes, group settings), its text (no
+    control characters) and its size (:data:`~cmdb.model.MAX_VALUE_BYTES` per attribute value,
+    :data:`~cmdb.model.MAX_CI_BYTES` per CI)."""
     spec = registry.class_(ci.ci_class)
+    check_text(ci.name, field="name")
+    for name in ("owner", "support_group"):
+        if getattr(ci, name) is not None:
+            check_text(getattr(ci, name), field=name)
+    if ci.description is not None:
+        check_text(ci.description, field="description", multiline=True)
+    for kind, value in ci.identifiers.items():
+        check_text(value, field=f"identifiers.{kind}")
+    for key, value in ci.attributes.items():
+        check_text(key, field="attributes")
+        _check_values(value, f"attributes.{key}")
+        size = _size(value)
+        if size > MAX_VALUE_BYTES:
+            raise ValidationError(
+                f"value is {size:,} bytes as JSON; the limit is {MAX_VALUE_BYTES:,}",
+                field=f"attributes.{key}",
+            )
+    size = _size(ci.to_json())
+    if size > MAX_CI_BYTES:
+        raise ValidationError(f"CI document is {size:,} bytes as JSON; the limit is "
+                              f"{MAX_CI_BYTES:,}")
     registry.validate_attributes(ci.ci_class, ci.attributes)
     if ci.min_required is not None and not spec.group:
         raise ValidationError(
@@ -95,14 +159,51 @@ def validate_batch(batch: Batch, registry: Registry, lookup: Lookup) -> None:
             raise ValidationError(
                 f"CI '{ci_id}' does not exist", field="id", location=f"retire_cis[{i}]"
             )
+    record_ids: set[str] = set()
     for i, rec in enumerate(batch.records):
+        where = f"records[{i}] '{rec.id}'" if rec.id else f"records[{i}] (new {rec.kind})"
+        if rec.id is not None:
+            if rec.id in record_ids:
+                raise ValidationError("duplicate record id in the batch", field="id",
+                                      location=where)
+            record_ids.add(rec.id)
+        try:
+            check_text(rec.title, field="title")
+        except ValidationError as err:
+            raise err.at(where) from None
         for ci_id in rec.ci_ids:
             if ci_id not in known:
                 raise ValidationError(
-                    f"CI '{ci_id}' does not exist",
-                    field="ci_ids",
-                    location=f"records[{i}] '{rec.id}'",
+                    f"CI '{ci_id}' does not exist", field="ci_ids", location=where
                 )
+
+
+_ENTITY_NAME = {"ci": "CI", "relationship": "relationship", "record": "record"}
+
+
+def check_expected(expected: list[Expected],
+                   stored: Callable[[list[Expected]], dict[tuple[str, str], int]]) -> None:
+    """Compare each expectation with the stored version; ``stored`` returns
+    ``{(entity, id): version}`` for the expected entities that exist. Raises
+    :class:`~cmdb.errors.ConflictError` on the first stale or violated one (or
+    :class:`~cmdb.errors.NotFoundError` when a version is expected of something that never
+    existed). Called by every backend inside the batch's transaction, before it writes."""
+    if not expected:
+        return
+    versions = stored(expected)
+    for exp in expected:
+        name = f"{_ENTITY_NAME[exp.entity]} '{exp.id}'"
+        have = versions.get((exp.entity, exp.id))
+        if exp.version == 0:
+            if have is not None:
+                raise ConflictError(f"{name} already exists (version {have})")
+        elif have is None:
+            raise NotFoundError(_ENTITY_NAME[exp.entity], exp.id)
+        elif have != exp.version:
+            raise ConflictError(
+                f"{name} was changed by someone else: version {have} is stored, you expected "
+                f"{exp.version}; read it again and retry"
+            )
 
 
 def pydantic_error(exc: PydanticError, *, location: str | None = None) -> ValidationError:

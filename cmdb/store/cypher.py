@@ -1,7 +1,7 @@
 """The Cypher side of the Neo4j store: schema statements, name mapping and the batch writer.
 
 Assumptions: the graph holds ``(:CI)`` nodes joined by relationships whose Cypher type is the
-registry name in upper case (``depends_on`` -> ``DEPENDS_ON``); ``(:Identifier {value, ci})``
+registry name in upper case (``depends_on`` -> ``DEPENDS_ON``); ``(:Identifier {kind, value, ci})``
 look-up nodes (not linked) index identifier values; ``(:Record)`` and ``(:History)`` nodes hold
 ITSM records and the append-only history; one ``(:CMDBMeta {name: 'cmdb'})`` node holds the
 store version and the batch and history counters. Every entity keeps its full JSON document in
@@ -29,10 +29,20 @@ from pydantic import TypeAdapter
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import UnknownRelTypeError, ValidationError
-from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
+from cmdb.model import (
+    CI,
+    RECORD_PREFIX,
+    Batch,
+    BatchResult,
+    Expected,
+    Relationship,
+    RelKey,
+    utcnow,
+)
 from cmdb.registry import NAME_RE, Registry
 from cmdb.store.merge import merge_ci, merge_relationship
 from cmdb.store.records import is_open, record_from_json, record_time
+from cmdb.validation import check_expected
 
 __all__ = ["CHUNK", "Writer", "rel_type", "schema_statements"]
 
@@ -161,6 +171,7 @@ class Writer:
                 "actor": self.actor, "change_id": self.change_id, "batch_id": self.batch_id}
 
     def write(self, batch: Batch) -> BatchResult:
+        check_expected(batch.expected, self._versions)
         self._cis(batch.cis)
         self._rels(batch.relationships)
         self._retire_rels(batch.retire_relationships)
@@ -176,6 +187,32 @@ class Writer:
         self.result.store_version = int(row["v"])
         return self.result
 
+    def _versions(self, expected: list[Expected]) -> dict[tuple[str, str], int]:
+        """The stored versions of the expected entities that exist (the meta node is locked,
+        so they cannot move before this batch commits)."""
+        out: dict[tuple[str, str], int] = {}
+        queries = {"ci": "UNWIND $keys AS k MATCH (c:CI {id: k}) "
+                         "RETURN collect(c.id), collect(c.version)",
+                   "record": "UNWIND $keys AS k MATCH (r:Record {id: k}) "
+                             "RETURN collect(r.id), collect(r.version)"}
+        for entity, query in queries.items():
+            ids = [e.id for e in expected if e.entity == entity]
+            if ids:
+                found, versions = self.tx.run(query, keys=ids).single()
+                out.update(((entity, i), int(v)) for i, v in zip(found, versions, strict=True))
+        by_type: dict[str, list[str]] = defaultdict(list)
+        for e in expected:
+            parts = e.id.split("|")
+            if e.entity == "relationship" and len(parts) == 3 and (
+                    parts[1] in self.registry.relationships):
+                by_type[parts[1]].append(e.id)
+        for t, keys in by_type.items():
+            q = (f"UNWIND $keys AS k MATCH ()-[r:`{rel_type(self.registry, t)}` {{key: k}}]->() "
+                 "RETURN collect(r.key), collect(r.version)")
+            found, versions = self.tx.run(q, keys=keys).single()
+            out.update((("relationship", i), int(v)) for i, v in zip(found, versions, strict=True))
+        return out
+
     # -- CIs --------------------------------------------------------------------------------
     def _ci_docs(self, ids: list[str]) -> dict[str, str]:
         return self.fetch(("UNWIND $keys AS k MATCH (c:CI {id: k}) "
@@ -186,8 +223,8 @@ class Writer:
                  [_ci_props(c) for c in cis])
         self.run("UNWIND $rows AS row MATCH (i:Identifier {ci: row.id}) DELETE i",
                  [{"id": c.id} for c in reindex])
-        idents = [{"value": v, "ci": c.id} for c in reindex
-                  for v in sorted({v.strip().lower() for v in c.identifiers.values()})]
+        idents = [{"kind": kind, "value": v, "ci": c.id} for c in reindex
+                  for kind, v in c.identifiers.index_rows()]
         self.run("UNWIND $rows AS row CREATE (i:Identifier) SET i = row", idents)
 
     def _create_row(self, ci: CI) -> list[Any]:
@@ -201,8 +238,8 @@ class Writer:
         duplicate ids) new CIs with their History nodes and identifiers; a CI that never
         existed has no Identifier nodes to delete."""
         self.run(_CREATE_CIS, rows, **self.history_params("ci"))
-        idents = [{"value": v, "ci": c.id} for c in cis
-                  for v in sorted({v.strip().lower() for v in c.identifiers.values()})]
+        idents = [{"kind": kind, "value": v, "ci": c.id} for c in cis
+                  for kind, v in c.identifiers.index_rows()]
         self.run("UNWIND $rows AS row CREATE (i:Identifier) SET i = row", idents)
 
     def _cis(self, cis: list[CI]) -> None:
@@ -359,13 +396,33 @@ class Writer:
         self._put_rels(retired)
 
     # -- records ----------------------------------------------------------------------------
+    def _next_ids(self, records: list) -> dict[str, int]:
+        """Per kind with new records: the highest number that a stored record, or a record of
+        this batch, carries after the kind's prefix (any case)."""
+        out = {}
+        for kind in sorted({r.kind for r in records if r.id is None}):
+            prefix = RECORD_PREFIX[kind] + "-"
+            stored = self.tx.run(
+                "MATCH (r:Record) WHERE toUpper(r.id) STARTS WITH $prefix "
+                "RETURN max(toInteger(substring(r.id, size($prefix))))", prefix=prefix).single()[0]
+            here = [int(r.id[len(prefix):]) for r in records if r.id is not None
+                    and r.id.upper().startswith(prefix) and r.id[len(prefix):].isdigit()]
+            out[kind] = max([stored or 0, *here])
+        return out
+
     def _records(self, records: list) -> None:
+        last = self._next_ids(records)
         stored = self.fetch(("UNWIND $keys AS k MATCH (r:Record {id: k}) "
                             "RETURN collect(r.id), collect(r.doc)"),
-                            list(dict.fromkeys(r.id for r in records)))
+                            list(dict.fromkeys(r.id for r in records if r.id is not None)))
         rows = []
         skip = ("created_at", "updated_at", "version")
         for rec in records:
+            if rec.id is None:
+                last[rec.kind] += 1
+                rec = rec.model_copy(
+                    update={"id": f"{RECORD_PREFIX[rec.kind]}-{last[rec.kind]:06d}"})
+                self.result.allocated.append(rec.id)
             doc = stored.get(rec.id)
             if doc is not None:
                 old = json.loads(doc)

@@ -2,8 +2,10 @@
 
 Assumptions: the caller holds an open ``BEGIN IMMEDIATE`` transaction and has validated the
 batch; any exception here makes the caller roll back, so a batch applies completely or not at
-all. Every created, updated or retired entity appends exactly one history row with the full
-before/after documents; an upsert equal to the stored state writes no history.
+all. The batch's expected versions are checked first, and new records get their ids here,
+inside the transaction, so two writers can never take the same id. Every created, updated or
+retired entity appends exactly one history row with the full before/after documents; an upsert
+equal to the stored state writes no history.
 """
 
 from __future__ import annotations
@@ -15,16 +17,45 @@ from typing import Any
 
 from cmdb.enums import HistoryAction, Lifecycle
 from cmdb.errors import ValidationError
-from cmdb.model import CI, Batch, BatchResult, Relationship, RelKey, utcnow
+from cmdb.model import (
+    CI,
+    RECORD_PREFIX,
+    Batch,
+    BatchResult,
+    Expected,
+    Relationship,
+    RelKey,
+    utcnow,
+)
 from cmdb.store.merge import merge_ci, merge_relationship
 from cmdb.store.records import is_open, record_from_json, record_time
+from cmdb.validation import check_expected
 
-__all__ = ["Writer", "iso"]
+__all__ = ["Writer", "iso", "upgrade_identifier_index"]
 
 
 def iso(at: datetime) -> str:
     """The one timestamp format stored in text columns, so that they compare as strings."""
     return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def upgrade_identifier_index(db: sqlite3.Connection) -> None:
+    """Fill ``ci_identifier`` (kind, value, CI) from the CI documents of a store written before
+    identifiers carried their kind (schema 1's ``ci_ident``), then drop the old table. Runs in
+    its own transaction; a no-op on a current store."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ci_ident'").fetchone() is None:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        rows = [(kind, value, n) for n, doc in db.execute("SELECT n, doc FROM ci")
+                for kind, value in CI.model_validate_json(doc).identifiers.index_rows()]
+        db.executemany("INSERT OR IGNORE INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
+                       rows)
+        db.execute("DROP TABLE ci_ident")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 
@@ -43,6 +74,7 @@ class Writer:
         self.history: list[tuple] = []
         self.result = BatchResult(batch_id=self.batch_id)
         self.touched = False
+        self.next_numbers: dict[str, int] = {}
 
     def _log(self, entity: str, entity_id: str, action: HistoryAction,
              before: dict[str, Any] | str | None, after: dict[str, Any] | str | None) -> None:
@@ -55,6 +87,7 @@ class Writer:
         self.result.tally(action)
 
     def write(self, batch: Batch) -> BatchResult:
+        check_expected(batch.expected, self._versions)
         self._cis(batch.cis)
         self._rels(batch.relationships)
         for i, key in enumerate(batch.retire_relationships):
@@ -75,6 +108,25 @@ class Writer:
             self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
         )
         return self.result
+
+    def _versions(self, expected: list[Expected]) -> dict[tuple[str, str], int]:
+        """The stored versions of the expected entities that exist."""
+        out: dict[tuple[str, str], int] = {}
+        for entity, sql in (
+            ("ci", "SELECT id, version FROM ci WHERE id IN (SELECT value FROM json_each(?))"),
+            ("record", "SELECT id, version FROM record "
+                       "WHERE id IN (SELECT value FROM json_each(?))"),
+            ("relationship", "SELECT s.id || '|' || r.type || '|' || t.id, r.version "
+                             "FROM json_each(?) k JOIN ci s ON s.id = k.value ->> 0 "
+                             "JOIN ci t ON t.id = k.value ->> 2 JOIN rel r ON r.src = s.n "
+                             "AND r.type = k.value ->> 1 AND r.dst = t.n"),
+        ):
+            ids: list = [e.id for e in expected if e.entity == entity]
+            if entity == "relationship":
+                ids = [i.split("|") for i in ids]
+            if ids:
+                out.update(((entity, i), v) for i, v in self.db.execute(sql, (json.dumps(ids),)))
+        return out
 
     # -- CIs --------------------------------------------------------------------------------
     def _existing(self, ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -109,9 +161,9 @@ class Writer:
         if fresh:
             numbers = self._numbers({ci.id for ci in fresh})
             self.db.executemany(
-                "INSERT OR IGNORE INTO ci_ident (value, n) VALUES (?, ?)",
-                [(v.strip().lower(), numbers[ci.id]) for ci in fresh
-                 for v in ci.identifiers.values()])
+                "INSERT INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
+                [(kind, value, numbers[ci.id]) for ci in fresh
+                 for kind, value in ci.identifiers.index_rows()])
         for ci in cis:
             found = existing.get(ci.id)
             if found is None:
@@ -140,10 +192,9 @@ class Writer:
         )
 
     def _index(self, n: int, ci: CI) -> None:
-        self.db.execute("DELETE FROM ci_ident WHERE n = ?", (n,))
-        values = {v.strip().lower() for v in ci.identifiers.values()}
-        self.db.executemany("INSERT INTO ci_ident (value, n) VALUES (?, ?)",
-                            [(v, n) for v in values])
+        self.db.execute("DELETE FROM ci_identifier WHERE n = ?", (n,))
+        self.db.executemany("INSERT INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
+                            [(kind, value, n) for kind, value in ci.identifiers.index_rows()])
 
     def _retire_ci(self, ci_id: str) -> None:
         n, doc = self._existing([ci_id])[ci_id]
@@ -238,8 +289,28 @@ class Writer:
             self._retire_rel_row(row)
 
     # -- records ----------------------------------------------------------------------------
+    def _next_id(self, kind: str, batch_ids: set[str]) -> str:
+        """The next free id for a new record of ``kind``: one above the highest number that a
+        stored record, or a record of this batch, carries after the kind's prefix (any case)."""
+        prefix = RECORD_PREFIX[kind] + "-"
+        last = self.next_numbers.get(kind)
+        if last is None:
+            stored = self.db.execute(
+                "SELECT max(CAST(substr(id, ?) AS INTEGER)) FROM record WHERE id LIKE ?",
+                (len(prefix) + 1, prefix + "%"),
+            ).fetchone()[0]
+            here = [int(i[len(prefix):]) for i in batch_ids
+                    if i.upper().startswith(prefix) and i[len(prefix):].isdigit()]
+            last = max([stored or 0, *here])
+        self.next_numbers[kind] = last + 1
+        return f"{prefix}{last + 1:06d}"
+
     def _records(self, records: list) -> None:
+        batch_ids = {r.id for r in records if r.id is not None}
         for rec in records:
+            if rec.id is None:
+                rec = rec.model_copy(update={"id": self._next_id(rec.kind, batch_ids)})
+                self.result.allocated.append(rec.id)
             row = self.db.execute("SELECT doc, version FROM record WHERE id = ?",
                                   (rec.id,)).fetchone()
             if row is not None:
