@@ -39,7 +39,7 @@ from impact.blast import blast_radius  # noqa: E402
 
 
 def build_store(db: Path, n: int, seed: int) -> dict[str, float]:
-    store = open_store(Settings(db=db))
+    store = open_store(Settings(db=db), create=True)
     t0 = time.perf_counter()
     items = 0
     for batch in generate(n, seed=seed, batch_size=50_000):
@@ -108,7 +108,7 @@ def main() -> None:
                      f"{ingest['seconds']:.0f} s)"))
 
     store = open_store(Settings(db=db))
-    for cache in db.parent.glob(db.name + ".topology-*"):
+    for cache in db.parent.glob(db.name + ".snapshots"):
         shutil.rmtree(cache)
     t0 = time.perf_counter()
     topo = store.topology()  # rebuilds from rows and writes the cache

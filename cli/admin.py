@@ -19,7 +19,7 @@ registry_app = typer.Typer(no_args_is_help=True, help="The class and relationshi
 
 def init(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     """Create the store (if needed) and show where it is."""
-    store = get_state(ctx).store
+    store = get_state(ctx).open(create=True)
     info = {"store": store.uri, "version": store.version()}
     if fmt is Format.JSON:
         output.emit_json(info)
@@ -32,7 +32,7 @@ def demo(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     from cmdb.demo import build_demo
 
     state = get_state(ctx)
-    result = state.store.apply(build_demo(now=utcnow()), actor="demo")
+    result = state.open(create=True).apply(build_demo(now=utcnow()), actor="demo")
     summary = result.model_dump()
     if fmt is Format.JSON:
         output.emit_json({"store": state.store.uri, **summary})
@@ -53,17 +53,18 @@ def generate(
     from cmdb.generator import generate as gen
 
     state = get_state(ctx)
+    store = state.open(create=True)
     created = 0
     with output.progress(f"generating {cis:,} CIs", total=cis) as advance:
         for batch in gen(cis, seed=seed, batch_size=batch_size, progress=advance):
-            created += state.store.apply(batch, actor="generator").created
-    output.info(f"generated {created:,} CIs and relationships into {state.store.uri}")
+            created += store.apply(batch, actor="generator").created
+    output.info(f"generated {created:,} CIs and relationships into {store.uri}")
 
 
 @registry_app.command("classes")
 def classes(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     """List CI classes."""
-    reg = get_state(ctx).store.registry
+    reg = get_state(ctx).registry
     rows = [{"class": c.name, "category": c.category, "group": c.group,
              "required": list(c.required), "recommended": list(c.recommended)}
             for c in reg.classes.values()]
@@ -76,7 +77,7 @@ def classes(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
 @registry_app.command("types")
 def types(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     """List relationship types and how they propagate impact."""
-    reg = get_state(ctx).store.registry
+    reg = get_state(ctx).registry
     rows = [{"type": r.name, "propagation": r.propagation.value, "inverse": r.inverse,
              "allowed": [f"{a}->{b}" for a, b in r.allowed]} for r in reg.relationships.values()]
     if fmt is Format.JSON:

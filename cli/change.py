@@ -15,7 +15,9 @@ from cli.state import get_state
 from cmdb.enums import ChangeType, RecordKind
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
-from impact.change_risk import ChangeAssessment, assess_change, assess_proposed, record_change
+from cmdb.workflows.changes import record_change
+from cmdb.workflows.risk import assess_change, assess_proposed
+from impact.change_risk import ChangeAssessment
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,8 +26,12 @@ CiOpt = Annotated[list[str] | None, typer.Option("--ci", help="A changed CI; rep
 TypeOpt = Annotated[ChangeType, typer.Option("--type", help="standard, normal or emergency.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="ISO time (UTC if no offset).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="ISO time (UTC if no offset).")]
-WeightsOpt = Annotated[Path | None, typer.Option(
-    "--weights", envvar="CMDB_RISK_WEIGHTS", help="Risk weights YAML (default: packaged).")]
+WeightsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights", envvar="CMDB_RISK_WEIGHTS", help="Risk weights YAML (default: packaged)."
+    ),
+]
 
 
 def parse_time(text: str | None, option: str) -> datetime:
@@ -35,8 +41,9 @@ def parse_time(text: str | None, option: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise ValidationError(f"not an ISO time: {text!r} (e.g. 2026-01-10T22:00)",
-                              field=option) from None
+        raise ValidationError(
+            f"not an ISO time: {text!r} (e.g. 2026-01-10T22:00)", field=option
+        ) from None
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
@@ -58,9 +65,14 @@ def assess(
     if change_id:
         result = assess_change(store, change_id, weights=weights)
     elif ci:
-        result = assess_proposed(store, ci_ids=ci, change_type=change_type.value,
-                                 window_start=parse_time(start, "--start"),
-                                 window_end=parse_time(end, "--end"), weights=weights)
+        result = assess_proposed(
+            store,
+            ci_ids=ci,
+            change_type=change_type.value,
+            window_start=parse_time(start, "--start"),
+            window_end=parse_time(end, "--end"),
+            weights=weights,
+        )
     else:
         raise ValidationError("give a CHANGE_ID, or --ci with --start and --end")
     _emit(result, fmt)
@@ -71,35 +83,51 @@ def _emit(result: ChangeAssessment, fmt: Format) -> None:
     if fmt is Format.JSON:
         output.emit_json(data)
         return
-    output.emit_kv({
-        "change": data["change_id"] or "(ad hoc)", "CIs": data["ci_ids"],
-        "type": data["change_type"], "window": f"{data['window_start']} .. {data['window_end']}",
-        "risk": f"{data['score']} / 100: {data['level'].upper()}",
-        "level raised": data["level_reasons"] or None,
-        "CAB approval": ("required: " + "; ".join(data["cab_reasons"]))
-        if data["cab_required"] else "not required",
-        "affected": data["counts"], "services": data["services"],
-        "single point of failure for": data["spof_for"] or None,
-        "assumed down (open incidents)": data["assumed_down"] or None,
-    }, title="Change risk")
-    output.emit_table(data["factors"], ["name", "weight", "value", "points", "detail"],
-                      title="Factors", caption=f"weights: {data['weights']}")
+    output.emit_kv(
+        {
+            "change": data["change_id"] or "(ad hoc)",
+            "CIs": data["ci_ids"],
+            "type": data["change_type"],
+            "window": f"{data['window_start']} .. {data['window_end']}",
+            "risk": f"{data['score']} / 100: {data['level'].upper()}",
+            "level raised": data["level_reasons"] or None,
+            "CAB approval": ("required: " + "; ".join(data["cab_reasons"]))
+            if data["cab_required"]
+            else "not required",
+            "affected": data["counts"],
+            "services": data["services"],
+            "single point of failure for": data["spof_for"] or None,
+            "assumed down (open incidents)": data["assumed_down"] or None,
+        },
+        title="Change risk",
+    )
+    output.emit_table(
+        data["factors"],
+        ["name", "weight", "value", "points", "detail"],
+        title="Factors",
+        caption=f"weights: {data['weights']}",
+    )
     if data["collisions"]:
-        output.emit_table(data["collisions"], ["change_id", "title", "overlap_start",
-                                               "overlap_end", "shared", "groups", "services"],
-                          title="Collisions")
+        output.emit_table(
+            data["collisions"],
+            ["change_id", "title", "overlap_start", "overlap_end", "shared", "groups", "services"],
+            title="Collisions",
+        )
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    open_only: Annotated[bool, typer.Option("--open", help="Only requested or approved.")
-                         ] = False,
+    open_only: Annotated[bool, typer.Option("--open", help="Only requested or approved.")] = False,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """List changes."""
-    rows = [r.to_json() for r in get_state(ctx).store.find_records(
-        RecordFilter(kinds=(RecordKind.CHANGE,), open_only=open_only))]
+    rows = [
+        r.to_json()
+        for r in get_state(ctx).store.find_records(
+            RecordFilter(kinds=(RecordKind.CHANGE,), open_only=open_only)
+        )
+    ]
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:
@@ -118,9 +146,15 @@ def add(
 ) -> None:
     """Record a requested change."""
     state = get_state(ctx)
-    change = record_change(state.store, ci_ids=ci, change_type=change_type.value,
-                           window_start=parse_time(start, "--start"),
-                           window_end=parse_time(end, "--end"), title=title, actor=state.actor)
+    change = record_change(
+        state.store,
+        ci_ids=ci,
+        change_type=change_type.value,
+        window_start=parse_time(start, "--start"),
+        window_end=parse_time(end, "--end"),
+        title=title,
+        actor=state.actor,
+    )
     if fmt is Format.JSON:
         output.emit_json(change.to_json())
     else:

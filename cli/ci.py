@@ -8,14 +8,16 @@ import typer
 from pydantic import ValidationError as PydanticError
 
 from cli import output
-from cli.options import ChangeOpt, FormatOpt, parse_assignments
+from cli.options import ChangeOpt, FormatOpt, SetOpt
 from cli.output import Format
 from cli.state import get_state
 from cmdb import ops
 from cmdb.enums import Criticality, Lifecycle
-from cmdb.filters import CIFilter, RecordFilter, RelFilter
+from cmdb.filters import CIFilter
 from cmdb.model import CI
 from cmdb.validation import pydantic_error
+from cmdb.values import parse_attributes, split_assignments
+from cmdb.views import ci_view, list_cis
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -44,20 +46,22 @@ def add(
     fqdn: str | None = None,
     ip: Ident = None,
     mac: Ident = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Attribute NAME=VALUE.")] = None,
+    set_: SetOpt = None,
     change: ChangeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Create a CI."""
     state = get_state(ctx)
+    store = state.store
+    attributes = parse_attributes(store.registry, ci_class, split_assignments(set_))
     try:
         ci = CI(id=ci_id, ci_class=ci_class, name=name, status=status, criticality=criticality,
                 owner=owner, support_group=support_group, min_required=min_required,
                 identifiers=_identifiers(serial, hostname, fqdn, ip, mac),
-                attributes=parse_assignments(set_))
+                attributes=attributes)
     except PydanticError as exc:
         raise pydantic_error(exc) from None
-    created = ops.create_ci(state.store, ci, actor=state.actor, change_id=change)
+    created = ops.create_ci(store, ci, actor=state.actor, change_id=change)
     _show_one(created.to_json(), fmt)
 
 
@@ -65,16 +69,15 @@ def add(
 def show(ctx: typer.Context, ci_id: Annotated[str, typer.Argument(metavar="ID")],
          fmt: FormatOpt = Format.TABLE) -> None:
     """Show a CI with its relationships and open records."""
-    store = get_state(ctx).store
-    ci = store.get_ci(ci_id).to_json()
-    rels = [r.to_json() for r in store.find_relationships(RelFilter(ci=ci_id))]
-    records = [r.to_json() for r in store.find_records(RecordFilter(ci=ci_id, open_only=True))]
+    view = ci_view(get_state(ctx).store, ci_id)
     if fmt is Format.JSON:
-        output.emit_json({**ci, "relationships": rels, "open_records": records})
+        output.emit_json(view.to_json())
         return
-    _show_one(ci, fmt)
+    _show_one({**view.ci.to_json(), "missing recommended": list(view.missing_recommended)}, fmt)
+    rels = [r.to_json() for r in view.relationships]
+    records = [r.to_json() for r in view.open_records]
     if rels:
-        output.emit_table(rels, ["source", "type", "target"], title="Relationships")
+        output.emit_table(rels, ["source", "type", "target", "attributes"], title="Relationships")
     if records:
         output.emit_table(records, ["id", "kind", "title", "status"], title="Open records")
 
@@ -101,14 +104,11 @@ def list_(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """List CIs matching the filters."""
-    store = get_state(ctx).store
-    for name in ci_class or []:
-        store.registry.class_(name, field="--class")
     flt = CIFilter(classes=tuple(ci_class or ()), status=tuple(status or ()),
                    criticality=tuple(criticality or ()), owner=owner,
                    support_group=support_group, identifier=identifier, text=search,
                    include_retired=include_retired, limit=limit)
-    cis = [c.to_json() for c in store.find_cis(flt)]
+    cis = [c.to_json() for c in list_cis(get_state(ctx).store, flt, class_field="--class")]
     if fmt is Format.JSON:
         output.emit_json(cis)
     else:
@@ -125,18 +125,22 @@ def update(
     owner: str | None = None,
     support_group: str | None = None,
     min_required: int | None = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Attribute NAME=VALUE.")] = None,
+    set_: SetOpt = None,
     unset: Annotated[list[str] | None, typer.Option(help="Remove an attribute.")] = None,
     change: ChangeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Change fields or attributes of a CI."""
     state = get_state(ctx)
+    store = state.store
     fields = {k: v for k, v in dict(name=name, status=status, criticality=criticality,
                                     owner=owner, support_group=support_group,
                                     min_required=min_required).items() if v is not None}
-    updated = ops.update_ci(state.store, ci_id, fields=fields,
-                            set_attributes=parse_assignments(set_), unset=unset,
+    raw = split_assignments(set_)
+    current = store.get_ci(ci_id)
+    updated = ops.update_ci(store, ci_id, fields=fields,
+                            set_attributes=parse_attributes(store.registry, current.ci_class, raw),
+                            unset=unset, expected_version=current.version,
                             actor=state.actor, change_id=change)
     _show_one(updated.to_json(), fmt)
 

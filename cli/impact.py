@@ -17,11 +17,16 @@ app = typer.Typer(no_args_is_help=True)
 
 CIs = Annotated[list[str], typer.Argument(metavar="CI...", help="The CIs that fail.")]
 DepthOpt = Annotated[int | None, typer.Option(min=0, help="Follow at most N hops.")]
-TypesOpt = Annotated[str | None, typer.Option(
-    "--types", help="Only these relationship types propagate, e.g. depends_on,runs_on.")]
+TypesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--types", help="Only these relationship types propagate, e.g. depends_on,runs_on."
+    ),
+]
 PictureOpt = Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")]
-LimitOpt = Annotated[int | None, typer.Option(
-    min=1, help="List at most N CIs (default: 25 in tables, all in JSON).")]
+LimitOpt = Annotated[
+    int | None, typer.Option(min=1, help="List at most N CIs (default: 25 in tables, all in JSON).")
+]
 
 
 def _types(text: str | None) -> list[str] | None:
@@ -42,24 +47,38 @@ def blast_radius(
     cis: CIs,
     depth: DepthOpt = None,
     types: TypesOpt = None,
-    assume_down: Annotated[list[str] | None, typer.Option(
-        "--assume-down", help="CIs already out (repeat); they count toward k-of-n.")] = None,
-    open_incidents: Annotated[bool, typer.Option(
-        "--open-incidents", help="Also assume down every CI with an open incident.")] = False,
+    assume_down: Annotated[
+        list[str] | None,
+        typer.Option("--assume-down", help="CIs already out (repeat); they count toward k-of-n."),
+    ] = None,
+    open_incidents: Annotated[
+        bool,
+        typer.Option("--open-incidents", help="Also assume down every CI with an open incident."),
+    ] = False,
     limit: LimitOpt = None,
     fmt: PictureOpt = GraphFormat.TABLE,
 ) -> None:
     """What goes down, degrades or is at risk if CI... fail; rolled up to services,
     customers and SLAs."""
     state = get_state(ctx)
-    kwargs: dict[str, Any] = dict(assume_down=assume_down or (), depth=depth,
-                                  types=_types(types), assume_open_incidents=open_incidents)
+    kwargs: dict[str, Any] = dict(
+        assume_down=assume_down or (),
+        depth=depth,
+        types=_types(types),
+        assume_open_incidents=open_incidents,
+    )
     if fmt in (GraphFormat.DOT, GraphFormat.MERMAID):
-        output.emit_text(report.blast_radius_picture(state.store, cis, fmt=fmt.value,
-                                                     limit=limit, **kwargs))
+        output.emit_text(
+            report.blast_radius_picture(state.store, cis, fmt=fmt.value, limit=limit, **kwargs)
+        )
         return
-    data = report.blast_radius_report(state.store, cis, stale_days=state.settings.stale_days,
-                                      limit=_table_limit(fmt, limit), **kwargs)
+    data = report.blast_radius_report(
+        state.store,
+        cis,
+        stale_days=state.settings.stale_days,
+        limit=_table_limit(fmt, limit),
+        **kwargs,
+    ).to_json()
     if fmt is GraphFormat.JSON:
         output.emit_json(data)
         return
@@ -73,19 +92,34 @@ def blast_radius(
     )
     if data["rollup"]:
         rolled = len(data["services"]) + len(data["customers"])
-        output.emit_table(data["rollup"], ["id", "class", "state"],
-                          title="Services and customers",
-                          caption=f"{len(data['rollup'])} of {rolled} shown"
-                          if len(data["rollup"]) < rolled else None)
+        output.emit_table(
+            data["rollup"],
+            ["id", "class", "state"],
+            title="Services and customers",
+            caption=f"{len(data['rollup'])} of {rolled} shown"
+            if len(data["rollup"]) < rolled
+            else None,
+        )
     if data["slas"]:
-        output.emit_table(data["slas"], ["id", "availability_target", "covers"],
-                          title="SLAs affected")
-    rows = [{**a, "via": a["path"][1] if len(a["path"]) > 1 else "", "hops": len(a["path"]) - 1,
-             "stale": "stale" if a["stale"] else ""} for a in data["affected"]]
+        output.emit_table(
+            data["slas"], ["id", "availability_target", "covers"], title="SLAs affected"
+        )
+    rows = [
+        {
+            **a,
+            "via": a["path"][1] if len(a["path"]) > 1 else "",
+            "hops": len(a["path"]) - 1,
+            "stale": "stale" if a["stale"] else "",
+        }
+        for a in data["affected"]
+    ]
     total = counts["down"] + counts["degraded"] + counts["at_risk"]
-    output.emit_table(rows, ["id", "class", "state", "via", "hops", "stale"],
-                      title="Affected CIs (worst first; --format json for full paths)",
-                      caption=f"{len(rows)} of {total} shown" if len(rows) < total else None)
+    output.emit_table(
+        rows,
+        ["id", "class", "state", "via", "hops", "stale"],
+        title="Affected CIs (worst first; --format json for full paths)",
+        caption=f"{len(rows)} of {total} shown" if len(rows) < total else None,
+    )
 
 
 @app.command("depends-on")
@@ -100,52 +134,81 @@ def depends_on(
     """Everything CI needs, transitively (the reverse of blast-radius)."""
     store = get_state(ctx).store
     if fmt in (GraphFormat.DOT, GraphFormat.MERMAID):
-        output.emit_text(report.depends_on_picture(store, ci, fmt=fmt.value, depth=depth,
-                                                   types=_types(types), limit=limit))
+        output.emit_text(
+            report.depends_on_picture(
+                store, ci, fmt=fmt.value, depth=depth, types=_types(types), limit=limit
+            )
+        )
         return
-    data = report.depends_on_report(store, ci, depth=depth, types=_types(types),
-                                    limit=_table_limit(fmt, limit))
+    data = report.depends_on_report(
+        store, ci, depth=depth, types=_types(types), limit=_table_limit(fmt, limit)
+    ).to_json()
     if fmt is GraphFormat.JSON:
         output.emit_json(data)
         return
-    rows = [{**d, "via": d["path"][-2] if len(d["path"]) > 1 else "",
-             "hops": len(d["path"]) - 1} for d in data["dependencies"]]
-    output.emit_table(rows, ["id", "class", "via", "hops"],
-                      title=f"{ci} depends on (nearest first; --format json for full paths)",
-                      caption=f"{len(rows)} of {data['total']} shown")
+    rows = [
+        {**d, "via": d["path"][-2] if len(d["path"]) > 1 else "", "hops": len(d["path"]) - 1}
+        for d in data["dependencies"]
+    ]
+    output.emit_table(
+        rows,
+        ["id", "class", "via", "hops"],
+        title=f"{ci} depends on (nearest first; --format json for full paths)",
+        caption=f"{len(rows)} of {data['total']} shown",
+    )
 
 
 @app.command("spof")
-def spof(ctx: typer.Context, service: Annotated[str, typer.Argument(metavar="SERVICE")],
-         fmt: FormatOpt = Format.TABLE) -> None:
+def spof(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(metavar="SERVICE")],
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """The CIs whose failure alone takes SERVICE down, redundancy considered."""
-    data = report.spof_report(get_state(ctx).store, service)
+    data = report.spof_report(get_state(ctx).store, service).to_json()
     if fmt is Format.JSON:
         output.emit_json(data)
         return
     rows = [{**s, "path": _path(s["path"])} for s in data["single_points_of_failure"]]
-    output.emit_table(rows, ["id", "class", "path"], title=f"Single points of failure of {service}",
-                      caption=f"{len(rows)} CIs")
+    output.emit_table(
+        rows,
+        ["id", "class", "path"],
+        title=f"Single points of failure of {service}",
+        caption=f"{len(rows)} CIs",
+    )
 
 
 @app.command("availability")
 def availability(
     ctx: typer.Context,
-    service: Annotated[str | None, typer.Argument(
-        metavar="[SERVICE]", help="Default: every business service.")] = None,
+    service: Annotated[
+        str | None, typer.Argument(metavar="[SERVICE]", help="Default: every service.")
+    ] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Designed availability from component availabilities, against the SLA target."""
-    data = report.availability_reports(get_state(ctx).store, [service] if service else None)
+    data = [
+        r.to_json()
+        for r in report.availability_reports(get_state(ctx).store, [service] if service else None)
+    ]
     if fmt is Format.JSON:
         output.emit_json(data if service is None else data[0])
         return
-    rows = [{"service": d["service"], "availability": f"{d['availability']:.6f}",
-             "sla_target": ", ".join(f"{s['availability_target']}" for s in d["slas"]),
-             "meets_sla": {True: "yes", False: "NO", None: ""}[d["meets_slas"]],
-             "components": d.get("components")} for d in data]
-    output.emit_table(rows, ["service", "availability", "sla_target", "meets_sla", "components"],
-                      title="Designed availability")
+    rows = [
+        {
+            "service": d["service"],
+            "availability": f"{d['availability']:.6f}",
+            "sla_target": ", ".join(f"{s['availability_target']}" for s in d["slas"]),
+            "meets_sla": {True: "yes", False: "NO", None: ""}[d["meets_slas"]],
+            "components": d.get("components"),
+        }
+        for d in data
+    ]
+    output.emit_table(
+        rows,
+        ["service", "availability", "sla_target", "meets_sla", "components"],
+        title="Designed availability",
+    )
 
 
 register_root_cause(app)

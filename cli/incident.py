@@ -14,7 +14,7 @@ from cmdb.enums import RecordKind, Urgency
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
 from cmdb.model import Incident
-from impact.priority import open_incident, resolve_incident
+from cmdb.workflows.incidents import open_incident, resolve_incident
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -32,21 +32,30 @@ def open_(
 ) -> None:
     """Open an incident; its priority comes from urgency and the blast radius of its CIs."""
     state = get_state(ctx)
-    result = open_incident(state.store, ci_ids=ci, urgency=urgency.value, title=title,
-                           actor=state.actor)
+    result = open_incident(
+        state.store, ci_ids=ci, urgency=urgency.value, title=title, actor=state.actor
+    )
     data = result.to_json()
     if fmt is Format.JSON:
         output.emit_json(data)
         return
-    output.emit_kv({"id": data["id"], "priority": f"P{data['priority']}",
-                    "impact": data["impact"], "urgency": data["urgency"],
-                    "title": data["title"], "CIs": data["ci_ids"]}, title="Incident opened")
+    output.emit_kv(
+        {
+            "id": data["id"],
+            "priority": f"P{data['priority']}",
+            "impact": data["impact"],
+            "urgency": data["urgency"],
+            "title": data["title"],
+            "CIs": data["ci_ids"],
+        },
+        title="Incident opened",
+    )
     if data["services"]:
-        output.emit_table(data["services"], ["id", "state", "criticality", "points"],
-                          title="Affected services")
+        output.emit_table(
+            data["services"], ["id", "state", "criticality", "points"], title="Affected services"
+        )
     if data["customers"]:
-        output.emit_table(data["customers"], ["id", "state", "points"],
-                          title="Affected customers")
+        output.emit_table(data["customers"], ["id", "state", "points"], title="Affected customers")
     output.emit_text("\n".join(f"- {r}" for r in data["reasons"]))
 
 
@@ -58,8 +67,10 @@ def list_(
 ) -> None:
     """List incidents."""
     store = get_state(ctx).store
-    rows = [r.to_json() for r in store.find_records(
-        RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=open_only))]
+    rows = [
+        r.to_json()
+        for r in store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=open_only))
+    ]
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:
@@ -74,23 +85,29 @@ def _incident(ctx: typer.Context, incident_id: str) -> Incident:
 
 
 @app.command("show")
-def show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(metavar="ID")],
-         fmt: FormatOpt = Format.TABLE) -> None:
+def show(
+    ctx: typer.Context,
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """Show one incident."""
     data = _incident(ctx, incident_id).to_json()
     if fmt is Format.JSON:
         output.emit_json(data)
     else:
-        output.emit_kv({k: v for k, v in data.items() if v not in (None, [], {})},
-                       title=incident_id)
+        output.emit_kv(
+            {k: v for k, v in data.items() if v not in (None, [], {})}, title=incident_id
+        )
 
 
 @app.command("resolve")
-def resolve(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(metavar="ID")],
-            fmt: FormatOpt = Format.TABLE) -> None:
+def resolve(
+    ctx: typer.Context,
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """Mark an open incident resolved."""
     state = get_state(ctx)
-    _incident(ctx, incident_id)
     done = resolve_incident(state.store, incident_id, actor=state.actor)
     if fmt is Format.JSON:
         output.emit_json(done.to_json())

@@ -2,7 +2,8 @@
 
 One Typer file per noun (``ci``, ``rel``, ``impact``...). Every user error is a
 :class:`cmdb.errors.CMDBError`; it is printed as one line on stderr and exits non-zero:
-1 for bad input or a failed check, 3 when the store cannot be reached. Usage errors exit 2.
+1 for bad input or a failed check, 3 when the store cannot be reached (or does not exist).
+Usage errors (an unknown option, a bad or missing option value) are one line too, and exit 2.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
+
+try:  # typer >= 0.25 carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException  # type: ignore[no-redef]
 
 from cli import output
 from cli.state import State
@@ -24,8 +30,30 @@ EXIT_USER_ERROR = 1
 EXIT_UNAVAILABLE = 3
 
 
+def _usage_line(exc: ClickException, command: str | None) -> str:
+    """A usage error as one line, with where to read the command's help."""
+    message = " ".join(exc.format_message().split()).replace("Value error, ", "")
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else command
+    return f"{message} (see `{command} --help`)" if command else message
+
+
+def _usage_error(exc: ClickException, command: str | None = None) -> typer.Exit:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help itself, already printed
+        raise exc
+    output.error(_usage_line(exc, command))
+    return typer.Exit(exc.exit_code)
+
+
 class _Group(TyperGroup):
-    """Turns project errors into one line and an exit code, for every sub-command."""
+    """Turns project errors and usage errors into one line and an exit code, for every
+    sub-command."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except ClickException as exc:
+            raise _usage_error(exc, info_name) from None
 
     def invoke(self, ctx):
         try:
@@ -34,6 +62,8 @@ class _Group(TyperGroup):
             output.error(str(exc))
             code = EXIT_UNAVAILABLE if isinstance(exc, StoreUnavailableError) else EXIT_USER_ERROR
             raise typer.Exit(code) from None
+        except ClickException as exc:
+            raise _usage_error(exc) from None
         finally:
             state = ctx.obj
             if isinstance(state, State) and ctx.parent is None:
@@ -69,13 +99,13 @@ def _root(
 
 
 def _register() -> None:
-    from cli import admin, change, ci, impact, incident, problem, rel, transfer
+    from cli import admin, change, ci, discover, impact, incident, problem, rel, transfer
 
     admin.register(app)
     transfer.register(app)
     for name, module in (("ci", ci), ("rel", rel), ("impact", impact), ("incident", incident),
-                         ("change", change), ("problem", problem)):
-        app.add_typer(module.app, name=name, help=module.__doc__.strip().splitlines()[0])
+                         ("change", change), ("problem", problem), ("discover", discover)):
+        app.add_typer(module.app, name=name, help=(module.__doc__ or name).strip().splitlines()[0])
 
 
 _register()

@@ -2,12 +2,20 @@
 
 Commands build plain data (dicts and lists) and hand it here with the chosen format: ``json``
 prints it as JSON on stdout; ``table`` renders it with Rich. Errors go to stderr as one line.
+
+Every string is printed as plain text, whoever wrote it: Rich markup (``[red]``, ``[/x]``) and
+emoji codes are shown as typed, never interpreted, and control characters are shown as escapes
+(ESC as ``\\x1b``), so a CI named ``$'evil\\x1b[2J'`` cannot clear the screen. Table cells keep
+line breaks and tabs; one-line outputs (errors, titles, captions) show them as ``\\n`` and ``\\t``.
+``emit_text`` (exports, pictures) writes its text unchanged to a pipe or file, and escapes
+control characters other than line breaks and tabs when stdout is a terminal.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -16,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 __all__ = [
     "Format",
@@ -27,9 +36,51 @@ __all__ = [
     "emit_text",
     "error",
     "info",
+    "plain",
     "progress",
     "warn",
 ]
+
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def plain(text: object, *, multiline: bool = False) -> str:
+    """``text`` with every control character (C0, DEL, C1, line and paragraph separators,
+    bidirectional overrides) shown as an escape; ``multiline`` keeps line breaks and tabs.
+
+    >>> plain("evil\\x1b[2J")
+    'evil\\\\x1b[2J'
+    >>> plain("a\\nb"), plain("a\\nb", multiline=True)
+    ('a\\\\nb', 'a\\nb')
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if multiline and ch in "\n\t":
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI:
+            out.append(_visible(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _text(value: object, *, multiline: bool = False, style: str = "") -> Text:
+    """A Rich ``Text`` that shows ``value`` exactly: no markup, no emoji codes, no escapes."""
+    return Text(plain(value, multiline=multiline), style=style)
 
 
 class Format(StrEnum):
@@ -59,10 +110,14 @@ def emit_json(data: Any) -> None:
 
 def emit_line(text: str) -> None:
     """One line of the answer itself, on stdout (not a diagnostic)."""
-    _out().print(text, markup=False, highlight=False)
+    _out().print(_text(text), highlight=False)
 
 
 def emit_text(text: str) -> None:
+    """Text that is data (an export, a picture) on stdout: unchanged into a pipe or a file;
+    on a terminal, control characters other than line breaks and tabs are escaped."""
+    if sys.stdout.isatty():
+        text = plain(text, multiline=True)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
@@ -71,49 +126,56 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    if isinstance(value, Mapping):  # unset members (None, [], {}) are left out
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, [], {}))
     return str(value)
+
+
+def _title(text: str | None) -> Text | None:
+    return None if text is None else _text(text)
 
 
 def emit_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *,
                title: str | None = None, caption: str | None = None) -> None:
     """Render ``rows`` as a table of ``columns`` (missing keys print empty)."""
-    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    table = Table(title=_title(title), caption=_title(caption), show_lines=False,
+                  header_style="bold")
     for col in columns:
-        table.add_column(col.replace("_", " "))
+        table.add_column(_text(col.replace("_", " ")))
     for row in rows:
-        table.add_row(*(_cell(row.get(col)) for col in columns), end_section=False)
+        table.add_row(*(_text(_cell(row.get(col)), multiline=True) for col in columns),
+                      end_section=False)
     _out().print(table)
 
 
 def emit_kv(data: Mapping[str, Any], *, title: str | None = None) -> None:
     """Render one object as a two-column table."""
-    table = Table(title=title, show_header=False)
+    table = Table(title=_title(title), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in data.items():
-        table.add_row(key, _cell(value))
+        table.add_row(_text(key), _text(_cell(value), multiline=True))
     _out().print(table)
 
 
 def error(message: str) -> None:
     """One line on stderr: ``error: <message>``."""
-    _err().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    _err().print(Text.assemble(("error:", "bold red"), " ", _text(message)), highlight=False)
 
 
 def warn(message: str) -> None:
-    _err().print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+    _err().print(Text.assemble(("warning:", "yellow"), " ", _text(message)), highlight=False)
 
 
 def info(message: str) -> None:
-    _err().print(message, markup=False, highlight=False)
+    _err().print(_text(message), highlight=False)
 
 
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Any]:
     """A progress bar on stderr; yields ``advance(n)``."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=_err(), transient=False) as bar:
-        task = bar.add_task(description, total=total)
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=_err(),
+                  transient=False) as bar:
+        task = bar.add_task(plain(description), total=total)
         yield lambda n: bar.update(task, advance=n)

@@ -16,14 +16,17 @@ from cli.state import get_state
 from cmdb.enums import RecordKind
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
-from impact.root_cause import RootCauseReport, open_problem, root_cause_report
+from cmdb.workflows.problems import open_problem
+from impact.root_cause import RootCauseReport, root_cause_report
 
 __all__ = ["app", "register_root_cause"]
 
 app = typer.Typer(no_args_is_help=True)
 
-IncidentsOpt = Annotated[str | None, typer.Option(
-    "--incidents", help="Comma-separated incident ids, e.g. INC-000001,INC-000002.")]
+IncidentsOpt = Annotated[
+    str | None,
+    typer.Option("--incidents", help="Comma-separated incident ids, e.g. INC-000001,INC-000002."),
+]
 
 
 def _ids(text: str | None) -> list[str]:
@@ -35,14 +38,21 @@ def _emit_report(report: RootCauseReport, fmt: Format) -> None:
     if fmt is Format.JSON:
         output.emit_json(data)
         return
-    rows = [{**c, "explained": f"{len(c['explained'])}/{len(data['symptoms'])}",
-             "boosts": [b["record_id"] for b in c["boosts"]],
-             "equivalents": c["equivalents"][:5] + (["..."] if len(c["equivalents"]) > 5
-                                                    else [])}
-            for c in data["candidates"]]
-    output.emit_table(rows, ["id", "class", "score", "explained", "blast_radius_size", "boosts",
-                             "equivalents"], title="Likely root causes",
-                      caption=f"{len(data['symptoms'])} symptoms")
+    rows = [
+        {
+            **c,
+            "explained": f"{len(c['explained'])}/{len(data['symptoms'])}",
+            "boosts": [b["record_id"] for b in c["boosts"]],
+            "equivalents": c["equivalents"][:5] + (["..."] if len(c["equivalents"]) > 5 else []),
+        }
+        for c in data["candidates"]
+    ]
+    output.emit_table(
+        rows,
+        ["id", "class", "score", "explained", "blast_radius_size", "boosts", "equivalents"],
+        title="Likely root causes",
+        caption=f"{len(data['symptoms'])} symptoms",
+    )
 
 
 def root_cause(
@@ -50,15 +60,22 @@ def root_cause(
     ci: Annotated[list[str] | None, typer.Option("--ci", help="A symptom CI; repeat.")] = None,
     incidents: IncidentsOpt = None,
     top: Annotated[int, typer.Option(min=1, help="How many candidates.")] = 10,
-    window_hours: Annotated[float, typer.Option(
-        min=0, help="Recent changes and incidents within this many hours boost a CI.")] = 72,
+    window_hours: Annotated[
+        float,
+        typer.Option(min=0, help="Recent changes and incidents within this many hours boost a CI."),
+    ] = 72,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Rank the CIs whose failure best explains the symptoms (CIs and/or incidents)."""
     if not ci and not _ids(incidents):
         raise ValidationError("give symptom CIs (--ci) or --incidents")
-    report = root_cause_report(get_state(ctx).store, ci_ids=ci, incident_ids=_ids(incidents),
-                               window_hours=window_hours, top=top)
+    report = root_cause_report(
+        get_state(ctx).store,
+        ci_ids=ci,
+        incident_ids=_ids(incidents),
+        window_hours=window_hours,
+        top=top,
+    )
     _emit_report(report, fmt)
 
 
@@ -71,36 +88,52 @@ def register_root_cause(impact_app: typer.Typer) -> None:
 def open_(
     ctx: typer.Context,
     incidents: IncidentsOpt = None,
-    root: Annotated[str | None, typer.Option(
-        "--root", help="Suspected root CI (default: the best root-cause candidate).")] = None,
+    root: Annotated[
+        str | None,
+        typer.Option("--root", help="Suspected root CI (default: the best root-cause candidate)."),
+    ] = None,
     title: Annotated[str | None, typer.Option(help="Default: names the incidents.")] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Open a problem grouping incidents, with a suspected root cause."""
     state = get_state(ctx)
-    problem, report = open_problem(state.store, incident_ids=_ids(incidents), root=root,
-                                   title=title, actor=state.actor)
+    opened = open_problem(
+        state.store, incident_ids=_ids(incidents), root=root, title=title, actor=state.actor
+    )
     if fmt is Format.JSON:
-        output.emit_json({**problem.to_json(), "root_cause": report.to_json()})
+        output.emit_json(opened.to_json())
         return
-    output.emit_kv({"id": problem.id, "title": problem.title,
-                    "incidents": problem.incident_ids,
-                    "suspected root": problem.suspected_root}, title="Problem opened")
-    _emit_report(report, fmt)
+    problem = opened.problem
+    output.emit_kv(
+        {
+            "id": problem.id,
+            "title": problem.title,
+            "incidents": problem.incident_ids,
+            "suspected root": problem.suspected_root,
+        },
+        title="Problem opened",
+    )
+    _emit_report(opened.root_cause, fmt)
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    open_only: Annotated[bool, typer.Option("--open", help="Only open or known errors.")
-                         ] = False,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open or known errors.")] = False,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """List problems."""
-    rows = [r.to_json() for r in get_state(ctx).store.find_records(
-        RecordFilter(kinds=(RecordKind.PROBLEM,), open_only=open_only))]
+    rows = [
+        r.to_json()
+        for r in get_state(ctx).store.find_records(
+            RecordFilter(kinds=(RecordKind.PROBLEM,), open_only=open_only)
+        )
+    ]
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:
-        output.emit_table(rows, ["id", "status", "title", "incident_ids", "suspected_root"],
-                          caption=f"{len(rows)} problems")
+        output.emit_table(
+            rows,
+            ["id", "status", "title", "incident_ids", "suspected_root"],
+            caption=f"{len(rows)} problems",
+        )

@@ -8,13 +8,15 @@ import typer
 from pydantic import ValidationError as PydanticError
 
 from cli import output
-from cli.options import ChangeOpt, FormatOpt, parse_assignments
+from cli.options import ChangeOpt, FormatOpt, SetOpt
 from cli.output import Format
 from cli.state import get_state
 from cmdb import ops
 from cmdb.filters import RelFilter
 from cmdb.model import Relationship
 from cmdb.validation import pydantic_error
+from cmdb.values import parse_attributes, split_assignments
+from cmdb.views import list_relationships
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -25,13 +27,12 @@ Target = Annotated[str, typer.Argument(metavar="TARGET")]
 
 @app.command("add")
 def add(ctx: typer.Context, source: Source, rel_type: Type, target: Target,
-        set_: Annotated[list[str] | None, typer.Option("--set", help="NAME=VALUE.")] = None,
-        change: ChangeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+        set_: SetOpt = None, change: ChangeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Add SOURCE -[TYPE]-> TARGET, e.g. `cmdb rel add cb-app depends_on cb-db`."""
     state = get_state(ctx)
+    attributes = parse_attributes(None, None, split_assignments(set_))
     try:
-        rel = Relationship(source=source, type=rel_type, target=target,
-                           attributes=parse_assignments(set_))
+        rel = Relationship(source=source, type=rel_type, target=target, attributes=attributes)
     except PydanticError as exc:
         raise pydantic_error(exc) from None
     created = ops.add_relationship(state.store, rel, actor=state.actor, change_id=change)
@@ -53,16 +54,14 @@ def list_(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """List relationships."""
-    store = get_state(ctx).store
-    for t in rel_type or []:
-        store.registry.rel_type(t, field="--type")
-    rels = [r.to_json() for r in store.find_relationships(RelFilter(
-        ci=ci, source=source, target=target, types=tuple(rel_type or ()),
-        include_retired=include_retired, limit=limit))]
+    flt = RelFilter(ci=ci, source=source, target=target, types=tuple(rel_type or ()),
+                    include_retired=include_retired, limit=limit)
+    rels = [r.to_json() for r in list_relationships(get_state(ctx).store, flt,
+                                                     type_field="--type")]
     if fmt is Format.JSON:
         output.emit_json(rels)
     else:
-        output.emit_table(rels, ["source", "type", "target", "status"],
+        output.emit_table(rels, ["source", "type", "target", "status", "attributes"],
                           caption=f"{len(rels)} relationships")
 
 

@@ -1,4 +1,9 @@
-"""Per-invocation state kept in ``ctx.obj``: settings, and a store opened on first use."""
+"""Per-invocation state kept in ``ctx.obj``: settings, and a store opened on first use.
+
+Only the commands that create data (``init``, ``demo``, ``import``, ``generate``) open the store
+with ``create=True``; every other command opens an existing store, and a missing SQLite file is
+a one-line error (exit 3) instead of a new, empty store at a mistyped path.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass, field
 
 import typer
 
+from cmdb.registry import Registry, load_registry
 from cmdb.settings import Settings
 from cmdb.store import GraphStore, open_store
 
@@ -17,12 +23,25 @@ __all__ = ["State", "get_state"]
 class State:
     settings: Settings
     _store: GraphStore | None = field(default=None, repr=False)
+    _registry: Registry | None = field(default=None, repr=False)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry the settings name (loaded once; the store is bound to it)."""
+        if self._registry is None:
+            self._registry = load_registry(self.settings.registry)
+        return self._registry
+
+    def open(self, *, create: bool = False) -> GraphStore:
+        """The store, opened on first use; ``create`` makes it when it does not exist."""
+        if self._store is None:
+            self._store = open_store(self.settings, registry=self.registry, create=create)
+        return self._store
 
     @property
     def store(self) -> GraphStore:
-        if self._store is None:
-            self._store = open_store(self.settings)
-        return self._store
+        """The existing store (:class:`~cmdb.errors.StoreNotFoundError` when there is none)."""
+        return self.open()
 
     @property
     def actor(self) -> str:

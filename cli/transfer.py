@@ -11,7 +11,8 @@ from cli import output
 from cli.options import ChangeOpt
 from cli.state import get_state
 from cmdb.errors import CMDBError
-from cmdb.transfer import FileFormat, check_file, export_text, import_file
+from cmdb.model import BatchResult
+from cmdb.transfer import FileFormat, ImportPlan, check_file, export_text, import_file
 
 __all__ = ["register"]
 
@@ -26,24 +27,37 @@ def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="JSON, CSV or GraphML file.")],
     fmt: InFormatOpt = None,
     change: ChangeOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run",
-                                          help="Validate against the store; write nothing.")
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Validate against the store and show the changes; write nothing.")
                        ] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace whole CIs and relationships: fields the file leaves out "
+                          "take their defaults (default: set only the fields the file gives).")
+                       ] = False,
+    show: Annotated[int, typer.Option(
+        "--show", min=0, help="With --dry-run: how many field changes to list.")] = 20,
 ) -> None:
-    """Import a file as one batch: all of it or nothing."""
+    """Import a file as one batch: all of it or nothing.
+
+    The file sets the fields (columns, JSON keys) it gives and keeps the others, unless
+    --replace.
+    """
     state = get_state(ctx)
     fmt_name = fmt.value if fmt else None
-    if dry_run:
-        result = check_file(state.store, file, format=fmt_name)
-    else:
-        result = import_file(state.store, file, actor=state.actor, change_id=change,
-                             format=fmt_name)
-    verb = "would import" if dry_run else "imported"
-    output.emit_text(
-        f"{verb} {file}: {result.created} created, {result.updated} updated, "
-        f"{result.retired} retired, {result.unchanged} unchanged"
-        + (" (dry run, nothing written)" if dry_run else "")
-    )
+    if not dry_run:
+        result = import_file(state.open(create=True), file, actor=state.actor,
+                             change_id=change, format=fmt_name, replace=replace)
+        output.emit_line(f"imported {file}: {_counts(result)}")
+        return
+    plan = check_file(state.store, file, format=fmt_name, replace=replace)
+    output.emit_line(f"would import {file}: {_counts(plan)} (dry run, nothing written)")
+    for line in plan.diff_lines(show):
+        output.emit_line(f"  {line}")
+
+
+def _counts(result: BatchResult | ImportPlan) -> str:
+    return (f"{result.created} created, {result.updated} updated, {result.retired} retired, "
+            f"{result.unchanged} unchanged")
 
 
 def export(

@@ -105,11 +105,12 @@ class ChangeStatus(StrEnum):
 
 
 class RecordKind(StrEnum):
-    """Kinds of ITSM record linked to CIs."""
+    """Kinds of record: ITSM records linked to CIs, and the log of discovery runs."""
 
     INCIDENT = "incident"
     PROBLEM = "problem"
     CHANGE = "change"
+    DISCOVERY_RUN = "discovery_run"
 
 
 class HistoryAction(StrEnum):

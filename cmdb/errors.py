@@ -14,8 +14,9 @@ clear line (or one JSON problem) and a non-zero exit code. Anything else is a bu
     ├── RegistryError               a class registry file that is itself invalid
     ├── ImportFormatError           an import file that cannot be parsed (names file and line)
     ├── ConfigError                 bad settings: an unknown store URI, a missing password
-    └── StoreError                  the store failed
-        └── StoreUnavailableError   the store cannot be reached (connection refused, auth)
+    └── StoreError                  the store failed (a closed store, a read-only file)
+        └── StoreUnavailableError   the store cannot be reached (connection refused, auth, busy)
+            └── StoreNotFoundError  no store at that path (and the command does not create one)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "RegistryError",
     "RelationshipRuleError",
     "StoreError",
+    "StoreNotFoundError",
     "StoreUnavailableError",
     "UnknownClassError",
     "UnknownRelTypeError",
@@ -106,3 +108,13 @@ class StoreError(CMDBError):
 
 class StoreUnavailableError(StoreError):
     """The store cannot be reached: connection refused, authentication failed, timed out."""
+
+
+class StoreNotFoundError(StoreUnavailableError):
+    """No store exists at the path, and the command does not create one."""
+
+    def __init__(self, path: object):
+        self.path = path
+        super().__init__(
+            f"no store at {path}: create one with `cmdb init` (or check --db / CMDB_DB)"
+        )

@@ -499,6 +499,7 @@ def generate_topology(n_cis: int, *, seed: int = 0, registry: Registry | None = 
     return Topology.build(
         version=0,
         class_names=reg.class_names,
+        class_categories=[reg.classes[c].category for c in reg.class_names],
         rel_type_names=reg.rel_type_names,
         propagation=[reg.rel_type(t).propagation.value for t in reg.rel_type_names],
         ids=lay.ids(),

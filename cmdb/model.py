@@ -40,6 +40,7 @@ __all__ = [
     "Batch",
     "BatchResult",
     "Change",
+    "DiscoveryRun",
     "Expected",
     "HistoryEntry",
     "Identifiers",
@@ -57,7 +58,7 @@ MAX_VALUE_BYTES = 64 * 1024
 """The largest attribute value, as JSON: a value is a fact about a CI, not a document store."""
 MAX_CI_BYTES = 1024 * 1024
 """The largest CI document, as JSON, attributes and identifiers included."""
-RECORD_PREFIX = {"incident": "INC", "problem": "PRB", "change": "CHG"}
+RECORD_PREFIX = {"incident": "INC", "problem": "PRB", "change": "CHG", "discovery_run": "RUN"}
 """The prefix of the ids that a store allocates to new records: ``INC-000042``."""
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$")
 
@@ -107,6 +108,10 @@ class Identifiers(_Model):
     macs: list[Annotated[str, AfterValidator(_mac)]] = Field(default_factory=list)
     cloud_ids: list[str] = Field(default_factory=list)
     k8s_uids: list[str] = Field(default_factory=list)
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Named keys that reconciliation derives and indexes (kind -> value): composite
+    identification keys (``namespace+kind+name``) and, per discovery source, the scope it saw
+    the CI in (``seen_in:kubernetes``). See :mod:`cmdb.reconcile_match`."""
 
     @field_validator("hostnames")
     @classmethod
@@ -134,6 +139,7 @@ class Identifiers(_Model):
         for kind, many in (("hostname", self.hostnames), ("ip", self.ips), ("mac", self.macs),
                            ("cloud_id", self.cloud_ids), ("k8s_uid", self.k8s_uids)):
             out.extend((kind, v) for v in many)
+        out.extend((kind, v) for kind, v in self.keys.items() if v)
         return out
 
     def index_rows(self) -> list[tuple[str, str]]:
@@ -147,6 +153,8 @@ class CI(_Model):
     ``min_required`` (k of n) is set on redundancy groups only: classes the registry marks
     ``group: true``. ``last_seen`` maps a discovery source to when it last saw the CI, and
     ``provenance`` maps an attribute to the source that last set it (filled by reconciliation).
+    ``stale_since`` maps a discovery source to when it marked the CI stale (it stopped seeing it
+    in a complete run); unlike ``last_seen`` it is content: marking is a change, with history.
     The store owns ``created_at``, ``updated_at`` and ``version``.
     """
 
@@ -165,6 +173,7 @@ class CI(_Model):
     updated_at: AwareDatetime | None = None
     last_seen: dict[str, AwareDatetime] = Field(default_factory=dict)
     provenance: dict[str, str] = Field(default_factory=dict)
+    stale_since: dict[str, AwareDatetime] = Field(default_factory=dict)
     version: int = 0
 
     def content(self) -> dict[str, Any]:
@@ -200,7 +209,8 @@ def merge_last_seen(old: dict[str, datetime], new: dict[str, datetime]) -> dict[
 
 
 class Relationship(_Model):
-    """A typed, directed relationship ``source -[type]-> target``; its key is the triple."""
+    """A typed, directed relationship ``source -[type]-> target``; its key is the triple.
+    ``last_seen`` and ``stale_since`` work per discovery source as on :class:`CI`."""
 
     source: CIId
     type: str = Field(min_length=1)
@@ -210,6 +220,7 @@ class Relationship(_Model):
     created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
     last_seen: dict[str, AwareDatetime] = Field(default_factory=dict)
+    stale_since: dict[str, AwareDatetime] = Field(default_factory=dict)
     version: int = 0
 
     @model_validator(mode="after")
@@ -287,7 +298,26 @@ class Change(Record):
         return self
 
 
-AnyRecord = Annotated[Incident | Problem | Change, Field(discriminator="kind")]
+class DiscoveryRun(Record):
+    """One real run of a discovery scanner through the reconciler (``RUN-000042``): what it
+    covered, whether it completed, what it changed. The history entries a run causes carry
+    its id as ``change_id`` (actor ``discovery:<source>``). ``status`` is ``running`` until
+    its batch is applied (``applied``) or refused (``failed``, with the reason in ``errors``)."""
+
+    kind: Literal["discovery_run"] = "discovery_run"
+    source: str
+    scope: list[str] = Field(default_factory=list)
+    complete: bool = False
+    status: Literal["running", "applied", "failed"] = "running"
+    started_at: AwareDatetime = Field(default_factory=utcnow)
+    finished_at: AwareDatetime | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    launched_by: str | None = None
+
+
+AnyRecord = Annotated[Incident | Problem | Change | DiscoveryRun, Field(discriminator="kind")]
 
 
 class HistoryEntry(_Model):
@@ -298,7 +328,7 @@ class HistoryEntry(_Model):
     actor: str
     change_id: str | None = None
     batch_id: int
-    entity: Literal["ci", "relationship", "incident", "problem", "change"]
+    entity: Literal["ci", "relationship", "incident", "problem", "change", "discovery_run"]
     entity_id: str
     action: HistoryAction
     before: dict[str, Any] | None = None

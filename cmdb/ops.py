@@ -1,7 +1,10 @@
 """Single-entity operations on top of batches, shared by the CLI and the API.
 
-Assumptions: each call is one atomic batch; ``create_*`` refuses to overwrite, ``update_ci``
-patches only the given fields, and removal is retirement (kept in history).
+Assumptions: each call is one atomic batch, and every read-then-write is guarded by the version
+it read (:class:`~cmdb.model.Expected`), checked by the store inside the batch's transaction:
+``create_*`` never overwrites (two concurrent creates of one id: one wins, the other gets a
+:class:`~cmdb.errors.ConflictError`), ``update_ci`` patches only the given fields and refuses to
+write over a change it did not see, and removal is retirement (kept in history).
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticError
 
-from cmdb.errors import ConflictError, NotFoundError, ValidationError
+from cmdb.errors import ValidationError
 from cmdb.filters import RelFilter
-from cmdb.model import CI, Batch, Relationship
+from cmdb.model import CI, Batch, Expected, Relationship
 from cmdb.store.protocol import GraphStore
 from cmdb.validation import pydantic_error
 
@@ -22,20 +25,36 @@ _PATCHABLE = {"name", "status", "criticality", "owner", "support_group", "descri
               "min_required", "identifiers"}
 
 
+MANUAL = "manual"
+"""The source of hand edits, for discovery's per-field precedence (:mod:`cmdb.reconcile`)."""
+
+
+def _paths(fields: dict[str, Any], set_attributes: dict[str, Any] | None,
+           unset: list[str] | None) -> list[str]:
+    """The provenance paths a patch sets: ``owner``, ``attributes.os``, ``identifiers.fqdn``."""
+    ids = fields.get("identifiers")
+    given = (ids.model_fields_set if hasattr(ids, "model_fields_set")
+             else set(ids or {}))
+    return ([f for f in fields if f != "identifiers"] + [f"identifiers.{f}" for f in given]
+            + [f"attributes.{a}" for a in [*(set_attributes or {}), *(unset or [])]])
+
+
 def create_ci(store: GraphStore, ci: CI, *, actor: str, change_id: str | None = None) -> CI:
     """Create ``ci``; :class:`ConflictError` if the id is taken (even by a retired CI)."""
-    try:
-        store.get_ci(ci.id)
-    except NotFoundError:
-        store.apply(Batch(cis=[ci]), actor=actor, change_id=change_id)
-        return store.get_ci(ci.id)
-    raise ConflictError(f"CI '{ci.id}' already exists; use `cmdb ci update` to change it")
+    expected = [Expected(entity="ci", id=ci.id, version=0)]
+    store.apply(Batch(cis=[ci], expected=expected), actor=actor, change_id=change_id)
+    return store.get_ci(ci.id)
 
 
 def update_ci(store: GraphStore, ci_id: str, *, fields: dict[str, Any] | None = None,
               set_attributes: dict[str, Any] | None = None, unset: list[str] | None = None,
-              actor: str, change_id: str | None = None) -> CI:
-    """Patch the given fields and attributes of an existing CI."""
+              expected_version: int | None = None, actor: str,
+              change_id: str | None = None) -> CI:
+    """Patch the given fields and attributes of an existing CI.
+
+    ``expected_version`` is the version the caller read (an ETag); when the stored CI has
+    moved on, :class:`ConflictError`. Without it, the version this call reads guards the write.
+    """
     current = store.get_ci(ci_id)
     fields = dict(fields or {})
     unknown = set(fields) - _PATCHABLE
@@ -49,11 +68,15 @@ def update_ci(store: GraphStore, ci_id: str, *, fields: dict[str, Any] | None = 
     data = current.model_dump(by_alias=True)
     data.update(fields)
     data["attributes"] = attributes
+    data["provenance"] = {**current.provenance,
+                          **dict.fromkeys(_paths(fields, set_attributes, unset), MANUAL)}
     try:
         patched = CI.model_validate(data)
     except PydanticError as exc:
         raise pydantic_error(exc, location=f"CI '{ci_id}'") from None
-    store.apply(Batch(cis=[patched]), actor=actor, change_id=change_id)
+    version = current.version if expected_version is None else expected_version
+    store.apply(Batch(cis=[patched], expected=[Expected(entity="ci", id=ci_id, version=version)]),
+                actor=actor, change_id=change_id)
     return store.get_ci(ci_id)
 
 
@@ -65,11 +88,14 @@ def retire_ci(store: GraphStore, ci_id: str, *, actor: str, change_id: str | Non
 
 def add_relationship(store: GraphStore, rel: Relationship, *, actor: str,
                      change_id: str | None = None) -> Relationship:
-    existing = store.find_relationships(RelFilter(source=rel.source, target=rel.target,
-                                                  types=(rel.type,)))
-    if existing:
-        raise ConflictError(f"relationship {rel.source} -[{rel.type}]-> {rel.target} exists")
-    store.apply(Batch(relationships=[rel]), actor=actor, change_id=change_id)
+    """Add ``rel``; :class:`ConflictError` if it is already active. A retired relationship
+    with the same key comes back (guarded by the version read, so never over a change)."""
+    flt = RelFilter(source=rel.source, target=rel.target, types=(rel.type,),
+                    include_retired=True)
+    retired = [r for r in store.find_relationships(flt) if r.status == "retired"]
+    version = retired[0].version if retired else 0
+    expected = [Expected(entity="relationship", id=rel.id, version=version)]
+    store.apply(Batch(relationships=[rel], expected=expected), actor=actor, change_id=change_id)
     return store.find_relationships(RelFilter(source=rel.source, target=rel.target,
                                               types=(rel.type,)))[0]
 

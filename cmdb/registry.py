@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,8 @@ from cmdb.errors import (
     ValidationError,
 )
 
-__all__ = ["AttributeSpec", "ClassSpec", "Registry", "RelTypeSpec", "load_registry"]
+__all__ = ["AttributeSpec", "ClassSpec", "IdentificationSpec", "Registry", "RelTypeSpec",
+           "load_registry"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -83,6 +85,37 @@ class RelTypeSpec(BaseModel):
     extend: bool = False
 
 
+Rule = tuple[str, ...]
+
+
+class IdentificationSpec(BaseModel):
+    """How reconciliation recognises a discovered CI (:mod:`cmdb.reconcile_match`): per
+    class, ordered identifier sets (``default`` for classes not listed). A component is an
+    identifier kind (``serial_number``, ``fqdn``, ``hostname``, ``ip``, ``mac``, ``cloud_id``,
+    ``k8s_uid``), ``name``, ``parent`` (the CI the sighting lives in), or a key or attribute
+    name (``domain``, ``namespace``, ``kind``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: tuple[Rule, ...] = ()
+    classes: dict[str, tuple[Rule, ...]] = Field(default_factory=dict)
+
+    def rules(self, class_name: str) -> tuple[Rule, ...]:
+        """The ordered identifier sets for CIs of ``class_name``."""
+        return self.classes.get(class_name, self.default)
+
+    def check(self, class_names: Iterable[str]) -> None:
+        known = set(class_names)
+        for name, rules in [("default", self.default), *self.classes.items()]:
+            if name != "default" and name not in known:
+                raise RegistryError(f"identification: unknown class '{name}'")
+            for rule in rules:
+                bad = [c for c in rule if not NAME_RE.match(c)]
+                if not rule or bad or len(set(rule)) != len(rule):
+                    raise RegistryError(f"identification.{name}: bad identifier set {list(rule)}"
+                                        " (non-empty, distinct lower-case names)")
+
+
 class _RegistryFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +123,7 @@ class _RegistryFile(BaseModel):
     categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
     classes: dict[str, ClassSpec] = Field(default_factory=dict)
     relationships: dict[str, RelTypeSpec] = Field(default_factory=dict)
+    identification: IdentificationSpec = Field(default_factory=IdentificationSpec)
 
 
 class Registry:
@@ -103,6 +137,8 @@ class Registry:
         }
         self._allowed_seen: set[tuple[str, str, str]] = set()
         self._check()
+        self.identification = data.identification
+        self.identification.check(self.classes)
 
     def _check(self) -> None:
         for name, spec in self.classes.items():
@@ -110,10 +146,10 @@ class Registry:
                 raise RegistryError(f"class name '{name}' must match {NAME_RE.pattern}")
             if spec.category not in self.categories:
                 raise RegistryError(f"class '{name}': unknown category '{spec.category}'")
-        for name, spec in self.relationships.items():
+        for name, rel in self.relationships.items():
             if not NAME_RE.match(name):
                 raise RegistryError(f"relationship type '{name}' must match {NAME_RE.pattern}")
-            for pair in spec.allowed:
+            for pair in rel.allowed:
                 for end in pair:
                     if end != "*" and end not in self.classes and end not in self.categories:
                         raise RegistryError(
@@ -215,23 +251,32 @@ class Registry:
 
 
 def _read(path: Path | None) -> dict[str, Any]:
+    where = "built-in registry" if path is None else str(path)
     try:
         if path is None:
             text = resources.files("cmdb").joinpath("registry.yaml").read_text(encoding="utf-8")
-            where = "built-in registry"
         else:
             text = Path(path).read_text(encoding="utf-8")
-            where = str(path)
         data = yaml.safe_load(text) or {}
     except OSError as exc:
-        raise RegistryError(f"{path}: cannot read registry ({exc.strerror})") from None
+        raise RegistryError(f"{where}: cannot read registry ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise RegistryError(f"{where}: cannot read registry (not UTF-8 text)") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise RegistryError(f"{path}{line}: invalid YAML ({exc})") from None
+        raise RegistryError(_yaml_error(where, exc)) from None
     if not isinstance(data, dict):
         raise RegistryError(f"{where}: expected a mapping at the top level")
     return data
+
+
+def _yaml_error(where: str, exc: yaml.YAMLError) -> str:
+    """One line: ``FILE:LINE: invalid YAML (PROBLEM, column N)``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or "cannot parse"
+    problem = " ".join(str(problem).split())
+    if mark is None:
+        return f"{where}: invalid YAML ({problem})"
+    return f"{where}:{mark.line + 1}: invalid YAML ({problem}, column {mark.column + 1})"
 
 
 def _parse(data: dict[str, Any], where: str) -> _RegistryFile:
@@ -240,19 +285,34 @@ def _parse(data: dict[str, Any], where: str) -> _RegistryFile:
     except PydanticError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise RegistryError(f"{where}: field '{loc}': {err['msg']}") from None
+        msg = " ".join(str(err["msg"]).split())
+        raise RegistryError(f"{where}: field '{loc}': {msg}") from None
 
 
 def load_registry(path: str | Path | None = None) -> Registry:
-    """Load the built-in registry, merged with the user's file at ``path`` if given."""
+    """Load the built-in registry, merged with the user's file at ``path`` if given.
+
+    Every problem is a :class:`RegistryError` whose one-line message names the file (and the
+    line, for YAML syntax).
+    """
     base = _parse(_read(None), "built-in registry")
-    if path is not None:
-        extra = _parse(_read(Path(path)), str(path))
-        base.categories.update(extra.categories)
-        base.classes.update(extra.classes)
-        for name, spec in extra.relationships.items():
-            old = base.relationships.get(name)
-            if spec.extend and old is not None:
-                spec = old.model_copy(update={"allowed": old.allowed + spec.allowed})
-            base.relationships[name] = spec
-    return Registry(base)
+    if path is None:
+        return Registry(base)
+    extra = _parse(_read(Path(path)), str(path))
+    base.categories.update(extra.categories)
+    base.classes.update(extra.classes)
+    for name, spec in extra.relationships.items():
+        old = base.relationships.get(name)
+        if spec.extend and old is not None:
+            spec = old.model_copy(update={"allowed": old.allowed + spec.allowed})
+        base.relationships[name] = spec
+    if "identification" in extra.model_fields_set:
+        ident = extra.identification
+        base.identification = IdentificationSpec(
+            default=ident.default if "default" in ident.model_fields_set
+            else base.identification.default,
+            classes={**base.identification.classes, **ident.classes})
+    try:
+        return Registry(base)
+    except RegistryError as err:  # the built-in part is valid: the user's file is to blame
+        raise RegistryError(f"{path}: {err}") from None

@@ -6,7 +6,10 @@ named by the scanner's own keys (``"k8s:Deployment/shop/cart"``), not by CMDB id
 only the reconciler (:mod:`cmdb.reconcile`) decides which stored CI a sighting is, by the
 registry's identification rules. ``scope`` says what the run covered (``"namespace:shop"``,
 ``"file:deploy/app.yaml"``) and ``complete`` whether it covered all of it: only a complete run
-may mark what it no longer sees as stale, and only within its scope.
+may mark what it no longer sees as stale, and only within its scope. A sighting's ``scope`` says
+which element of the run's scope it falls under (needed when the run covers several: a later
+complete run marks it stale only if that run covers the same element); by default it is the
+run's only scope element, or the run's whole scope.
 
 >>> r = ScanResult(source="compose", scope=["file:docker-compose.yml"], complete=True,
 ...                cis=[SeenCI(key="compose:web", ci_class="application", name="web"),
@@ -50,6 +53,8 @@ class SeenCI(_Seen):
     unresolved: bool = False
     origin: str | None = None
     """Where in the input it was seen (``"deploy/app.yaml#3"``), for messages."""
+    scope: str | None = None
+    """The element of :attr:`ScanResult.scope` this sighting falls under."""
 
 
 class SeenRelationship(_Seen):
@@ -82,6 +87,12 @@ class ScanResult(_Seen):
             dup = next(k for k in keys if keys.count(k) > 1)
             raise ValueError(f"scan result has two CIs with key '{dup}'")
         known = set(keys)
+        scopes = set(self.scope)
+        for c in self.cis:
+            if c.parent is not None and c.parent not in known:
+                raise ValueError(f"CI '{c.key}': parent '{c.parent}' is not a CI of the scan")
+            if c.scope is not None and c.scope not in scopes:
+                raise ValueError(f"CI '{c.key}': scope '{c.scope}' is not in the scan's scope")
         for r in self.relationships:
             for end in (r.source, r.target):
                 if end not in known:

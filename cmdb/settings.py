@@ -9,15 +9,16 @@ Nothing is read at import time: call :func:`load_settings` where settings are ne
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, SecretStr
 from pydantic import ValidationError as PydanticError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cmdb.errors import ConfigError
 
-__all__ = ["Settings", "default_db_path", "load_settings"]
+__all__ = ["Settings", "default_cache_dir", "default_db_path", "load_settings"]
 
 
 def default_db_path() -> Path:
@@ -25,9 +26,17 @@ def default_db_path() -> Path:
     return Path(user_data_dir("graph-cmdb", appauthor=False)) / "cmdb.db"
 
 
+def default_cache_dir() -> Path:
+    """Where snapshots of stores whose own directory is read-only are cached
+    (``$XDG_CACHE_HOME/graph-cmdb`` on Linux), in a subdirectory per store id."""
+    return Path(user_cache_dir("graph-cmdb", appauthor=False))
+
+
 class Settings(BaseSettings):
     """``CMDB_STORE`` (a URI: ``sqlite:///path``, ``neo4j://host:7687``, ``bolt://…``,
-    ``neo4j+s://…``) wins over ``CMDB_DB`` (a path to the embedded store's file)."""
+    ``neo4j+s://…``) wins over ``CMDB_DB`` (a path to the embedded store's file).
+    ``CMDB_READ_ONLY=1`` opens the embedded store read-only even where the file is writable
+    (it is opened read-only anyway when the file or its directory is not writable)."""
 
     model_config = SettingsConfigDict(env_prefix="CMDB_", extra="ignore")
 
@@ -38,6 +47,7 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr | None = None
     neo4j_database: str | None = None
     actor: str | None = None
+    read_only: bool = False
     stale_days: float = Field(default=30.0, gt=0)
 
     @property
@@ -47,7 +57,7 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.db or default_db_path()}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with non-None ``overrides`` (from CLI options) on top."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})

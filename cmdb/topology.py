@@ -6,9 +6,14 @@ snapshot's ``class_names`` / ``rel_type_names``. Impact propagation is normalise
 registry's declared directions, into *impact edges* ``frm -> to`` meaning "a failure of ``frm``
 impacts ``to``", and *membership edges* ``member -> group``. Adjacency is kept as CSR arrays
 (numpy), which is what makes a million-CI blast radius take milliseconds; networkx is only for
-reference implementations and export. A snapshot saves to and loads from a directory of
-``.npy`` files, so a store can cache it keyed by its version; the cache is memory-mapped, so a
-cold process reads only the pages a query touches.
+reference implementations and export. Each class also carries its registry category
+(``class_categories``), so analysis can ask for "every service" without naming classes.
+
+A snapshot saves to a *new* directory of ``.npy`` files plus a ``manifest.json`` written last,
+published by one rename and never changed afterwards; loading checks every array against the
+manifest (names, shapes, dtypes) and the key the caller expects (store id, version, tag), so a
+reader gets one whole snapshot or None. The arrays are memory-mapped, so a cold process reads only
+the pages a query touches.
 
 >>> t = Topology.build(
 ...     version=1, class_names=("application", "cluster", "database"),
@@ -21,10 +26,13 @@ cold process reads only the pages a query touches.
 [0]
 >>> t.members.row(1).tolist()
 [2]
+>>> t.class_categories, t.category_mask("").tolist()
+(('', '', ''), [True, True, True])
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -32,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,9 +49,19 @@ from cmdb.errors import NotFoundError
 
 __all__ = ["CSR", "Topology"]
 
-_FORMAT = 2
-_ARRAYS = ("class_code", "is_group", "min_required", "criticality", "last_seen", "availability",
-           "src", "dst", "rtype")
+_FORMAT = 3
+MANIFEST = "manifest.json"
+_NODE_ARRAYS = {
+    "class_code": np.int16,
+    "is_group": np.bool_,
+    "min_required": np.int32,
+    "criticality": np.int8,
+    "last_seen": np.float64,
+    "availability": np.float64,
+}
+_EDGE_ARRAYS = {"src": np.int32, "dst": np.int32, "rtype": np.int16}
+_ARRAYS = (*_NODE_ARRAYS, *_EDGE_ARRAYS)
+_CSRS = ("dependents", "dependencies", "groups", "members")
 _SCANS_BEFORE_MAP = 8
 
 
@@ -98,6 +117,8 @@ class Topology:
     src: np.ndarray
     dst: np.ndarray
     rtype: np.ndarray
+    class_categories: tuple[str, ...] = ()
+    store_id: str = ""
     _csr: dict[str, CSR] = field(default_factory=dict, repr=False)
     _scans: int = field(default=0, repr=False)
 
@@ -119,11 +140,20 @@ class Topology:
         criticality: Iterable[int] | None = None,
         last_seen: Iterable[float] | None = None,
         availability: Iterable[float] | None = None,
+        class_categories: Sequence[str] | None = None,
+        store_id: str = "",
     ) -> Topology:
         """Make a snapshot from plain sequences. ``criticality`` is the rank (1 low .. 4
         critical, default 2); ``last_seen`` is epoch seconds (NaN: never seen);
-        ``availability`` NaN means "use the class default"."""
+        ``availability`` NaN means "use the class default"; ``class_categories`` runs parallel
+        to ``class_names`` (default: no category, ``""``); ``store_id`` names the store the
+        snapshot was read from."""
         n = len(ids)
+        categories = (
+            tuple(class_categories) if class_categories is not None else (("",) * len(class_names))
+        )
+        if len(categories) != len(class_names):
+            raise ValueError("class_categories must run parallel to class_names")
 
         def arr(values, dtype, default):
             if values is None:
@@ -146,6 +176,8 @@ class Topology:
             src=np.asarray(list(src) if not isinstance(src, np.ndarray) else src, np.int32),
             dst=np.asarray(list(dst) if not isinstance(dst, np.ndarray) else dst, np.int32),
             rtype=np.asarray(list(rtype) if not isinstance(rtype, np.ndarray) else rtype, np.int16),
+            class_categories=categories,
+            store_id=store_id,
         )
 
     # -- identity ---------------------------------------------------------------------------
@@ -191,6 +223,12 @@ class Topology:
         """A boolean mask of the nodes whose class is one of ``names``."""
         codes = [self.class_names.index(c) for c in names if c in self.class_names]
         return np.isin(self.class_code, np.asarray(codes, dtype=np.int16))
+
+    def category_mask(self, *categories: str) -> np.ndarray:
+        """A boolean mask of the nodes whose class belongs to one of the registry
+        ``categories`` (see ``class_categories``)."""
+        table = np.asarray([c in categories for c in self.class_categories], dtype=bool)
+        return table[self.class_code] if table.size else np.zeros(self.n, dtype=bool)
 
     def type_codes(self, names: Iterable[str]) -> np.ndarray:
         return np.asarray(
@@ -239,6 +277,7 @@ class Topology:
     @property
     def dependencies(self) -> CSR:
         """Row ``i``: the nodes whose failure impacts ``i`` directly (hard edges)."""
+
         def build() -> CSR:
             frm, to = self.impact_edges()
             return CSR.from_edges(self.n, to, frm)
@@ -253,6 +292,7 @@ class Topology:
     @property
     def members(self) -> CSR:
         """Row ``g``: the members of redundancy group ``g``."""
+
         def build() -> CSR:
             member, group = self.membership_edges()
             return CSR.from_edges(self.n, group, member)
@@ -265,68 +305,115 @@ class Topology:
         return k.astype(np.int32)
 
     # -- persistence ------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write the snapshot, with its derived adjacency, to the directory ``path`` (one
-        ``.npy`` file per array), atomically: a reader sees the old snapshot or the new one."""
-        for name in ("dependents", "dependencies", "groups", "members"):
+    def save(self, path: str | Path, *, tag: str = "") -> None:
+        """Publish the snapshot, with its derived adjacency, as the new directory ``path``: one
+        ``.npy`` file per array and a ``manifest.json`` (key, names, shapes, dtypes), written
+        under a temporary name, manifest last, then renamed into place in one step. ``tag`` is
+        an opaque part of the key (a store puts its registry fingerprint there). A published
+        directory is never changed: :class:`FileExistsError` if ``path`` exists."""
+        for name in _CSRS:
             getattr(self, name)
-        arrays = {
-            "format": np.asarray([_FORMAT, self.version], dtype=np.int64),
-            "class_names": np.frombuffer("\n".join(self.class_names).encode(), np.uint8),
-            "rel_type_names": np.frombuffer("\n".join(self.rel_type_names).encode(), np.uint8),
-            "propagation": np.frombuffer(
-                "\n".join(p.value for p in self.propagation).encode(), np.uint8
-            ),
-            "ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8),
-        }
-        for name in _ARRAYS:
-            arrays[name] = getattr(self, name)
+        arrays = {"ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8)}
+        arrays.update((name, getattr(self, name)) for name in _ARRAYS)
         for name, csr in self._csr.items():
             arrays[f"{name}.indptr"] = csr.indptr
             arrays[f"{name}.indices"] = csr.indices
         path = Path(path)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=path.name, suffix=".tmp"))
+        if path.exists():
+            raise FileExistsError(f"{path} exists: a published snapshot is never replaced")
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
         try:
+            specs = {}
             for name, array in arrays.items():
-                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array))
-            if path.exists():
-                old = path.with_name(f"{path.name}.{os.getpid()}.old")
-                os.replace(path, old)
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, path)
+                array = np.ascontiguousarray(array)
+                np.save(tmp / f"{name}.npy", array)
+                specs[name] = {"dtype": array.dtype.str, "shape": list(array.shape)}
+            manifest = {
+                "format": _FORMAT,
+                "store_id": self.store_id,
+                "version": self.version,
+                "tag": tag,
+                "n": self.n,
+                "m": self.m,
+                "class_names": list(self.class_names),
+                "class_categories": list(self.class_categories),
+                "rel_type_names": list(self.rel_type_names),
+                "propagation": [p.value for p in self.propagation],
+                "arrays": specs,
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest))
+            os.rename(tmp, path)  # fails if another process published ``path`` meanwhile
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
     @classmethod
-    def load(cls, path: str | Path) -> Topology | None:
-        """Read a snapshot written by :meth:`save`, memory-mapped (pages load on first touch);
-        None if it is missing, partial or of another format."""
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        store_id: str | None = None,
+        version: int | None = None,
+        tag: str | None = None,
+    ) -> Topology | None:
+        """Read a snapshot written by :meth:`save`, memory-mapped (pages load on first touch).
+
+        None if it is missing or partial (a file removed under the reader), of another format,
+        of another key than the ``store_id``, ``version`` and ``tag`` given, or if any array
+        differs from the manifest in shape or dtype. No checksum: published directories are
+        immutable, so the checks are the manifest's and cost nothing per CI."""
         path = Path(path)
-
-        def arr(name: str) -> np.ndarray:
-            # a plain ndarray view: np.memmap's own indexing costs a lot per call
-            return np.load(path / f"{name}.npy", mmap_mode="r").view(np.ndarray)
-
-        def strings(name: str) -> list[str]:
-            raw = np.load(path / f"{name}.npy").tobytes().decode()
-            return raw.split("\n") if raw else []
-
         try:
-            fmt, version = (int(x) for x in arr("format"))
-            if fmt != _FORMAT:
+            man = json.loads((path / MANIFEST).read_text())
+            if man["format"] != _FORMAT:
                 return None
+            for key, want in (("store_id", store_id), ("version", version), ("tag", tag)):
+                if want is not None and man[key] != want:
+                    return None
+            n, m, specs = int(man["n"]), int(man["m"]), man["arrays"]
+
+            def arr(
+                name: str, dtype: type, shape: tuple[int, ...] | None, mmap: bool = True
+            ) -> np.ndarray:
+                a = np.load(path / f"{name}.npy", mmap_mode="r" if mmap else None)
+                a = a.view(np.ndarray)  # a plain view: np.memmap's own indexing is slow
+                spec = specs[name]
+                if (
+                    a.dtype != np.dtype(dtype)
+                    or a.dtype.str != spec["dtype"]
+                    or list(a.shape) != spec["shape"]
+                    or (shape and a.shape != shape)
+                ):
+                    raise ValueError(f"{name}: not as the manifest says")
+                return a
+
+            raw = arr("ids", np.uint8, None, mmap=False).tobytes().decode()
+            ids = raw.split("\n") if raw else []
+            names, categories = tuple(man["class_names"]), tuple(man["class_categories"])
+            types, props = tuple(man["rel_type_names"]), tuple(man["propagation"])
+            if len(ids) != n or len(categories) != len(names) or len(props) != len(types):
+                return None
+            columns: dict[str, Any] = {
+                name: arr(name, dt, (n,)) for name, dt in _NODE_ARRAYS.items()
+            }
+            columns.update((name, arr(name, dt, (m,))) for name, dt in _EDGE_ARRAYS.items())
             topo = cls(
-                version=version,
-                class_names=tuple(strings("class_names")),
-                rel_type_names=tuple(strings("rel_type_names")),
-                propagation=tuple(Propagation(p) for p in strings("propagation")),
-                ids=strings("ids"),
-                **{name: arr(name) for name in _ARRAYS},
+                version=int(man["version"]),
+                class_names=names,
+                rel_type_names=types,
+                propagation=tuple(Propagation(p) for p in props),
+                ids=ids,
+                class_categories=categories,
+                store_id=str(man["store_id"]),
+                **columns,
             )
-            for name in ("dependents", "dependencies", "groups", "members"):
-                if (path / f"{name}.indptr.npy").exists():
-                    topo._csr[name] = CSR(arr(f"{name}.indptr"), arr(f"{name}.indices"))
-        except (OSError, ValueError):
+            for name in _CSRS:
+                if f"{name}.indptr" in specs:
+                    indptr = arr(f"{name}.indptr", np.int64, (n + 1,))
+                    indices = arr(f"{name}.indices", np.int32, None)
+                    if int(indptr[0]) != 0 or int(indptr[-1]) != indices.size:
+                        return None
+                    topo._csr[name] = CSR(indptr, indices)
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         return topo

@@ -6,14 +6,24 @@ the item (``cis[3] 'srv-9'``, ``node 'srv-9'``). Exports hold non-retired CIs an
 relationships unless asked otherwise; the store-owned fields (``created_at``, ``updated_at``,
 ``version``) are never exported, so export then import into an empty store gives the same graph.
 
+Partial imports. A file sets the fields it gives and keeps the others: a CSV with only
+``id,class,name,attr.engine`` changes the names and the ``engine`` attribute of stored CIs and
+leaves their owner, criticality, identifiers and other attributes alone; a JSON object sets the
+keys it has. ``attributes`` and ``identifiers`` follow the same rule key by key, and a JSON
+``null`` there removes the key. ``replace=True`` (``cmdb import --replace``) instead replaces
+whole entities: what the file leaves out takes its default. The batch expects the version of
+every entity it merged over, so an import never writes over a change made since it read.
+
 CSV convention. A CI file has the header ``id,class,name`` plus any of ``status, criticality,
 owner, support_group, description, min_required, serial_number, fqdn, hostnames, ips, macs,
 cloud_ids, k8s_uids`` and ``attr.<name>`` columns; a relationship file has ``source,type,target``
 plus optional ``status`` and ``attr.<name>``. Identifier list cells are separated by ``;``. An
-``attr.`` cell is read as JSON when it is JSON (``8``, ``0.99``, ``true``, ``null``, ``"12.2"``,
-``[1, 2]``), else as text; an attribute the registry declares ``str`` stays text unless quoted.
-An empty cell means "not set". In GraphML, node and edge keys follow the same names, with typed
-scalars in ``attr.<name>`` and lists or objects as JSON text in ``attrjson.<name>``.
+``attr.`` cell is read by :func:`cmdb.values.parse_value` for the type the registry declares
+(``12.2`` stays text for a ``str`` attribute; ``8``, ``true``, ``[1, 2]`` are JSON otherwise).
+An empty cell clears its field (an attribute is removed, a list emptied); the fields that cannot
+be cleared (``class``, ``name``, ``status``, ``criticality``) are then kept, or take their
+default for a new CI. In GraphML, node and edge keys follow the same names, with typed scalars
+in ``attr.<name>`` and lists or objects as JSON text in ``attrjson.<name>``.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "cis.csv"
@@ -30,7 +40,6 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -38,16 +47,26 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 
-from cmdb.enums import Lifecycle
 from cmdb.errors import ImportFormatError, ValidationError
 from cmdb.filters import CIFilter, RecordFilter, RelFilter
+from cmdb.import_plan import (
+    STORE_OWNED,
+    ImportPlan,
+    Item,
+    Parsed,
+    build_batch,
+    plan_batch,
+    stored_for,
+)
 from cmdb.model import CI, AnyRecord, Batch, BatchResult, Relationship
 from cmdb.registry import Registry
 from cmdb.store.protocol import GraphStore
 from cmdb.validation import pydantic_error, validate_batch
+from cmdb.values import declared_type, parse_value
 
 __all__ = [
     "FileFormat",
+    "ImportPlan",
     "check_file",
     "export_csv",
     "export_graphml",
@@ -64,53 +83,53 @@ class FileFormat(StrEnum):
     GRAPHML = "graphml"
 
 
-_STORE_OWNED = {"created_at", "updated_at", "version"}
+_STORE_OWNED = STORE_OWNED
 _SECTIONS = ("cis", "relationships", "records")
 _CI_COLUMNS = ("id", "class", "name", "status", "criticality", "owner", "support_group",
                "description", "min_required")
 _ID_SCALARS = ("serial_number", "fqdn")
 _ID_LISTS = ("hostnames", "ips", "macs", "cloud_ids", "k8s_uids")
 _REL_COLUMNS = ("source", "type", "target", "status")
+_KEPT_WHEN_EMPTY = {"id", "class", "name", "status", "criticality", "source", "type", "target"}
 _RECORD: TypeAdapter = TypeAdapter(AnyRecord)
 _ITEM_RE = re.compile(r"^((?:cis|relationships)\[\d+\])(?: '[^']*')?(.*)$")
-
-
-@dataclass
-class _Parsed:
-    batch: Batch
-    lines: dict[str, int] = field(default_factory=dict)  # "cis[3]" -> physical CSV line
 
 
 # -- reading -----------------------------------------------------------------------------------
 def read_file(path: str | Path, *, format: str | None = None,
               registry: Registry | None = None) -> Batch:
-    """Parse an import file into a batch, without touching a store.
+    """Parse an import file into a batch of whole entities, without touching a store.
 
-    ``format`` defaults to the file extension. With a ``registry``, CSV attribute cells of
-    attributes declared ``str`` stay text (``12.2`` is a version, not a float).
+    ``format`` defaults to the file extension. With a ``registry``, CSV attribute cells are
+    read for their declared type (``12.2`` stays text for a ``str`` attribute).
     """
-    return _parse(Path(path), format, registry).batch
+    return build_batch(_parse(Path(path), format, registry))
 
 
 def import_file(store: GraphStore, path: str | Path, *, actor: str, change_id: str | None = None,
-                format: str | None = None) -> BatchResult:
-    """Read ``path`` and apply it to ``store`` as one batch: all of it or nothing."""
+                format: str | None = None, replace: bool = False) -> BatchResult:
+    """Read ``path`` and apply it to ``store`` as one batch: all of it or nothing.
+
+    The file sets the fields it gives and keeps the others; ``replace`` replaces whole CIs
+    and relationships instead (see the module docstring).
+    """
     path = Path(path)
     parsed = _parse(path, format, store.registry)
+    batch = _batch(store, parsed, replace)
     try:
-        return store.apply(parsed.batch, actor=actor, change_id=change_id)
+        return store.apply(batch, actor=actor, change_id=change_id)
     except ValidationError as err:
         raise _locate(err, path, parsed.lines) from None
 
 
-def check_file(store: GraphStore, path: str | Path, *, format: str | None = None) -> BatchResult:
-    """Validate ``path`` against ``store`` and count what importing it would do; write nothing.
-
-    The counts ignore relationships that retiring a CI would retire in passing.
-    """
+def check_file(store: GraphStore, path: str | Path, *, format: str | None = None,
+               replace: bool = False) -> ImportPlan:
+    """Validate ``path`` against ``store`` and say what importing it would do, field by field;
+    write nothing."""
     path = Path(path)
     parsed = _parse(path, format, store.registry)
-    batch = parsed.batch
+    cis, rels = stored_for(store, parsed)
+    batch = _batch(store, parsed, replace, cis, rels)
 
     def lookup(ids):
         ids = tuple(ids)
@@ -121,7 +140,17 @@ def check_file(store: GraphStore, path: str | Path, *, format: str | None = None
         validate_batch(batch, store.registry, lookup)
     except ValidationError as err:
         raise _locate(err, path, parsed.lines) from None
-    return _plan(store, batch)
+    return plan_batch(store, batch, stored_cis=cis, stored_rels=rels)
+
+
+def _batch(store: GraphStore, parsed: Parsed, replace: bool,
+           cis: dict | None = None, rels: dict | None = None) -> Batch:
+    """Whole entities (``replace``), or the file's fields merged over what is stored."""
+    if replace:
+        return build_batch(parsed)
+    if cis is None or rels is None:
+        cis, rels = stored_for(store, parsed)
+    return build_batch(parsed, stored_cis=cis, stored_rels=rels, replace=False)
 
 
 def _format_of(path: Path, format: str | None) -> FileFormat:
@@ -135,7 +164,7 @@ def _format_of(path: Path, format: str | None) -> FileFormat:
         ) from None
 
 
-def _parse(path: Path, format: str | None, registry: Registry | None) -> _Parsed:
+def _parse(path: Path, format: str | None, registry: Registry | None) -> Parsed:
     fmt = _format_of(path, format)
     try:
         data = path.read_bytes()
@@ -168,10 +197,10 @@ def _label(item: dict) -> str:
     if isinstance(item.get("id"), str):
         return f" '{item['id']}'"
     parts = [item.get(k) for k in ("source", "type", "target")]
-    return f" '{'|'.join(parts)}'" if all(isinstance(p, str) for p in parts) else ""
+    return f" '{'|'.join(parts)}'" if all(isinstance(p, str) for p in parts) else ""  # type: ignore[arg-type]
 
 
-def _parse_json(path: Path, text: str) -> _Parsed:
+def _parse_json(path: Path, text: str) -> Parsed:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -181,44 +210,29 @@ def _parse_json(path: Path, text: str) -> _Parsed:
     if not isinstance(data, dict) or set(data) - set(_SECTIONS):
         raise ImportFormatError(f"{path}: expected a JSON object with the lists 'cis', "
                                 "'relationships' and 'records' (as `cmdb export` writes)")
-    out: dict[str, list] = {}
-    for section, model in zip(_SECTIONS, (CI, Relationship, None), strict=True):
+    parsed = Parsed()
+    for section in _SECTIONS:
         items = data.get(section, [])
         if not isinstance(items, list):
             raise ImportFormatError(f"{path}: '{section}' must be a list")
-        out[section] = []
         for i, item in enumerate(items):
             where = f"{path}: {section}[{i}]"
             if not isinstance(item, dict):
                 raise ValidationError("expected a JSON object", location=where)
             where += _label(item)
-            try:
-                out[section].append(model.model_validate(item) if model
-                                    else _RECORD.validate_python(item))
-            except PydanticError as exc:
-                raise pydantic_error(exc, location=where) from None
-    return _Parsed(Batch(**out))
-
-
-def _json_cell(raw: str) -> Any:
-    def reject(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(raw, parse_constant=reject)
-    except ValueError:
-        return raw
-
-
-def _declared(registry: Registry | None, ci_class: str, name: str) -> str | None:
-    if registry is None or ci_class not in registry.class_names:
-        return None
-    spec = registry.class_(ci_class).attributes.get(name)
-    return spec.type if spec else None
+            if section == "records":
+                try:
+                    parsed.records.append(_RECORD.validate_python(item))
+                except PydanticError as exc:
+                    raise pydantic_error(exc, location=where) from None
+            else:
+                getattr(parsed, section).append(Item(item, where))
+    return parsed
 
 
 def _from_flat(flat: dict[str, Any], fixed: tuple[str, ...]) -> dict[str, Any]:
-    """A CI or relationship document from flat columns (CSV cells or GraphML keys)."""
+    """A CI or relationship document from flat columns (CSV cells or GraphML keys); a None
+    value is an empty cell."""
     doc: dict[str, Any] = {}
     ids: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
@@ -227,14 +241,14 @@ def _from_flat(flat: dict[str, Any], fixed: tuple[str, ...]) -> dict[str, Any]:
             attrs[key[5:]] = value
         elif key.startswith("attrjson."):
             try:
-                attrs[key[9:]] = json.loads(value)
+                attrs[key[9:]] = None if value is None else json.loads(value)
             except (TypeError, ValueError):
                 raise ValidationError("not valid JSON", field=key) from None
         elif fixed is _CI_COLUMNS and key in _ID_LISTS:
-            ids[key] = [v.strip() for v in str(value).split(";") if v.strip()]
+            ids[key] = [v.strip() for v in str(value or "").split(";") if v.strip()]
         elif fixed is _CI_COLUMNS and key in _ID_SCALARS:
             ids[key] = value
-        else:
+        elif value is not None or key not in _KEPT_WHEN_EMPTY:
             doc[key] = value
     if ids:
         doc["identifiers"] = ids
@@ -247,6 +261,7 @@ def _csv_header(path: Path, header: list[str] | None) -> tuple[str, tuple[str, .
     if not header:
         raise ImportFormatError(f"{path}:1: empty file, expected a header line")
     cols = set(header)
+    fixed: tuple[str, ...]
     if {"source", "type", "target"} <= cols:
         kind, fixed = "relationships", _REL_COLUMNS
     elif {"id", "class", "name"} <= cols:
@@ -263,13 +278,21 @@ def _csv_header(path: Path, header: list[str] | None) -> tuple[str, tuple[str, .
     return kind, fixed
 
 
-def _parse_csv(path: Path, text: str, registry: Registry | None) -> _Parsed:
+def _cell(key: str, text: str, registry: Registry | None, ci_class: str) -> Any:
+    if not text:
+        return None
+    if key.startswith("attr."):
+        return parse_value(text, declared_type(registry, ci_class, key[5:]))
+    return text
+
+
+def _parse_csv(path: Path, text: str, registry: Registry | None) -> Parsed:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    parsed = Parsed()
     try:
         header = [h.strip() for h in next(reader, [])]
         kind, fixed = _csv_header(path, header)
-        items: list = []
-        lines: dict[str, int] = {}
+        items: list[Item] = getattr(parsed, kind)
         start = reader.line_num + 1
         for row in reader:
             line, start = start, reader.line_num + 1
@@ -278,27 +301,21 @@ def _parse_csv(path: Path, text: str, registry: Registry | None) -> _Parsed:
             if len(row) != len(header):
                 raise ImportFormatError(
                     f"{path}:{line}: expected {len(header)} cells, got {len(row)}")
-            cells = {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
+            cells = {k: v.strip() for k, v in zip(header, row, strict=True)}
             cls = cells.get("class", "")
-            for key, value in cells.items():
-                if key.startswith("attr.") and (
-                        _declared(registry, cls, key[5:]) != "str" or value.startswith('"')):
-                    cells[key] = _json_cell(value)
             try:
-                doc = _from_flat(cells, fixed)
-                model = CI if kind == "cis" else Relationship
-                items.append(model.model_validate(doc))
-            except PydanticError as exc:
-                raise pydantic_error(exc, location=f"{path}:{line}") from None
+                doc = _from_flat({k: _cell(k, v, registry, cls) for k, v in cells.items()},
+                                 fixed)
             except ValidationError as err:
                 raise err.at(f"{path}:{line}") from None
-            lines[f"{kind}[{len(items) - 1}]"] = line
+            items.append(Item(doc, f"{path}:{line}"))
+            parsed.lines[f"{kind}[{len(items) - 1}]"] = line
     except csv.Error as exc:
         raise ImportFormatError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
-    return _Parsed(Batch(**{kind: items}), lines)
+    return parsed
 
 
-def _parse_graphml(path: Path, data: bytes) -> _Parsed:
+def _parse_graphml(path: Path, data: bytes) -> Parsed:
     import networkx as nx  # only GraphML needs it; keeps CLI start-up fast
 
     try:
@@ -311,61 +328,21 @@ def _parse_graphml(path: Path, data: bytes) -> _Parsed:
         raise ImportFormatError(f"{path}: not valid GraphML ({exc})") from None
     if not graph.is_directed():
         raise ImportFormatError(f"{path}: the graph must be directed (edgedefault=\"directed\")")
-    cis, rels = [], []
+    parsed = Parsed()
     for node, attrs in graph.nodes(data=True):
         where = f"{path}: node '{node}'"
         try:
-            cis.append(CI.model_validate({"id": node, **_from_flat(attrs, _CI_COLUMNS)}))
-        except PydanticError as exc:
-            raise pydantic_error(exc, location=where) from None
+            parsed.cis.append(Item({"id": node, **_from_flat(attrs, _CI_COLUMNS)}, where))
         except ValidationError as err:
             raise err.at(where) from None
     for source, target, attrs in graph.edges(data=True):
         where = f"{path}: edge '{source}' -> '{target}'"
         try:
             doc = _from_flat(attrs, _REL_COLUMNS)
-            rels.append(Relationship.model_validate({"source": source, "target": target, **doc}))
-        except PydanticError as exc:
-            raise pydantic_error(exc, location=where) from None
         except ValidationError as err:
             raise err.at(where) from None
-    return _Parsed(Batch(cis=cis, relationships=rels))
-
-
-def _plan(store: GraphStore, batch: Batch) -> BatchResult:
-    """Count created, updated, retired and unchanged items the way the store's writer does."""
-    result = BatchResult(batch_id=0, store_version=store.version())
-
-    def count(old: dict | None, new: dict, retiring: bool) -> None:
-        if old is None:
-            result.created += 1
-        elif old == new:
-            result.unchanged += 1
-        elif retiring:
-            result.retired += 1
-        else:
-            result.updated += 1
-
-    ids = tuple(c.id for c in batch.cis)
-    stored = {c.id: c for c in store.find_cis(CIFilter(ids=ids, include_retired=True))} \
-        if ids else {}
-    for ci in batch.cis:
-        old = stored.get(ci.id)
-        count(old and old.content(), ci.content(), ci.status is Lifecycle.RETIRED
-              and old is not None and old.status is not Lifecycle.RETIRED)
-    rels = {r.key: r for r in store.find_relationships(RelFilter(include_retired=True))} \
-        if batch.relationships else {}
-    for rel in batch.relationships:
-        old_rel = rels.get(rel.key)
-        count(old_rel and old_rel.content(), rel.content(),
-              rel.status == "retired" and old_rel is not None and old_rel.status != "retired")
-    rec_ids = tuple(r.id for r in batch.records)
-    records = {r.id: r for r in store.find_records(RecordFilter(ids=rec_ids))} if rec_ids else {}
-    for rec in batch.records:
-        old_rec = records.get(rec.id)
-        count(old_rec and old_rec.model_dump(mode="json", exclude=_STORE_OWNED),
-              rec.model_dump(mode="json", exclude=_STORE_OWNED), False)
-    return result
+        parsed.relationships.append(Item({"source": source, "target": target, **doc}, where))
+    return parsed
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -396,7 +373,7 @@ def export_json(store: GraphStore, *, include_retired: bool = False) -> dict[str
 
 def _attr_cell(value: Any) -> str:
     if isinstance(value, str):
-        plain = value == value.strip() and value and _json_cell(value) == value
+        plain = value == value.strip() and value and parse_value(value) == value
         return value if plain else json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False)
 

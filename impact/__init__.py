@@ -1,6 +1,11 @@
 """Impact analysis on a topology snapshot: blast radius, dependencies, single points of
 failure, designed availability and rendering. :mod:`impact.report` wraps them for a store, for
-the CLI and the API to call in one line each."""
+the CLI and the API to call in one line each, and returns the typed, frozen results of
+:mod:`impact.results`.
+
+Analysis only: nothing here writes to a store or reads a file. The writes that need an analysis
+first (opening incidents and problems, recording changes) are the workflows of
+:mod:`cmdb.workflows`, and configuration such as change-risk weights comes in as data."""
 
 from impact.availability import Availability, designed_availability
 from impact.blast import Affected, BlastRadius, blast_radius

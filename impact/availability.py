@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cmdb.topology import Topology
-from impact.blast import prep
+from impact.propagation import prepare
 from impact.spof import single_points_of_failure
 
 __all__ = ["Availability", "designed_availability", "k_of_n"]
@@ -100,7 +100,7 @@ def designed_availability(
     Raises :class:`~cmdb.errors.NotFoundError` for an unknown CI.
     """
     defaults = class_availability or {}
-    p = prep(topo)
+    p = prepare(topo)
     k_req = topo.k_required()
     root = topo.index(service)
 
@@ -151,5 +151,11 @@ def designed_availability(
             parent_at[0] += 1
     weakest = sorted(((topo.ids[i], own(i)) for i in memo), key=lambda t: (t[1], t[0]))[:5]
     once = math.prod(own(i) for i in sorted(series_once))
-    return Availability(service, once * memo[root], len(memo), len(series_once), broken,
-                        tuple(w for w in weakest if w[1] < 1.0))
+    return Availability(
+        service,
+        once * memo[root],
+        len(memo),
+        len(series_once),
+        broken,
+        tuple(w for w in weakest if w[1] < 1.0),
+    )

@@ -5,9 +5,12 @@ Assumptions:
 - A change is treated as the failure of its CIs for its window, on top of the CIs of open
   incidents (assumed down already: patching the second node of a cluster whose first node is in
   an incident is an outage, not a degradation).
-- Every weight, threshold, maintenance window and the CAB rule live in
-  ``impact/risk_weights.yaml`` (see its comments); ``weights=`` takes another file of the same
-  shape. ``score = 100 × Σ weight × value / Σ weight``, each value in 0..1, and every factor is
+- Every weight, threshold, maintenance window and the CAB rule is data: a :class:`RiskWeights`
+  passed in as ``weights=``, made from a mapping by :meth:`RiskWeights.from_mapping`. This
+  module reads no file: the packaged defaults and the ``--weights`` / ``CMDB_RISK_WEIGHTS``
+  override are read by :func:`cmdb.workflows.risk.load_risk_weights` (see
+  ``cmdb/workflows/risk_weights.yaml`` for what each entry means).
+  ``score = 100 × Σ weight × value / Σ weight``, each value in 0..1, and every factor is
   reported with its weight, value, points and a one-line detail, whether it contributed or not.
 - Factors: ``blast_radius`` (size, log-scaled), ``services`` and ``customers`` (criticality and
   state of those in the blast radius), ``spof`` (a changed CI alone takes a service down: the
@@ -17,12 +20,17 @@ Assumptions:
   ``collisions`` (:mod:`impact.collisions`).
 - ``min_level`` floors raise the level when the change takes a service down (given the open
   incidents), or takes one down together with a colliding change.
-- Maintenance windows are read in the YAML's timezone; a service in the blast radius with a
-  ``maintenance_window`` attribute imposes its own window instead of the default.
+- Maintenance windows are read in the weights' timezone; a service (a CI of registry category
+  ``service``) in the blast radius with a ``maintenance_window`` attribute imposes its own
+  window instead of the default.
 
->>> w = load_risk_weights()
->>> w.level_for(60), sorted(w.weights)[:3]
-('high', ['blast_radius', 'change_type', 'collisions'])
+>>> w = RiskWeights.from_mapping({
+...     "factors": {"spof": {"weight": 1}, "change_type": {"weight": 1}},
+...     "state_factor": {"down": 1.0, "degraded": 0.5, "at_risk": 0.25},
+...     "levels": {"low": 0, "medium": 25, "high": 50, "critical": 75},
+...     "cab": {"min_level": "high"}}, source="example")
+>>> w.level_for(60), sorted(w.weights)
+('high', ['change_type', 'spof'])
 """
 
 from __future__ import annotations
@@ -31,20 +39,20 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import Field
 
 from cmdb.enums import ChangeType, ImpactState, RecordKind
 from cmdb.errors import ConfigError, ValidationError
 from cmdb.filters import RecordFilter
-from cmdb.model import Batch, Change, Incident, utcnow
+from cmdb.model import Change, Incident, utcnow
 from cmdb.store.protocol import GraphStore
 from cmdb.topology import Topology
-from impact.blast import DOWN, SERVICE_CLASSES, BlastRadius, blast_radius
+from impact.blast import BlastRadius, blast_radius
 from impact.collisions import PENDING, Collision, change_collisions, in_maintenance_window, zone
-from impact.priority import next_record_id
+from impact.propagation import DOWN, prepare
+from impact.results import Counts, Result
 
 __all__ = [
     "ChangeAssessment",
@@ -52,17 +60,16 @@ __all__ = [
     "RiskWeights",
     "assess_change",
     "assess_proposed",
-    "load_risk_weights",
-    "record_change",
+    "proposed_change",
 ]
 
 _LEVELS = ("low", "medium", "high", "critical")
-DEFAULT_WEIGHTS = Path(__file__).with_name("risk_weights.yaml")
 
 
 @dataclass(frozen=True)
 class RiskWeights:
-    """The contents of a risk weights file (see ``impact/risk_weights.yaml``)."""
+    """Risk weights and rules, as data (the shape of ``cmdb/workflows/risk_weights.yaml``);
+    ``source`` names where they came from."""
 
     source: str
     weights: Mapping[str, float]
@@ -84,60 +91,54 @@ class RiskWeights:
         reached = [name for name, bound in self.levels if score >= bound]
         return reached[-1] if reached else self.levels[0][0]
 
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read risk weights {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"risk weights {path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"risk weights {path}: expected a mapping at the top level")
-    return data
-
-
-def load_risk_weights(path: str | Path | None = None) -> RiskWeights:
-    """The risk weights in ``path`` (default: the packaged ``risk_weights.yaml``); top-level
-    sections missing from ``path`` come from the default. :class:`ConfigError` if invalid."""
-    data = _read_yaml(DEFAULT_WEIGHTS)
-    source = str(DEFAULT_WEIGHTS.name)
-    if path is not None:
-        data.update(_read_yaml(Path(path)))
-        source = str(path)
-    try:
-        factors = {str(k): dict(v) for k, v in data["factors"].items()}
-        weights = {k: float(v["weight"]) for k, v in factors.items()}
-        if any(w < 0 for w in weights.values()) or not sum(weights.values()):
-            raise ValueError("weights must be >= 0 and not all 0")
-        levels = tuple(sorted(((str(k), float(v)) for k, v in data["levels"].items()),
-                              key=lambda kv: kv[1]))
-        names = [k for k, _ in levels]
-        cab = data["cab"]
-        floors = {str(k): str(v) for k, v in (data.get("min_level") or {}).items()}
-        if not set(names) <= set(_LEVELS) or names != sorted(names, key=_LEVELS.index):
-            raise ValueError(f"levels must be ordered {', '.join(_LEVELS)}")
-        for name in (cab["min_level"], *floors.values()):
-            if name not in names:
-                raise ValueError(f"unknown level {name!r}")
-        mw = data.get("maintenance_windows") or {}
-        out = RiskWeights(
-            source=source, weights=weights,
-            params={k: {p: v for p, v in f.items() if p != "weight"} for k, f in factors.items()},
-            state_factor={str(k): float(v) for k, v in data["state_factor"].items()},
-            levels=levels, min_level=floors, cab_min_level=cab["min_level"],
-            cab_types=frozenset(cab.get("change_types") or ()),
-            cab_any_collision=bool(cab.get("any_collision", False)),
-            timezone=str(mw.get("timezone", "UTC")), default_window=str(mw.get("default") or ""),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"risk weights {source}: invalid ({exc})") from None
-    try:
-        zone(out.timezone)
-        in_maintenance_window(utcnow(), utcnow() + timedelta(hours=1), out.default_window)
-    except ValidationError as exc:
-        raise ConfigError(f"risk weights {source}: {exc}") from None
-    return out
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str) -> RiskWeights:
+        """Risk weights from a mapping of the weights file's shape (every top-level section
+        present); :class:`~cmdb.errors.ConfigError`, naming ``source``, if it is invalid."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"risk weights {source}: expected a mapping at the top level")
+        try:
+            factors = {str(k): dict(v) for k, v in data["factors"].items()}
+            weights = {k: float(v["weight"]) for k, v in factors.items()}
+            if any(w < 0 for w in weights.values()) or not sum(weights.values()):
+                raise ValueError("weights must be >= 0 and not all 0")
+            levels = tuple(
+                sorted(
+                    ((str(k), float(v)) for k, v in data["levels"].items()), key=lambda kv: kv[1]
+                )
+            )
+            names = [k for k, _ in levels]
+            cab = data["cab"]
+            floors = {str(k): str(v) for k, v in (data.get("min_level") or {}).items()}
+            if not set(names) <= set(_LEVELS) or names != sorted(names, key=_LEVELS.index):
+                raise ValueError(f"levels must be ordered {', '.join(_LEVELS)}")
+            for name in (cab["min_level"], *floors.values()):
+                if name not in names:
+                    raise ValueError(f"unknown level {name!r}")
+            mw = data.get("maintenance_windows") or {}
+            out = cls(
+                source=source,
+                weights=weights,
+                params={
+                    k: {p: v for p, v in f.items() if p != "weight"} for k, f in factors.items()
+                },
+                state_factor={str(k): float(v) for k, v in data["state_factor"].items()},
+                levels=levels,
+                min_level=floors,
+                cab_min_level=cab["min_level"],
+                cab_types=frozenset(cab.get("change_types") or ()),
+                cab_any_collision=bool(cab.get("any_collision", False)),
+                timezone=str(mw.get("timezone", "UTC")),
+                default_window=str(mw.get("default") or ""),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"risk weights {source}: invalid ({exc})") from None
+        try:
+            zone(out.timezone)
+            in_maintenance_window(utcnow(), utcnow() + timedelta(hours=1), out.default_window)
+        except ValidationError as exc:
+            raise ConfigError(f"risk weights {source}: {exc}") from None
+        return out
 
 
 def _spare_members(topo: Topology, br: BlastRadius) -> dict[str, int]:
@@ -154,11 +155,18 @@ def _spare_members(topo: Topology, br: BlastRadius) -> dict[str, int]:
     return out
 
 
-def _window_fits(store: GraphStore, topo: Topology, br: BlastRadius, ci_ids: list[str],
-                start: datetime, end: datetime, weights: RiskWeights) -> tuple[bool, str]:
+def _window_fits(
+    store: GraphStore,
+    topo: Topology,
+    br: BlastRadius,
+    ci_ids: list[str],
+    start: datetime,
+    end: datetime,
+    weights: RiskWeights,
+) -> tuple[bool, str]:
     """Whether ``[start, end)`` fits the maintenance windows that apply, and which."""
-    services = [*br.services(),
-                *(c for c in ci_ids if topo.class_of(topo.index(c)) in SERVICE_CLASSES)]
+    service = prepare(topo).service_mask
+    services = [*br.services(), *(c for c in ci_ids if service[topo.index(c)])]
     own = {}
     for svc in sorted(set(services)):
         spec = store.get_ci(svc).attributes.get("maintenance_window")
@@ -167,19 +175,20 @@ def _window_fits(store: GraphStore, topo: Topology, br: BlastRadius, ci_ids: lis
     if not own:
         if not weights.default_window:
             return True, "no maintenance window defined"
-        fits = in_maintenance_window(start, end, weights.default_window,
-                                     timezone=weights.timezone)
+        fits = in_maintenance_window(start, end, weights.default_window, timezone=weights.timezone)
         where = "inside" if fits else "outside"
         return fits, f"{where} the default window {weights.default_window} ({weights.timezone})"
-    misses = [s for s, spec in own.items()
-              if not in_maintenance_window(start, end, spec, timezone=weights.timezone)]
+    misses = [
+        s
+        for s, spec in own.items()
+        if not in_maintenance_window(start, end, spec, timezone=weights.timezone)
+    ]
     if misses:
         return False, "outside the window of " + ", ".join(f"{s} ({own[s]})" for s in misses)
     return True, "inside the window of " + ", ".join(own)
 
 
-@dataclass(frozen=True)
-class Factor:
+class Factor(Result):
     """One contribution to the score: ``points = 100 × weight × value / Σ weights``."""
 
     name: str
@@ -189,9 +198,9 @@ class Factor:
     detail: str
 
 
-@dataclass(frozen=True)
-class ChangeAssessment:
-    """The risk of one change; ``factors`` lists every factor, in the YAML's order."""
+class ChangeAssessment(Result):
+    """The risk of one change; ``factors`` lists every factor, in the weights' order;
+    ``weights_source`` (``weights`` in JSON) says which weights were used."""
 
     change_id: str | None
     ci_ids: tuple[str, ...]
@@ -204,48 +213,27 @@ class ChangeAssessment:
     cab_required: bool
     cab_reasons: tuple[str, ...]
     factors: tuple[Factor, ...]
-    counts: Mapping[str, int]
+    counts: Counts
     services: tuple[str, ...]
     customers: tuple[str, ...]
     spof_for: tuple[str, ...]
     assumed_down: tuple[str, ...]
     collisions: tuple[Collision, ...]
-    weights_source: str
+    weights_source: str = Field(alias="weights")
 
     def factor(self, name: str) -> Factor:
         return next(f for f in self.factors if f.name == name)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "change_id": self.change_id, "ci_ids": list(self.ci_ids),
-            "change_type": self.change_type,
-            "window_start": self.window_start.isoformat() if self.window_start else None,
-            "window_end": self.window_end.isoformat() if self.window_end else None,
-            "score": self.score, "level": self.level,
-            "level_reasons": list(self.level_reasons), "cab_required": self.cab_required,
-            "cab_reasons": list(self.cab_reasons),
-            "factors": [vars(f) for f in self.factors],
-            "counts": dict(self.counts), "services": list(self.services),
-            "customers": list(self.customers), "spof_for": list(self.spof_for),
-            "assumed_down": list(self.assumed_down),
-            "collisions": [c.to_json() for c in self.collisions],
-            "weights": self.weights_source,
-        }
 
 
 def _few(ids: list[str], k: int = 6) -> str:
     return ", ".join(ids[:k]) + (f" and {len(ids) - k} more" if len(ids) > k else "")
 
 
-def _weights(weights: RiskWeights | str | Path | None) -> RiskWeights:
-    return weights if isinstance(weights, RiskWeights) else load_risk_weights(weights)
-
-
 def assess_change(
     store: GraphStore,
     change_id: str,
     *,
-    weights: RiskWeights | str | Path | None = None,
+    weights: RiskWeights,
     now: datetime | None = None,
 ) -> ChangeAssessment:
     """The risk of the stored change ``change_id``.
@@ -256,8 +244,16 @@ def assess_change(
     rec = store.get_record(change_id)
     if not isinstance(rec, Change):
         raise ValidationError(f"record '{change_id}' is a {rec.kind}, not a change")
-    return _assess(store, rec.ci_ids, rec.type, rec.window_start, rec.window_end,
-                   change_id=rec.id, weights=_weights(weights), now=now)
+    return _assess(
+        store,
+        rec.ci_ids,
+        rec.type,
+        rec.window_start,
+        rec.window_end,
+        change_id=rec.id,
+        weights=weights,
+        now=now,
+    )
 
 
 def assess_proposed(
@@ -267,51 +263,62 @@ def assess_proposed(
     change_type: str,
     window_start: datetime,
     window_end: datetime,
-    weights: RiskWeights | str | Path | None = None,
+    weights: RiskWeights,
     now: datetime | None = None,
 ) -> ChangeAssessment:
     """The risk of a change not recorded yet, on ``ci_ids`` in ``[window_start, window_end)``."""
-    proposal = _proposal(ci_ids, change_type, window_start, window_end)
-    return _assess(store, proposal.ci_ids, proposal.type, proposal.window_start,
-                   proposal.window_end, change_id=None, weights=_weights(weights), now=now)
+    proposal = proposed_change(ci_ids, change_type, window_start, window_end)
+    return _assess(
+        store,
+        proposal.ci_ids,
+        proposal.type,
+        proposal.window_start,
+        proposal.window_end,
+        change_id=None,
+        weights=weights,
+        now=now,
+    )
 
 
-def record_change(
-    store: GraphStore,
-    *,
+def proposed_change(
     ci_ids: Iterable[str],
     change_type: str,
     window_start: datetime,
     window_end: datetime,
-    title: str,
-    actor: str,
+    *,
+    title: str = "",
 ) -> Change:
-    """Record a requested change (id ``CHG-000123``) and return it as stored."""
-    proposal = _proposal(ci_ids, change_type, window_start, window_end)
-    topo = store.topology()
-    for ci in proposal.ci_ids:
-        topo.index(ci)
-    change = proposal.model_copy(update={"id": next_record_id(store, "CHG"), "title": title})
-    store.apply(Batch(records=[change]), actor=actor)
-    return store.get_record(change.id)
+    """A requested change not recorded yet (``id`` None), checked: at least one CI, a known
+    type, timezone-aware window times and an end after the start (:class:`ValidationError`).
 
-
-def _proposal(ci_ids, change_type, window_start, window_end) -> Change:
+    >>> from datetime import UTC, datetime
+    >>> c = proposed_change(["srv-1"], "normal", datetime(2026, 1, 10, 1, tzinfo=UTC),
+    ...                     datetime(2026, 1, 10, 3, tzinfo=UTC))
+    >>> c.id, c.status.value
+    (None, 'requested')
+    """
     ci_ids = list(dict.fromkeys(ci_ids))
     if not ci_ids:
         raise ValidationError("a change needs at least one CI", field="ci_ids")
     try:
         kind = ChangeType(change_type)
     except ValueError:
-        raise ValidationError(f"must be standard, normal or emergency, got {change_type!r}",
-                              field="type") from None
+        raise ValidationError(
+            f"must be standard, normal or emergency, got {change_type!r}", field="type"
+        ) from None
     for name, at in (("window_start", window_start), ("window_end", window_end)):
         if at.tzinfo is None:
             raise ValidationError("needs a timezone (e.g. 2026-01-03T22:00+00:00)", field=name)
     if window_end <= window_start:
         raise ValidationError("must be after window_start", field="window_end")
-    return Change(id="proposed", ci_ids=ci_ids, type=kind, window_start=window_start,
-                  window_end=window_end)
+    return Change(
+        id=None,
+        title=title,
+        ci_ids=ci_ids,
+        type=kind,
+        window_start=window_start,
+        window_end=window_end,
+    )
 
 
 def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskWeights, now):
@@ -327,15 +334,22 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
     values: dict[str, tuple[float, str]] = {}
 
     n, cap = len(br), weights.param("blast_radius", "saturate", 500)
-    values["blast_radius"] = (min(1.0, math.log1p(n) / math.log1p(cap)),
-                              f"{n} CIs affected ({br.counts()['down']} down)")
-    svc_pts = sum(int(topo.criticality[topo.index(s)]) / 4 * sf[br.state(s).value]
-                  for s in br.services())
-    values["services"] = (min(1.0, svc_pts / weights.param("services", "saturate", 2.0)),
-                          f"{len(br.services())} services affected, weighted {svc_pts:.2f}")
+    values["blast_radius"] = (
+        min(1.0, math.log1p(n) / math.log1p(cap)),
+        f"{n} CIs affected ({br.counts()['down']} down)",
+    )
+    svc_pts = sum(
+        int(topo.criticality[topo.index(s)]) / 4 * sf[br.state(s).value] for s in br.services()
+    )
+    values["services"] = (
+        min(1.0, svc_pts / weights.param("services", "saturate", 2.0)),
+        f"{len(br.services())} services affected, weighted {svc_pts:.2f}",
+    )
     cust_pts = sum(sf[br.state(c).value] for c in br.customers())
-    values["customers"] = (min(1.0, cust_pts / weights.param("customers", "saturate", 10)),
-                           f"{len(br.customers())} customers affected, weighted {cust_pts:.2f}")
+    values["customers"] = (
+        min(1.0, cust_pts / weights.param("customers", "saturate", 10)),
+        f"{len(br.customers())} customers affected, weighted {cust_pts:.2f}",
+    )
 
     spof_for: dict[str, int] = {}
     for ci in ci_ids:
@@ -343,20 +357,27 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         for s in alone.services():
             if alone.state(s) is ImpactState.DOWN:
                 spof_for[s] = max(spof_for.get(s, 0), int(topo.criticality[topo.index(s)]))
-    values["spof"] = (max(spof_for.values(), default=0) / 4,
-                      f"single point of failure for {', '.join(sorted(spof_for))}"
-                      if spof_for else "no changed CI alone takes a service down")
+    values["spof"] = (
+        max(spof_for.values(), default=0) / 4,
+        f"single point of failure for {', '.join(sorted(spof_for))}"
+        if spof_for
+        else "no changed CI alone takes a service down",
+    )
 
     spare = _spare_members(topo, br)
     fewest = min(spare.values(), default=None)
     values["redundancy"] = (
         0.0 if fewest is None else 1.0 / (1 + fewest),
-        "no redundancy group degraded" if fewest is None else
-        f"{len(spare)} groups degraded, fewest spare members left: {fewest}")
+        "no redundancy group degraded"
+        if fewest is None
+        else f"{len(spare)} groups degraded, fewest spare members left: {fewest}",
+    )
 
     kind = ChangeType(change_type).value
-    values["change_type"] = (float(weights.param("change_type", "values", {}).get(kind, 0.0)),
-                             f"{kind} change")
+    values["change_type"] = (
+        float(weights.param("change_type", "values", {}).get(kind, 0.0)),
+        f"{kind} change",
+    )
 
     since = now - timedelta(days=weights.param("history", "lookback_days", 90))
     past: set[str] = set()
@@ -365,9 +386,11 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
             failed_change = isinstance(rec, Change) and rec.status.value == "failed"
             if rec.id != change_id and (failed_change or isinstance(rec, Incident)):
                 past.add(rec.id)
-    values["history"] = (min(1.0, len(past) / weights.param("history", "saturate", 3)),
-                         f"{len(past)} failed changes or incidents since {since.date()}"
-                         + (f": {', '.join(sorted(past))}" if past else ""))
+    values["history"] = (
+        min(1.0, len(past) / weights.param("history", "saturate", 3)),
+        f"{len(past)} failed changes or incidents since {since.date()}"
+        + (f": {', '.join(sorted(past))}" if past else ""),
+    )
 
     if start is None or end is None:
         values["maintenance_window"] = (1.0, "no window scheduled")
@@ -376,23 +399,44 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         fits, why = _window_fits(store, topo, br, ci_ids, start, end, weights)
         values["maintenance_window"] = (0.0 if fits else 1.0, why)
         others = store.find_records(RecordFilter(kinds=(RecordKind.CHANGE,), open_only=True))
-        collisions = change_collisions(topo, ci_ids, start, end,
-                                       [c for c in others if c.status in PENDING],
-                                       assume_down=assumed, exclude=change_id)
+        collisions = change_collisions(
+            topo,
+            ci_ids,
+            start,
+            end,
+            [c for c in others if c.status in PENDING],
+            assume_down=assumed,
+            exclude=change_id,
+        )
     p = weights.params.get("collisions", {})
     outage = any(c.combined_outage for c in collisions)
     values["collisions"] = (
-        float(p.get("combined_outage", 1.0)) if outage else
-        float(p.get("intersect", 0.5)) if collisions else 0.0,
+        float(p.get("combined_outage", 1.0))
+        if outage
+        else float(p.get("intersect", 0.5))
+        if collisions
+        else 0.0,
         f"{len(collisions)} overlapping changes with intersecting impact"
-        + ("; together they take down " + _few(
-            sorted({x for c in collisions for x in c.services + c.groups})) if outage else ""))
+        + (
+            "; together they take down "
+            + _few(sorted({x for c in collisions for x in c.services + c.groups}))
+            if outage
+            else ""
+        ),
+    )
 
     total = sum(weights.weights.values()) or 1.0
     factors = tuple(
-        Factor(name, w, round(values[name][0], 3),
-               round(100 * w * values[name][0] / total, 2), values[name][1])
-        for name, w in weights.weights.items() if name in values)
+        Factor(
+            name=name,
+            weight=w,
+            value=round(values[name][0], 3),
+            points=round(100 * w * values[name][0] / total, 2),
+            detail=values[name][1],
+        )
+        for name, w in weights.weights.items()
+        if name in values
+    )
     score = round(min(100.0, sum(f.points for f in factors)), 1)
     level = weights.level_for(score)
     raised = []
@@ -410,6 +454,22 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
     if collisions and weights.cab_any_collision:
         reasons.append("collides with " + ", ".join(c.change_id for c in collisions))
     return ChangeAssessment(
-        change_id, tuple(ci_ids), kind, start, end, score, level, tuple(raised), bool(reasons),
-        tuple(reasons), factors, br.counts(), br.services(), br.customers(),
-        tuple(sorted(spof_for)), tuple(assumed), collisions, weights.source)
+        change_id=change_id,
+        ci_ids=tuple(ci_ids),
+        change_type=kind,
+        window_start=start,
+        window_end=end,
+        score=score,
+        level=level,
+        level_reasons=tuple(raised),
+        cab_required=bool(reasons),
+        cab_reasons=tuple(reasons),
+        factors=factors,
+        counts=Counts(**br.counts()),
+        services=br.services(),
+        customers=br.customers(),
+        spof_for=tuple(sorted(spof_for)),
+        assumed_down=tuple(assumed),
+        collisions=collisions,
+        weights_source=weights.source,
+    )

@@ -37,26 +37,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from pydantic import computed_field
 
 from cmdb.enums import ChangeStatus
 from cmdb.errors import ValidationError
 from cmdb.model import Change
 from cmdb.topology import Topology
-from impact.blast import DOWN, SERVICE_CLASSES, BlastRadius, blast_radius
+from impact.blast import BlastRadius, blast_radius
+from impact.propagation import DOWN, prepare
+from impact.results import Result
 
 __all__ = ["Collision", "change_collisions", "in_maintenance_window", "parse_windows"]
 
 PENDING = (ChangeStatus.REQUESTED, ChangeStatus.APPROVED)
 
 
-@dataclass(frozen=True)
-class Collision:
+class Collision(Result):
     """Another change that overlaps this one in time and whose impact meets this one's.
 
     ``shared`` counts the CIs in both impact sets (``shared_sample``: the first few ids);
@@ -75,19 +75,11 @@ class Collision:
     groups: tuple[str, ...]
     services: tuple[str, ...]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def combined_outage(self) -> bool:
+        """Whether the two changes take down together something neither does alone."""
         return bool(self.down_together)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "change_id": self.change_id, "title": self.title, "status": self.status,
-            "overlap_start": self.overlap_start.isoformat(),
-            "overlap_end": self.overlap_end.isoformat(),
-            "shared": self.shared, "shared_sample": list(self.shared_sample),
-            "down_together": list(self.down_together), "groups": list(self.groups),
-            "services": list(self.services), "combined_outage": self.combined_outage,
-        }
 
 
 def _reach(br: BlastRadius, topo: Topology) -> np.ndarray:
@@ -118,6 +110,7 @@ def change_collisions(
     assumed = [c for c in dict.fromkeys(assume_down) if c not in ours]
     br_ours = blast_radius(topo, ours, assume_down=assumed)
     reach_ours, down_ours = _reach(br_ours, topo), _down(br_ours, topo)
+    service = prepare(topo).service_mask
     found = []
     for other in others:
         if other.id == exclude or other.status not in PENDING:
@@ -136,14 +129,20 @@ def change_collisions(
         both = blast_radius(topo, [*ours, *theirs], assume_down=[c for c in base if c not in ours])
         together = _down(both, topo) - down_ours - _down(br_theirs, topo)
         ids = sorted(topo.ids[i] for i in together)
-        found.append(Collision(
-            change_id=other.id, title=other.title, status=other.status.value,
-            overlap_start=start, overlap_end=end, shared=int(shared.size),
-            shared_sample=tuple(topo.ids[i] for i in shared[:10].tolist()),
-            down_together=tuple(ids),
-            groups=tuple(c for c in ids if topo.is_group[topo.index(c)]),
-            services=tuple(c for c in ids if topo.class_of(topo.index(c)) in SERVICE_CLASSES),
-        ))
+        found.append(
+            Collision(
+                change_id=other.id,
+                title=other.title,
+                status=other.status.value,
+                overlap_start=start,
+                overlap_end=end,
+                shared=int(shared.size),
+                shared_sample=tuple(topo.ids[i] for i in shared[:10].tolist()),
+                down_together=tuple(ids),
+                groups=tuple(c for c in ids if topo.is_group[topo.index(c)]),
+                services=tuple(c for c in ids if service[topo.index(c)]),
+            )
+        )
     return tuple(sorted(found, key=lambda c: (not c.combined_outage, c.change_id)))
 
 
@@ -165,8 +164,9 @@ def _days(text: str) -> set[int]:
     return out
 
 
-def parse_windows(spec: str, *, field: str = "maintenance_window"
-                  ) -> tuple[tuple[frozenset[int], time, time], ...]:
+def parse_windows(
+    spec: str, *, field: str = "maintenance_window"
+) -> tuple[tuple[frozenset[int], time, time], ...]:
     """``"sat,sun 00:00-06:00; mon 22:00-02:00"`` as (weekdays, start, end) triples (Monday 0).
 
     >>> parse_windows("fri-mon 23:00-01:30")[0][0]
@@ -183,7 +183,8 @@ def parse_windows(spec: str, *, field: str = "maintenance_window"
         except ValueError:
             raise ValidationError(
                 f"bad maintenance window {part.strip()!r}: expected e.g. 'sat,sun 00:00-06:00'",
-                field=field) from None
+                field=field,
+            ) from None
     return tuple(out)
 
 
@@ -195,8 +196,9 @@ def zone(name: str) -> ZoneInfo:
         raise ValidationError(f"unknown timezone {name!r}", field="timezone") from None
 
 
-def in_maintenance_window(start: datetime, end: datetime, spec: str, *,
-                          timezone: str = "UTC") -> bool:
+def in_maintenance_window(
+    start: datetime, end: datetime, spec: str, *, timezone: str = "UTC"
+) -> bool:
     """Whether ``[start, end)`` lies wholly inside the windows of ``spec`` (local time in
     ``timezone``). An empty spec allows any time."""
     windows = parse_windows(spec)

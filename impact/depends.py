@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from cmdb.topology import Topology
-from impact.blast import _Scratch, check_depth, check_types, gather, prep, unique_in
+from impact.propagation import check_depth, check_types, prepare, unique_in
 
 __all__ = ["Dependencies", "Dependency", "depends_on"]
 
@@ -63,8 +63,9 @@ class Dependencies:
 
     def _parent(self) -> dict[int, int]:
         if "parent" not in self._cache:
-            self._cache["parent"] = dict(zip(self.nodes.tolist(), self.parents.tolist(),
-                                             strict=True))
+            self._cache["parent"] = dict(
+                zip(self.nodes.tolist(), self.parents.tolist(), strict=True)
+            )
         return self._cache["parent"]
 
     def __contains__(self, ci_id: object) -> bool:
@@ -96,8 +97,9 @@ class Dependencies:
         """A JSON-ready dict; ``limit`` caps the list, ``total`` stays complete."""
         return {
             "ci": self.ci,
-            "dependencies": [{"id": d.id, "class": d.ci_class, "path": list(d.path)}
-                             for d in self.items(limit)],
+            "dependencies": [
+                {"id": d.id, "class": d.ci_class, "path": list(d.path)} for d in self.items(limit)
+            ],
             "total": len(self),
         }
 
@@ -119,20 +121,17 @@ def depends_on(
     (('b', 'c'), ('b',))
     """
     check_depth(depth)
-    p = prep(topo, check_types(topo, types))
+    p = prepare(topo, check_types(topo, types))
     root = topo.index(ci)
-    try:
-        sc = p.pool.pop()  # its ``cnt`` (all 0) serves as "parent + 1", reset before return
-    except IndexError:
-        sc = _Scratch.make(topo.n)
+    sc = p.borrow()  # its ``cnt`` (all 0) serves as "parent + 1", reset before return
     parent, mark = sc.cnt, sc.mark
     parent[root] = root + 1
     frontier = np.asarray([root], dtype=np.int32)
     found, level = [], 0
     while frontier.size and (depth is None or level < depth):
         level += 1
-        o1, v1 = gather(p.dependencies, frontier)
-        o2, v2 = gather(p.members, frontier)
+        o1, v1 = p.dependencies.gather(frontier)
+        o2, v2 = p.members.gather(frontier)
         own, nb = np.concatenate([o1, o2]), np.concatenate([v1, v2])
         fresh = parent[nb] == 0
         own, nb = own[fresh], nb[fresh]
@@ -143,6 +142,5 @@ def depends_on(
     parents = parent[nodes] - 1
     parent[nodes] = 0
     parent[root] = 0
-    if len(p.pool) < 4:
-        p.pool.append(sc)
+    p.give_back(sc)
     return Dependencies(topo, ci, nodes, parents)

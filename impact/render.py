@@ -32,8 +32,9 @@ import numpy as np
 
 from cmdb.enums import Propagation
 from cmdb.topology import Topology
-from impact.blast import _STATES, BlastRadius, indices
+from impact.blast import BlastRadius
 from impact.depends import Dependencies
+from impact.propagation import STATES, indices
 
 __all__ = ["to_dot", "to_mermaid"]
 
@@ -53,9 +54,12 @@ def _involved(result: BlastRadius | Dependencies, limit: int | None) -> list[tup
     """(node, style) pairs, in drawing order."""
     if isinstance(result, BlastRadius):
         topo = result.topology
-        out = [(i, _STATES[c].value)
-               for i, c in zip(result.nodes[:limit].tolist(), result.codes[:limit].tolist(),
-                               strict=True)]
+        out = [
+            (i, STATES[c].value)
+            for i, c in zip(
+                result.nodes[:limit].tolist(), result.codes[:limit].tolist(), strict=True
+            )
+        ]
         out += [(i, "failed") for i in indices(topo, result.failed).tolist()]
         out += [(i, "assumed") for i in indices(topo, result.assume_down).tolist()]
         return out
@@ -63,8 +67,9 @@ def _involved(result: BlastRadius | Dependencies, limit: int | None) -> list[tup
         topo = result.topology
         root = topo.index(result.ci)
         return [(root, "root")] + [(i, "dependency") for i in result.nodes[:limit].tolist()]
-    raise TypeError(f"cannot render {type(result).__name__}: expected a BlastRadius or "
-                    "Dependencies")
+    raise TypeError(
+        f"cannot render {type(result).__name__}: expected a BlastRadius or Dependencies"
+    )
 
 
 def _edges(topo: Topology, nodes: list[int]) -> list[tuple[int, int, str]]:
@@ -73,9 +78,12 @@ def _edges(topo: Topology, nodes: list[int]) -> list[tuple[int, int, str]]:
     inside[np.asarray(nodes, dtype=np.int64)] = True
     moves = np.asarray([p is not Propagation.NONE for p in topo.propagation] + [False])
     keep = inside[topo.src] & inside[topo.dst] & moves[topo.rtype]
-    return [(s, d, topo.rel_type_names[t]) for s, d, t in
-            zip(topo.src[keep].tolist(), topo.dst[keep].tolist(), topo.rtype[keep].tolist(),
-                strict=True)]
+    return [
+        (s, d, topo.rel_type_names[t])
+        for s, d, t in zip(
+            topo.src[keep].tolist(), topo.dst[keep].tolist(), topo.rtype[keep].tolist(), strict=True
+        )
+    ]
 
 
 def _dot_quote(text: str) -> str:
@@ -86,17 +94,23 @@ def to_dot(result: BlastRadius | Dependencies, *, limit: int | None = None) -> s
     """Graphviz DOT text for ``result`` (first ``limit`` listed CIs only, when given)."""
     nodes = _involved(result, limit)
     topo = result.topology
-    lines = ["digraph impact {", "  rankdir=BT;",
-             '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
+    lines = [
+        "digraph impact {",
+        "  rankdir=BT;",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+    ]
     for i, style in nodes:
         fill, font, stroke = STYLES[style]
         width = ", penwidth=2" if style in _BOLD else ""
         label = _dot_quote(f"{topo.ids[i]}\n{topo.class_of(i)}")
-        lines.append(f"  {_dot_quote(topo.ids[i])} [label={label}, fillcolor=\"{fill}\", "
-                     f"fontcolor=\"{font}\", color=\"{stroke}\"{width}];")
+        lines.append(
+            f'  {_dot_quote(topo.ids[i])} [label={label}, fillcolor="{fill}", '
+            f'fontcolor="{font}", color="{stroke}"{width}];'
+        )
     for s, d, t in _edges(topo, [i for i, _ in nodes]):
-        lines.append(f"  {_dot_quote(topo.ids[s])} -> {_dot_quote(topo.ids[d])} "
-                     f"[label={_dot_quote(t)}];")
+        lines.append(
+            f"  {_dot_quote(topo.ids[s])} -> {_dot_quote(topo.ids[d])} [label={_dot_quote(t)}];"
+        )
     lines.append("}")
     return "\n".join(lines)
 

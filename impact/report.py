@@ -1,15 +1,16 @@
-"""Impact reports for a store: what the CLI and the API print, one call each.
+"""Impact reports for a store: what the CLI and the API return, one call each.
 
 Assumptions: the store is read only through the :class:`~cmdb.store.GraphStore` protocol
-(``topology()``, ``find_cis``, ``find_relationships``). SLAs are the ``sla`` CIs that a service
-or customer is ``covered_by``; their ``availability_target`` is a fraction (0.999) or, when
-above 1, a percentage (99.9), and is reported as a fraction. Every report is a JSON-ready dict.
+(``topology()``, ``find_cis``, ``find_records``). SLAs are the CIs of registry category
+``agreement`` that a CI is ``covered_by``; their ``availability_target`` is a fraction (0.999)
+or, when above 1, a percentage (99.9), and is reported as a fraction. Every report is a typed,
+frozen model of :mod:`impact.results`; its ``to_json()`` is the JSON the CLI prints.
 
 >>> import os, tempfile
 >>> from cmdb.model import CI, Batch, Relationship
 >>> from cmdb.settings import Settings
 >>> from cmdb.store import open_store
->>> store = open_store(Settings(db=os.path.join(tempfile.mkdtemp(), "r.db")))
+>>> store = open_store(Settings(db=os.path.join(tempfile.mkdtemp(), "r.db")), create=True)
 >>> _ = store.apply(Batch(cis=[
 ...     CI(id="svc", ci_class="business_service", name="Payments"),
 ...     CI(id="app", ci_class="application", name="Payments app"),
@@ -18,9 +19,9 @@ above 1, a percentage (99.9), and is reported as a fraction. Every report is a J
 ...                    Relationship(source="svc", type="covered_by", target="sla-1")]),
 ...     actor="doc")
 >>> r = blast_radius_report(store, ["app"])
->>> r["services"], [(s["id"], s["availability_target"]) for s in r["slas"]]
-(['svc'], [('sla-1', 0.9995)])
->>> availability_report(store, "svc")["meets_slas"]
+>>> r.services, [(s.id, s.availability_target) for s in r.slas]
+(('svc',), [('sla-1', 0.9995)])
+>>> availability_report(store, "svc").meets_slas
 False
 >>> store.close()
 """
@@ -40,7 +41,22 @@ from cmdb.topology import Topology
 from impact.availability import designed_availability
 from impact.blast import BlastRadius, blast_radius
 from impact.depends import depends_on
+from impact.propagation import AGREEMENT, SERVICE
 from impact.render import to_dot, to_mermaid
+from impact.results import (
+    AffectedCI,
+    AvailabilityReport,
+    BlastCounts,
+    BlastRadiusReport,
+    DependencyItem,
+    DependsOnReport,
+    RolledUpCI,
+    SinglePointItem,
+    SLARef,
+    SLAVerdict,
+    SpofReport,
+    WeakComponent,
+)
 from impact.spof import single_points_of_failure
 
 __all__ = [
@@ -65,46 +81,68 @@ def _target(value: Any) -> float | None:
     return value / 100.0 if value > 1 else float(value)
 
 
-def slas_covering(store: GraphStore, ci_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """The SLAs that cover any of ``ci_ids``: id, name, availability target, what they cover."""
+def slas_covering(store: GraphStore, ci_ids: Iterable[str]) -> tuple[SLARef, ...]:
+    """The SLAs that cover any of ``ci_ids``, by id: name, availability target, what they
+    cover."""
     topo = store.topology()
     return _slas_of_nodes(store, topo, np.asarray([topo.index(ci) for ci in ci_ids], np.int64))
 
 
-def _slas_of_nodes(store: GraphStore, topo: Topology, nodes: np.ndarray) -> list[dict[str, Any]]:
+def _slas_of_nodes(store: GraphStore, topo: Topology, nodes: np.ndarray) -> tuple[SLARef, ...]:
     """:func:`slas_covering` for node numbers. The ``covered_by`` edges come from the snapshot,
     so only the few SLA CIs themselves are read from the store."""
     wanted = np.zeros(topo.n, dtype=bool)
     wanted[nodes] = True
-    sel = np.isin(topo.rtype, topo.type_codes(["covered_by"])) & wanted[topo.src]
+    sel = (
+        np.isin(topo.rtype, topo.type_codes(["covered_by"]))
+        & wanted[topo.src]
+        & topo.category_mask(AGREEMENT)[topo.dst]
+    )
     covers: dict[str, list[str]] = {}
     for src, dst in zip(topo.src[sel].tolist(), topo.dst[sel].tolist(), strict=True):
         covers.setdefault(topo.ids[dst], []).append(topo.ids[src])
     if not covers:
-        return []
-    return [
-        {"id": sla.id, "name": sla.name,
-         "availability_target": _target(sla.attributes.get("availability_target")),
-         "covers": sorted(covers[sla.id])}
-        for sla in store.find_cis(CIFilter(ids=tuple(sorted(covers))))
-    ]
+        return ()
+    return tuple(
+        SLARef(
+            id=sla.id,
+            name=sla.name,
+            availability_target=_target(sla.attributes.get("availability_target")),
+            covers=tuple(sorted(covers[sla.id])),
+        )
+        for sla in sorted(store.find_cis(CIFilter(ids=tuple(sorted(covers)))), key=lambda c: c.id)
+    )
 
 
 def open_incident_cis(store: GraphStore) -> list[str]:
-    """CIs named by open incidents: what ``--open-incidents`` assumes down."""
+    """CIs named by open incidents, sorted: what ``--open-incidents`` assumes down."""
     records = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
     return sorted({ci for rec in records for ci in rec.ci_ids})
 
 
-def _blast(store: GraphStore, cis: Iterable[str], *, assume_down: Iterable[str],
-           assume_open_incidents: bool, depth: int | None, types: Iterable[str] | None,
-           stale_days: float = 30.0) -> BlastRadius:
+def _blast(
+    store: GraphStore,
+    cis: Iterable[str],
+    *,
+    assume_down: Iterable[str],
+    assume_open_incidents: bool,
+    depth: int | None,
+    types: Iterable[str] | None,
+    stale_days: float = 30.0,
+) -> BlastRadius:
     cis = list(cis)
     assumed = set(assume_down)
     if assume_open_incidents:
         assumed |= set(open_incident_cis(store)) - set(cis)
-    return blast_radius(store.topology(), cis, assume_down=sorted(assumed), depth=depth,
-                        types=types, stale_after=stale_days * SECONDS_PER_DAY, now=time.time())
+    return blast_radius(
+        store.topology(),
+        cis,
+        assume_down=sorted(assumed),
+        depth=depth,
+        types=types,
+        stale_after=stale_days * SECONDS_PER_DAY,
+        now=time.time(),
+    )
 
 
 def blast_radius_report(
@@ -117,22 +155,46 @@ def blast_radius_report(
     types: Iterable[str] | None = None,
     stale_days: float = 30.0,
     limit: int | None = None,
-) -> dict[str, Any]:
-    """:meth:`BlastRadius.to_json <impact.blast.BlastRadius.to_json>` plus ``version`` (the
-    snapshot's store version), ``stale`` (listed CIs not seen by discovery for ``stale_days``)
-    and ``slas`` covering the listed services and customers. ``assume_open_incidents`` adds
-    the CIs of open incidents to ``assume_down`` (except the failing CIs themselves)."""
+) -> BlastRadiusReport:
+    """The blast radius of ``cis`` (see :func:`impact.blast.blast_radius` and
+    :class:`~impact.results.BlastRadiusReport` for the order of each list), with the SLAs
+    covering the listed services and customers, and the CIs not seen by discovery for
+    ``stale_days``. ``assume_open_incidents`` adds the CIs of open incidents to
+    ``assume_down`` (except the failing CIs themselves)."""
     topo = store.topology()
-    br = _blast(store, cis, assume_down=assume_down, assume_open_incidents=assume_open_incidents,
-                depth=depth, types=types, stale_days=stale_days)
-    out = br.to_json(limit)
-    out["rollup"] = br.rollup(limit)
-    out["version"] = topo.version
-    out["counts"]["stale"] = br.stale_count()
-    out["stale"] = list(br.stale(limit))
-    rolled = br.nodes[br.service_or_customer_mask()]
-    out["slas"] = _slas_of_nodes(store, topo, rolled)
-    return out
+    br = _blast(
+        store,
+        cis,
+        assume_down=assume_down,
+        assume_open_incidents=assume_open_incidents,
+        depth=depth,
+        types=types,
+        stale_days=stale_days,
+    )
+    return BlastRadiusReport(
+        failed=br.failed,
+        assume_down=br.assume_down,
+        affected=tuple(
+            AffectedCI(
+                id=a.id,
+                ci_class=a.ci_class,
+                state=a.state,
+                path=a.path,
+                last_seen=a.last_seen,
+                stale=a.stale,
+            )
+            for a in br.affected(limit)
+        ),
+        services=br.services(),
+        customers=br.customers(),
+        counts=BlastCounts(**br.counts(), stale=br.stale_count()),
+        rollup=tuple(
+            RolledUpCI(id=r.id, ci_class=r.ci_class, state=r.state) for r in br.rollup(limit)
+        ),
+        version=topo.version,
+        stale=br.stale(limit),
+        slas=_slas_of_nodes(store, topo, br.nodes[br.service_or_customer_mask()]),
+    )
 
 
 def depends_on_report(
@@ -142,12 +204,19 @@ def depends_on_report(
     depth: int | None = None,
     types: Iterable[str] | None = None,
     limit: int | None = None,
-) -> dict[str, Any]:
-    """:meth:`Dependencies.to_json <impact.depends.Dependencies.to_json>` plus ``version``."""
+) -> DependsOnReport:
+    """What ``ci`` needs (:func:`impact.depends.depends_on`), nearest first, at most ``limit``
+    of them; ``total`` counts them all."""
     topo = store.topology()
-    out = depends_on(topo, ci, depth=depth, types=types).to_json(limit)
-    out["version"] = topo.version
-    return out
+    deps = depends_on(topo, ci, depth=depth, types=types)
+    return DependsOnReport(
+        ci=ci,
+        total=len(deps),
+        version=topo.version,
+        dependencies=tuple(
+            DependencyItem(id=d.id, ci_class=d.ci_class, path=d.path) for d in deps.items(limit)
+        ),
+    )
 
 
 def blast_radius_picture(
@@ -162,53 +231,82 @@ def blast_radius_picture(
     limit: int | None = None,
 ) -> str:
     """The blast-radius subgraph as Graphviz DOT (``fmt="dot"``) or Mermaid text."""
-    br = _blast(store, cis, assume_down=assume_down, assume_open_incidents=assume_open_incidents,
-                depth=depth, types=types)
+    br = _blast(
+        store,
+        cis,
+        assume_down=assume_down,
+        assume_open_incidents=assume_open_incidents,
+        depth=depth,
+        types=types,
+    )
     return _RENDER[fmt](br, limit=limit)
 
 
-def depends_on_picture(store: GraphStore, ci: str, *, fmt: str, depth: int | None = None,
-                       types: Iterable[str] | None = None, limit: int | None = None) -> str:
+def depends_on_picture(
+    store: GraphStore,
+    ci: str,
+    *,
+    fmt: str,
+    depth: int | None = None,
+    types: Iterable[str] | None = None,
+    limit: int | None = None,
+) -> str:
     """The depends-on subgraph as Graphviz DOT (``fmt="dot"``) or Mermaid text."""
     return _RENDER[fmt](depends_on(store.topology(), ci, depth=depth, types=types), limit=limit)
 
 
-def spof_report(store: GraphStore, service: str) -> dict[str, Any]:
+def spof_report(store: GraphStore, service: str) -> SpofReport:
     """The single points of failure of ``service``, each with its path from the service."""
     topo = store.topology()
     found = single_points_of_failure(topo, service)
-    return {
-        "service": service,
-        "version": topo.version,
-        "single_points_of_failure": [
-            {"id": s.id, "class": s.ci_class, "path": list(s.path)} for s in found
-        ],
-    }
+    return SpofReport(
+        service=service,
+        version=topo.version,
+        single_points_of_failure=tuple(
+            SinglePointItem(id=s.id, ci_class=s.ci_class, path=s.path) for s in found
+        ),
+    )
 
 
-def availability_report(store: GraphStore, service: str) -> dict[str, Any]:
-    """The designed availability of ``service`` against the SLAs covering it. ``meets_slas``
-    is None when no SLA with a target covers it."""
+def availability_report(store: GraphStore, service: str) -> AvailabilityReport:
+    """The designed availability of ``service`` against the SLAs covering it."""
     topo = store.topology()
-    defaults = {name: spec.availability for name, spec in store.registry.classes.items()
-                if spec.availability is not None}
+    defaults = {
+        name: spec.availability
+        for name, spec in store.registry.classes.items()
+        if spec.availability is not None
+    }
     result = designed_availability(topo, service, class_availability=defaults)
-    out = result.to_json()
-    slas = slas_covering(store, [service])
-    for sla in slas:
-        target = sla["availability_target"]
-        sla["meets"] = None if target is None else result.availability >= target
-    verdicts = [s["meets"] for s in slas if s["meets"] is not None]
-    out["version"] = topo.version
-    out["slas"] = slas
-    out["meets_slas"] = all(verdicts) if verdicts else None
-    return out
+    slas = tuple(
+        SLAVerdict(
+            **sla.model_dump(),
+            meets=None
+            if sla.availability_target is None
+            else result.availability >= sla.availability_target,
+        )
+        for sla in slas_covering(store, [service])
+    )
+    verdicts = [s.meets for s in slas if s.meets is not None]
+    return AvailabilityReport(
+        service=result.service,
+        availability=result.availability,
+        annual_downtime_minutes=round(result.annual_downtime_minutes, 3),
+        components=result.components,
+        single_points=result.single_points,
+        cycles_broken=result.cycles_broken,
+        weakest=tuple(WeakComponent(id=ci, availability=a) for ci, a in result.weakest),
+        version=topo.version,
+        slas=slas,
+        meets_slas=all(verdicts) if verdicts else None,
+    )
 
 
-def availability_reports(store: GraphStore, services: Iterable[str] | None = None
-                         ) -> list[dict[str, Any]]:
-    """:func:`availability_report` for each of ``services``, or for every live business
-    service when None."""
+def availability_reports(
+    store: GraphStore, services: Iterable[str] | None = None
+) -> tuple[AvailabilityReport, ...]:
+    """:func:`availability_report` for each of ``services``, or, when None, for every live CI
+    of category ``service``, by id."""
     if services is None:
-        services = [c.id for c in store.find_cis(CIFilter(classes=("business_service",)))]
-    return [availability_report(store, s) for s in services]
+        topo = store.topology()
+        services = sorted(topo.ids[i] for i in np.flatnonzero(topo.category_mask(SERVICE)))
+    return tuple(availability_report(store, s) for s in services)

@@ -43,35 +43,35 @@ import heapq
 import math
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
+from pydantic import Field, computed_field
 
 from cmdb.enums import ChangeStatus, RecordKind
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
-from cmdb.model import Batch, Change, Incident, Problem, utcnow
+from cmdb.model import Change, Incident, Problem, utcnow
 from cmdb.store.protocol import GraphStore
 from cmdb.topology import Topology
-from impact.blast import gather, indices, prep, unique_in
+from impact.propagation import Prepared, indices, prepare, unique_in
+from impact.results import Result
 
-__all__ = ["Boost", "Candidate", "RootCauseReport", "open_problem", "rank_root_causes",
-           "root_cause_report"]
+__all__ = ["Boost", "Candidate", "RootCauseReport", "rank_root_causes", "root_cause_report"]
 
-DETECTION = 0.6
-MAX_NOISE = 0.01
-CHANGE_BOOST = 3.0
-INCIDENT_BOOST = 1.5
-MAX_BOOST = 6.0
-GROUP_PRIOR = 0.1
+# The model's constants (see the module's assumptions), each with why it has its value.
+DETECTION = 0.6  # P(a CI the cause hits shows a symptom): < 1, so a few silent CIs rule out nothing
+MAX_NOISE = 0.01  # cap on P(a CI alarms by itself), so that small graphs still favour causes
+CHANGE_BOOST = 3.0  # log-odds of a recent change on the candidate (about 20 to 1)
+INCIDENT_BOOST = 1.5  # log-odds of a recent incident on it: weaker evidence (about 4.5 to 1)
+MAX_BOOST = 6.0  # cap on all boosts: one or two explained symptoms (each >= log(0.6/0.01) = 4.1)
+GROUP_PRIOR = 0.1  # prior odds of a group failing by itself rather than through its members
+RECORD_LOOKBACK_DAYS = 30  # records read for boosts: window plus this, so long changes count
 _DONE = (ChangeStatus.IMPLEMENTED, ChangeStatus.FAILED, ChangeStatus.APPROVED)
 _SIZES: weakref.WeakKeyDictionary[Topology, np.ndarray] = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
-class Boost:
+class Boost(Result):
     """A recent record on a candidate and the log-odds it adds."""
 
     record_id: str
@@ -79,13 +79,12 @@ class Boost:
     value: float
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(Result):
     """A possible root cause and why: the symptoms it explains and those it does not, the size
     of its blast radius, its boosts, and the CIs indistinguishable from it."""
 
     id: str
-    ci_class: str
+    ci_class: str = Field(alias="class")
     score: float
     explained: tuple[str, ...]
     unexplained: tuple[str, ...]
@@ -93,20 +92,23 @@ class Candidate:
     boosts: tuple[Boost, ...] = ()
     equivalents: tuple[str, ...] = ()
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def coverage(self) -> float:
-        return len(self.explained) / max(1, len(self.explained) + len(self.unexplained))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "class": self.ci_class, "score": self.score,
-                "coverage": round(self.coverage, 3), "explained": list(self.explained),
-                "unexplained": list(self.unexplained),
-                "blast_radius_size": self.blast_radius_size,
-                "boosts": [vars(b) for b in self.boosts], "equivalents": list(self.equivalents)}
+        """The share of the symptoms this candidate explains (3 decimals)."""
+        return round(len(self.explained) / max(1, len(self.explained) + len(self.unexplained)), 3)
 
 
-def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: bool,
-           seeds: np.ndarray | None = None) -> np.ndarray:
+def _reach(
+    p: Prepared,
+    start: int,
+    stamp: np.ndarray,
+    mark: np.ndarray,
+    tag: int,
+    *,
+    up: bool,
+    seeds: np.ndarray | None = None,
+) -> np.ndarray:
     """Nodes reachable from ``start`` (or ``seeds``), themselves included: downstream along
     impact and membership edges, or (``up``) upstream along dependencies and members."""
     one, two = (p.dependencies, p.members) if up else (p.dependents, p.groups)
@@ -114,8 +116,8 @@ def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: 
     stamp[frontier] = tag
     found = [frontier]
     while frontier.size:
-        _, a = gather(one, frontier)
-        _, b = gather(two, frontier)
+        _, a = one.gather(frontier)
+        _, b = two.gather(frontier)
         nb = np.concatenate([a, b]) if b.size else a
         nb = unique_in(nb[stamp[nb] != tag], mark)
         stamp[nb] = tag
@@ -127,7 +129,7 @@ def _reach(p, start: int, stamp: np.ndarray, mark: np.ndarray, tag: int, *, up: 
 _POP = np.asarray([bin(i).count("1") for i in range(256)], dtype=np.int32)
 
 
-def _explains(p, sym: np.ndarray, stamp, mark) -> tuple[np.ndarray, np.ndarray]:
+def _explains(p: Prepared, sym: np.ndarray, stamp, mark) -> tuple[np.ndarray, np.ndarray]:
     """The candidates (the symptoms' upstream closure) and, per candidate, a packed bit row of
     the symptoms it explains: bit j is set when symptom j is reachable downstream from it."""
     cands = _reach(p, -1, stamp, mark, 1, up=True, seeds=sym)
@@ -159,18 +161,25 @@ def _explains(p, sym: np.ndarray, stamp, mark) -> tuple[np.ndarray, np.ndarray]:
     return cands, bits
 
 
-def _boosts(topo: Topology, records, now: datetime, window_hours: float) -> dict[int, list]:
+def _boosts(
+    topo: Topology,
+    records: Iterable[Incident | Problem | Change],
+    now: datetime,
+    window_hours: float,
+) -> dict[int, list[Boost]]:
     since = now - timedelta(hours=window_hours)
     out: dict[int, list[Boost]] = {}
     for rec in records:
         if isinstance(rec, Change):
             start = rec.window_start or rec.created_at
-            end = rec.window_end or start
-            if rec.status not in _DONE or start is None or not (start <= now and end >= since):
+            if rec.status not in _DONE or start is None:
                 continue
-            boost = Boost(rec.id, "change", CHANGE_BOOST)
+            end = rec.window_end or start
+            if not (start <= now and end >= since):
+                continue
+            boost = Boost(record_id=rec.id, kind="change", value=CHANGE_BOOST)
         elif isinstance(rec, Incident) and since <= rec.opened_at <= now:
-            boost = Boost(rec.id, "incident", INCIDENT_BOOST)
+            boost = Boost(record_id=rec.id, kind="incident", value=INCIDENT_BOOST)
         else:
             continue
         for ci in dict.fromkeys(rec.ci_ids):
@@ -198,15 +207,20 @@ def rank_root_causes(
     sym = indices(topo, symptoms)
     if sym.size == 0:
         raise ValidationError("give at least one symptom CI", field="symptoms")
-    p, n = prep(topo), topo.n
+    p, n = prepare(topo), topo.n
     stamp, mark = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int32)
     cands, bits = _explains(p, sym, stamp, mark)
     cov = _POP[bits].sum(axis=1)
     q = min(MAX_NOISE, max(sym.size / n, 1e-9))
     gain, loss = math.log(DETECTION / q), math.log((1 - DETECTION) / (1 - q))
     boosts = _boosts(topo, records, now or utcnow(), window_hours)
-    extra = np.asarray([min(MAX_BOOST, sum(b.value for b in boosts.get(int(c), ())))
-                        for c in cands.tolist()]) if boosts else np.zeros(cands.size)
+    extra = (
+        np.asarray(
+            [min(MAX_BOOST, sum(b.value for b in boosts.get(int(c), ()))) for c in cands.tolist()]
+        )
+        if boosts
+        else np.zeros(cands.size)
+    )
     extra = extra + np.where(topo.is_group[cands], math.log(GROUP_PRIOR), 0.0)
     bound = cov * gain + extra
     # a class of indistinguishable candidates shares cov: its weight is at most log(how many)
@@ -233,33 +247,37 @@ def rank_root_causes(
             if len(best) > top:
                 heapq.heappop(best)
     ranked = sorted(
-        ((key[0] + math.log(len(js)), key[1], sorted(js, key=lambda j: topo.ids[cands[j]]))
-         for key, js in classes.items()),
-        key=lambda cls: (-cls[0], cls[1], topo.ids[cands[cls[2][0]]]))
+        (
+            (key[0] + math.log(len(js)), key[1], sorted(js, key=lambda j: topo.ids[cands[j]]))
+            for key, js in classes.items()
+        ),
+        key=lambda cls: (-cls[0], cls[1], topo.ids[cands[cls[2][0]]]),
+    )
     ids, out = topo.ids, []
     for weight, size, js in ranked[:top]:
         c = int(cands[js[0]])
         hit = np.unpackbits(bits[js[0]], count=sym.size).astype(bool)
-        out.append(Candidate(
-            id=ids[c], ci_class=topo.class_of(c), score=round(weight, 3),
-            explained=tuple(ids[s] for s in sym[hit].tolist()),
-            unexplained=tuple(ids[s] for s in sym[~hit].tolist()),
-            blast_radius_size=size, boosts=tuple(boosts.get(c, ())),
-            equivalents=tuple(ids[int(cands[j])] for j in js[1:])))
+        out.append(
+            Candidate(
+                id=ids[c],
+                ci_class=topo.class_of(c),
+                score=round(weight, 3),
+                explained=tuple(ids[s] for s in sym[hit].tolist()),
+                unexplained=tuple(ids[s] for s in sym[~hit].tolist()),
+                blast_radius_size=size,
+                boosts=tuple(boosts.get(c, ())),
+                equivalents=tuple(ids[int(cands[j])] for j in js[1:]),
+            )
+        )
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class RootCauseReport:
+class RootCauseReport(Result):
     """:func:`root_cause_report`'s answer: the symptoms used and the ranked candidates."""
 
     symptoms: tuple[str, ...]
     incidents: tuple[str, ...]
     candidates: tuple[Candidate, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"symptoms": list(self.symptoms), "incidents": list(self.incidents),
-                "candidates": [c.to_json() for c in self.candidates]}
 
 
 def root_cause_report(
@@ -279,44 +297,24 @@ def root_cause_report(
     for inc_id in incident_ids:
         rec = store.get_record(inc_id)
         if not isinstance(rec, Incident):
-            raise ValidationError(f"record '{inc_id}' is a {rec.kind}, not an incident",
-                                  field="incidents")
+            raise ValidationError(
+                f"record '{inc_id}' is a {rec.kind}, not an incident", field="incidents"
+            )
         symptoms.extend(rec.ci_ids)
     symptoms = list(dict.fromkeys(symptoms))
     if not symptoms:
         raise ValidationError("give symptom CIs or incidents with CIs", field="symptoms")
-    since = now - timedelta(hours=window_hours, days=30)
-    records = [r for r in store.find_records(RecordFilter(
-        kinds=(RecordKind.INCIDENT, RecordKind.CHANGE), since=since)) if r.id not in incident_ids]
-    ranked = rank_root_causes(store.topology(), symptoms, records=records, now=now,
-                              window_hours=window_hours, top=top)
-    return RootCauseReport(tuple(symptoms), tuple(incident_ids), ranked)
-
-
-def open_problem(
-    store: GraphStore,
-    *,
-    incident_ids: Iterable[str],
-    actor: str,
-    root: str | None = None,
-    title: str | None = None,
-    now: datetime | None = None,
-) -> tuple[Problem, RootCauseReport]:
-    """Record a problem grouping ``incident_ids``; its suspected root is ``root`` or, if not
-    given, the best candidate of :func:`root_cause_report`."""
-    from impact.priority import next_record_id
-
-    incident_ids = list(dict.fromkeys(incident_ids))
-    if not incident_ids:
-        raise ValidationError("give at least one incident", field="incidents")
-    report = root_cause_report(store, incident_ids=incident_ids, now=now, top=3)
-    if root is not None:
-        store.topology().index(root)
-    suspected = root or (report.candidates[0].id if report.candidates else None)
-    problem = Problem(
-        id=next_record_id(store, "PRB"),
-        title=title or f"Common cause of {', '.join(incident_ids)}",
-        ci_ids=list(dict.fromkeys([*report.symptoms, *([suspected] if suspected else [])])),
-        incident_ids=incident_ids, suspected_root=suspected)
-    store.apply(Batch(records=[problem]), actor=actor)
-    return store.get_record(problem.id), report
+    since = now - timedelta(hours=window_hours, days=RECORD_LOOKBACK_DAYS)
+    records = [
+        r
+        for r in store.find_records(
+            RecordFilter(kinds=(RecordKind.INCIDENT, RecordKind.CHANGE), since=since)
+        )
+        if isinstance(r, Incident | Change) and r.id not in incident_ids
+    ]
+    ranked = rank_root_causes(
+        store.topology(), symptoms, records=records, now=now, window_hours=window_hours, top=top
+    )
+    return RootCauseReport(
+        symptoms=tuple(symptoms), incidents=tuple(incident_ids), candidates=ranked
+    )

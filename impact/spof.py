@@ -28,8 +28,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from cmdb.topology import Topology
-from impact.blast import prep
 from impact.depends import depends_on
+from impact.propagation import prepare
 
 __all__ = ["SinglePoint", "single_points_of_failure"]
 
@@ -74,7 +74,7 @@ def single_points_of_failure(topo: Topology, service: str) -> tuple[SinglePoint,
     root = topo.index(service)
     closure = [root, *deps.nodes.tolist()]
     inside = set(closure)
-    p = prep(topo)
+    p = prepare(topo)
     # the closure subgraph: who a failure reaches directly, and the groups each node counts in
     dependents = {x: [y for y in p.dependents.row(x).tolist() if y in inside] for x in closure}
     groups = {x: [g for g in p.groups.row(x).tolist() if g in inside] for x in closure}

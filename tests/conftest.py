@@ -28,7 +28,7 @@ def _neo4j_store(registry):
 def store(request, tmp_path, registry):
     """A fresh, empty store of each backend."""
     if request.param == "sqlite":
-        s = open_store(Settings(db=tmp_path / "cmdb.db"), registry=registry)
+        s = open_store(Settings(db=tmp_path / "cmdb.db"), registry=registry, create=True)
     else:
         s = _neo4j_store(registry)
     yield s
@@ -37,6 +37,6 @@ def store(request, tmp_path, registry):
 
 @pytest.fixture
 def sqlite_store(tmp_path, registry):
-    s = open_store(Settings(db=tmp_path / "cmdb.db"), registry=registry)
+    s = open_store(Settings(db=tmp_path / "cmdb.db"), registry=registry, create=True)
     yield s
     s.close()

@@ -69,5 +69,6 @@ def wipe(store) -> None:
                 pass
         s.execute_write(lambda tx: tx.run(
             "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
-            "m.batch = 0, m.seq = 0, m.schema = 1").consume())
+            "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $sid",
+            sid=store.store_id).consume())
     store._topology = None

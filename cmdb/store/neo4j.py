@@ -4,15 +4,17 @@ Assumptions: the official driver; every write is one managed write transaction p
 (``session.execute_write``, retried on transient errors) holding the same validation and the same
 history as the SQLite store (see :mod:`cmdb.store.cypher` for the graph model); reads run in
 managed read transactions so that ``neo4j://`` routing sends them to readers. Driver errors are
-translated in one place (:mod:`cmdb.store.neo4j_errors`). The topology snapshot is read as
-``collect()``-ed id lists per page of 50k source CIs and cached in memory, keyed by the store
-version. :meth:`Neo4jStore.server_side_blast_radius` answers plain reachability inside the
-database, for graphs too big to hold in memory.
+translated in one place (:mod:`cmdb.store.neo4j_errors`). The store's identity
+(``store_id``) is a property of the ``CMDBMeta`` node, created with it. The topology snapshot is
+read in one read transaction as ``collect()``-ed id lists per page of 50k source CIs and cached
+in memory, keyed by the store id and version. :meth:`Neo4jStore.server_side_blast_radius`
+answers plain reachability inside the database, for graphs too big to hold in memory.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +54,7 @@ class Neo4jStore:
     def __init__(self, uri: str, registry: Registry, *, user: str = "neo4j",
                  password: str, database: str | None = None):
         self.registry, self.uri, self.user, self.database = registry, uri, user, database
+        self.store_id = ""
         self._topology: Topology | None = None
         self._driver = None
         try:
@@ -90,8 +93,15 @@ class Neo4jStore:
         with map_driver_errors(self.uri, self.user), self._session() as s:
             for stmt in schema_statements(self.registry):
                 s.run(stmt).consume()
-            s.run("MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
-                  "m.batch = 0, m.seq = 0, m.schema = 1").consume()
+            store_id = s.run(
+                "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
+                "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $id RETURN m.store_id",
+                id=uuid.uuid4().hex).single()[0]
+            if store_id is None:  # a store from before store ids; a SET that reads the
+                # property it sets locks the node first, so the first opener's id wins
+                store_id = s.run(f"{META} SET m.store_id = coalesce(m.store_id, $id) "
+                                 "RETURN m.store_id", id=uuid.uuid4().hex).single()[0]
+            self.store_id = str(store_id)
             s.run("CALL db.awaitIndexes(300)").consume()
 
     def _read(self, query: str, **params: Any) -> list[list[Any]]:
@@ -176,7 +186,8 @@ class Neo4jStore:
         types = self._types(flt.types) if flt.types else ""
         if types is None:
             return []
-        conds, params = [], {}
+        conds: list[str] = []
+        params: dict[str, Any] = {}
         if flt.ci is not None:
             head = (f"MATCH (:CI {{id: $ci}})-[r{types}]-(:CI) WITH DISTINCT r "
                     "WITH r, startNode(r) AS s, endNode(r) AS t")
@@ -224,7 +235,8 @@ class Neo4jStore:
         return record_from_json(rows[0][0])
 
     def find_records(self, flt: RecordFilter) -> list[AnyRecord]:
-        conds, params = [], {}
+        conds: list[str] = []
+        params: dict[str, Any] = {}
         if flt.kinds:
             conds.append("r.kind IN $kinds")
             params["kinds"] = [str(k) for k in flt.kinds]
@@ -244,7 +256,8 @@ class Neo4jStore:
         return [record_from_json(d) for (d,) in rows]
 
     def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
-        conds, params = [], {}
+        conds: list[str] = []
+        params: dict[str, Any] = {}
         for prop in ("entity", "entity_id", "actor", "change_id"):
             value = getattr(flt, prop)
             if value is not None:
@@ -270,17 +283,18 @@ class Neo4jStore:
 
     # -- topology ---------------------------------------------------------------------------
     def topology(self) -> Topology:
-        version = self.version()
-        if self._topology is None or self._topology.version != version:
+        store_id, version = self._read(f"{META} RETURN coalesce(m.store_id, ''), m.version")[0]
+        topo = self._topology
+        if topo is None or (topo.store_id, topo.version) != (store_id, int(version)):
             with map_driver_errors(self.uri, self.user), self._session() as s:
-                self._topology = s.execute_read(self._build_topology)
-        return self._topology
+                topo = self._topology = s.execute_read(self._build_topology)
+        return topo
 
     def _build_topology(self, tx) -> Topology:
         """Read every live CI and active relationship in one read transaction, a page of
         source CIs at a time, each page one record of parallel ``collect()`` lists."""
         reg = self.registry
-        version = int(tx.run(f"{META} RETURN m.version").single()[0])
+        store_id, version = tx.run(f"{META} RETURN coalesce(m.store_id, ''), m.version").single()
         class_code = {c: i for i, c in enumerate(reg.class_names)}
         type_code = {rel_type(reg, t): i for i, t in enumerate(reg.rel_type_names)}
         crit = {c.value: c.rank for c in Criticality}
@@ -320,8 +334,10 @@ class Neo4jStore:
             return a
 
         return Topology.build(
-            version=version,
+            version=int(version),
+            store_id=store_id,
             class_names=reg.class_names,
+            class_categories=[reg.classes[c].category for c in reg.class_names],
             rel_type_names=reg.rel_type_names,
             propagation=[reg.relationships[t].propagation for t in reg.rel_type_names],
             ids=ids,
@@ -386,3 +402,29 @@ class Neo4jStore:
             "UNWIND hit AS h RETURN collect(DISTINCT h)"
         )
         return set(self._read(query, **params)[0][0])
+
+    # -- bulk reads for reconciliation ------------------------------------------------------
+    def find_by_identifiers(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str]]:
+        given: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for kind, value in pairs:
+            given.setdefault((kind, value.strip().lower()), []).append((kind, value))
+        keys = [list(p) for p in given]
+        out: dict[tuple[str, str], list[str]] = {}
+        query = ("UNWIND $pairs AS p MATCH (i:Identifier {value: p[1]}) WHERE i.kind = p[0] "
+                 "WITH p, collect(DISTINCT i.ci) AS ids RETURN collect([p, ids])")
+        for i in range(0, len(keys), PAGE):
+            for (kind, value), ids in self._read(query, pairs=keys[i : i + PAGE])[0][0]:
+                for pair in given[(kind, value)]:
+                    out[pair] = sorted(ids)
+        return out
+
+    def find_relationships_from(self, sources: Sequence[str]) -> list[Relationship]:
+        ids = sorted(set(sources))
+        query = ("UNWIND $ids AS k MATCH (:CI {id: k})-[r]->(:CI) WHERE r.doc IS NOT NULL "
+                 "RETURN collect(r.doc)")
+        rels = [Relationship.model_validate_json(d)
+                for i in range(0, len(ids), PAGE)
+                for d in self._read(query, ids=ids[i : i + PAGE])[0][0]]
+        return sorted(rels, key=lambda r: r.key)

@@ -34,7 +34,7 @@ __all__ = ["map_driver_errors"]
 def _first_line(exc: BaseException) -> str:
     text = str(exc)
     if text.startswith("{") and getattr(exc, "message", None):  # a server error's own text
-        text = str(exc.message)
+        text = str(getattr(exc, "message", ""))
     return (text.strip() or type(exc).__name__).splitlines()[0]
 
 
@@ -65,6 +65,9 @@ def map_driver_errors(uri: str, user: str) -> Iterator[None]:
         raise StoreUnavailableError(f"cannot reach Neo4j at {uri} ({_reason(exc)})") from None
     except nx.ConstraintError as exc:
         raise ConflictError(f"Neo4j at {uri} refused a write: {_first_line(exc)}") from None
+    except nx.TransientError as exc:  # still failing after the managed transaction's retries
+        raise StoreUnavailableError(
+            f"Neo4j at {uri} is busy: {exc.code}: {_first_line(exc)}") from None
     except nx.ConfigurationError as exc:
         raise ConfigError(f"bad Neo4j settings for {uri}: {_first_line(exc)}") from None
     except nx.Neo4jError as exc:

@@ -15,13 +15,23 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
-from cmdb.model import CI, Batch, BatchResult, Change, HistoryEntry, Incident, Problem, Relationship
+from cmdb.model import (
+    CI,
+    Batch,
+    BatchResult,
+    Change,
+    DiscoveryRun,
+    HistoryEntry,
+    Incident,
+    Problem,
+    Relationship,
+)
 from cmdb.registry import Registry
 from cmdb.topology import Topology
 
 __all__ = ["GraphStore", "Subgraph"]
 
-AnyRecord = Incident | Problem | Change
+AnyRecord = Incident | Problem | Change | DiscoveryRun
 
 
 class Subgraph(BaseModel):
@@ -35,10 +45,17 @@ class Subgraph(BaseModel):
 
 @runtime_checkable
 class GraphStore(Protocol):
-    """What every backend provides. Errors are :mod:`cmdb.errors` types, never driver errors."""
+    """What every backend provides. Errors are :mod:`cmdb.errors` types, never driver errors,
+    and the same fault raises the same type on every backend: a violated constraint or a
+    stale version :class:`~cmdb.errors.ConflictError`, a busy or unreachable store
+    :class:`~cmdb.errors.StoreUnavailableError`, a closed or read-only one
+    :class:`~cmdb.errors.StoreError`."""
 
     registry: Registry
     uri: str
+    #: The store's identity: a uuid4 hex created with the store and kept in it, so a snapshot
+    #: or cache can tell one store from another (a restored file, another server).
+    store_id: str
 
     def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
         """Validate and apply ``batch`` in one transaction: all of it or none of it.
@@ -86,9 +103,26 @@ class GraphStore(Protocol):
 
     def topology(self) -> Topology:
         """A compact, read-only snapshot of all non-retired CIs and active relationships,
-        for analysis. Backends may cache it keyed by :meth:`version`."""
+        for analysis, with ``store_id`` and the registry's class categories. Backends may
+        cache it keyed by :attr:`store_id`, :meth:`version` and the registry; a reader always
+        gets one whole snapshot of one state of the store."""
         ...
 
     def close(self) -> None:
-        """Release connections and files. Idempotent."""
+        """Release connections and files. Idempotent. Any other method of a closed store
+        raises :class:`~cmdb.errors.StoreError` ("the store at ... is closed")."""
+        ...
+
+    def find_by_identifiers(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str]]:
+        """Bulk identifier look-up for reconciliation: for each ``(kind, value)`` pair, the ids
+        of the CIs (retired ones too) whose identifiers hold that value under that kind,
+        sorted. Values compare stripped and case-insensitively; the result is keyed by the
+        pairs as given and leaves out pairs that match nothing."""
+        ...
+
+    def find_relationships_from(self, sources: Sequence[str]) -> list[Relationship]:
+        """Every relationship (retired ones too) whose source is one of the CI ids
+        ``sources``, ordered by (source, type, target): the bulk read reconciliation needs."""
         ...

@@ -7,20 +7,23 @@ from datetime import datetime
 from pydantic import TypeAdapter
 
 from cmdb.enums import ChangeStatus
-from cmdb.model import AnyRecord, Change, Incident, Problem
+from cmdb.model import AnyRecord, Change, DiscoveryRun, Incident, Problem
 
 __all__ = ["is_open", "record_from_json", "record_time"]
 
 _ADAPTER: TypeAdapter = TypeAdapter(AnyRecord)
 
 
-def record_from_json(doc: str | bytes) -> Incident | Problem | Change:
+def record_from_json(doc: str | bytes) -> Incident | Problem | Change | DiscoveryRun:
     """Parse a stored record document into its model."""
     return _ADAPTER.validate_json(doc)
 
 
-def is_open(rec: Incident | Problem | Change) -> bool:
-    """Open incidents, problems not closed or resolved, and changes not yet finished."""
+def is_open(rec: Incident | Problem | Change | DiscoveryRun) -> bool:
+    """Open incidents, problems not closed or resolved, changes not yet finished, and discovery
+    runs still running."""
+    if isinstance(rec, DiscoveryRun):
+        return rec.status == "running"
     if isinstance(rec, Incident):
         return rec.is_open
     if isinstance(rec, Problem):
@@ -28,9 +31,11 @@ def is_open(rec: Incident | Problem | Change) -> bool:
     return rec.status in (ChangeStatus.REQUESTED, ChangeStatus.APPROVED)
 
 
-def record_time(rec: Incident | Problem | Change) -> datetime:
+def record_time(rec: Incident | Problem | Change | DiscoveryRun) -> datetime:
     """When a record happened, for time-window filters: an incident's opening, a change's
-    planned start, otherwise its creation."""
+    planned start, a discovery run's start, otherwise its creation."""
+    if isinstance(rec, DiscoveryRun):
+        return rec.started_at
     if isinstance(rec, Incident):
         return rec.opened_at
     if isinstance(rec, Change) and rec.window_start is not None:

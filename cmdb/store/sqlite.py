@@ -3,30 +3,45 @@
 Assumptions: one writer at a time (``BEGIN IMMEDIATE``), any number of readers. Each CI row keeps
 its full JSON document plus the columns that filters need; relationships refer to CIs by integer
 row number so that a topology snapshot reads integers, not strings. History is an append-only
-table guarded by triggers. The topology snapshot is cached next to the database file
-(``<db>.topology-<registry fingerprint>/``) and keyed by the store version, so a cold process
-answers without rebuilding the graph from rows.
+table guarded by triggers. Every store has an identity (``meta.store_id``, a uuid created with
+the file). The topology snapshot is cached next to the database file (``<db>.snapshots/``, see
+:mod:`cmdb.store.snapshots`), keyed by store id, version, registry fingerprint and last write, so
+a cold process answers without rebuilding the graph from rows and a restored file never reuses
+another file's snapshot. A file that this process cannot write is opened read-only (see
+:mod:`cmdb.store.sqlite_connect`); its snapshots go to the user cache directory. sqlite3 errors
+become :mod:`cmdb.errors` types in one place, :mod:`cmdb.store.sqlite_errors`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import json
+import shutil
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from cmdb.enums import Criticality, Lifecycle
-from cmdb.errors import NotFoundError, StoreError, StoreUnavailableError, ValidationError
+from cmdb.errors import NotFoundError, StoreError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
 from cmdb.registry import Registry
+from cmdb.settings import default_cache_dir
 from cmdb.store.protocol import AnyRecord, Subgraph
 from cmdb.store.records import record_from_json
-from cmdb.store.sqlite_writer import Writer, iso
+from cmdb.store.snapshots import SnapshotCache, SnapshotKey
+from cmdb.store.sqlite_connect import connect, is_read_only
+from cmdb.store.sqlite_errors import closed_error, map_sqlite_errors, read_only_error
+from cmdb.store.sqlite_writer import Writer, iso, upgrade_identifier_index
 from cmdb.topology import Topology
 from cmdb.validation import validate_batch
 
@@ -43,8 +58,9 @@ CREATE TABLE IF NOT EXISTS ci (
 CREATE INDEX IF NOT EXISTS ci_class ON ci (class, status);
 CREATE INDEX IF NOT EXISTS ci_owner ON ci (owner);
 CREATE INDEX IF NOT EXISTS ci_group ON ci (support_group);
-CREATE TABLE IF NOT EXISTS ci_ident (value TEXT NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (value, n)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ci_identifier (value TEXT NOT NULL, kind TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (value, kind, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ci_identifier_n ON ci_identifier (n);
 CREATE TABLE IF NOT EXISTS rel (
     src INTEGER NOT NULL, type TEXT NOT NULL, dst INTEGER NOT NULL, status TEXT NOT NULL,
     doc TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (src, type, dst)) WITHOUT ROWID;
@@ -69,6 +85,11 @@ INSERT OR IGNORE INTO meta VALUES ('schema', '1'), ('version', '0');
 """
 
 
+def _utc(at: datetime) -> str:
+    """A filter's time as stored: a naive time means UTC, as on every backend."""
+    return iso(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -76,25 +97,50 @@ def _like(text: str) -> str:
 class SQLiteStore:
     """A :class:`~cmdb.store.protocol.GraphStore` on one SQLite file."""
 
-    def __init__(self, path: str | Path, registry: Registry):
+    def __init__(self, path: str | Path, registry: Registry, *, create: bool = False,
+                 read_only: bool = False):
+        """Open the store file at ``path``; create it (and its directory) only if ``create``,
+        else :class:`~cmdb.errors.StoreNotFoundError`. It is opened read-only when
+        ``read_only`` or when this process cannot write the file or its directory."""
         self.registry = registry
         self.path = Path(path).expanduser()
         self.uri = f"sqlite:///{self.path}"
         self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         self._topology: Topology | None = None
+        self._topology_key: SnapshotKey | None = None
+        self._legacy_cache_checked = False
+        self.read_only = read_only or is_read_only(self.path)
+        self._db = connect(self.path, create=create, read_only=self.read_only)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-            schema = int(self._scalar("SELECT value FROM meta WHERE key='schema'"))
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailableError(f"cannot open the store at {self.path} ({exc})") from None
-        if schema != SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: store schema {schema} is not supported")
+            if not self.read_only:
+                with map_sqlite_errors(self.path):
+                    self._migrate()
+            schema = self._scalar("SELECT value FROM meta WHERE key='schema'")
+            if schema is None or int(schema) != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store schema {schema} is not supported")
+            self.store_id = str(self._scalar("SELECT value FROM meta WHERE key='store_id'") or "")
+        except BaseException:
+            self.close()
+            raise
+        self._cache = self._snapshot_cache()
+
+    def _migrate(self) -> None:
+        """Bring a writable file up to date; every step is a no-op on a current store."""
+        db = self._conn
+        db.executescript(_SCHEMA)
+        upgrade_identifier_index(db)
+        # the store's identity; stores created before it existed get one now
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+
+    def _snapshot_cache(self) -> SnapshotCache | None:
+        """Next to the file; in the user cache directory (per store id) when the store is
+        read-only; none (memory only) for a read-only store that has no id yet."""
+        if not self.store_id:
+            return None
+        if self.read_only:
+            return SnapshotCache(default_cache_dir() / "snapshots" / self.store_id)
+        return SnapshotCache(self.path.with_name(f"{self.path.name}.snapshots"))
 
     # -- plumbing ---------------------------------------------------------------------------
     def __enter__(self) -> SQLiteStore:
@@ -105,19 +151,24 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
-            if getattr(self, "_db", None) is not None:
+            if self._db is not None:
                 self._db.close()
                 self._db = None
 
-    def _scalar(self, sql: str, params: Sequence = ()) -> object:
-        row = self._db.execute(sql, params).fetchone()
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise closed_error(self.path)
+        return self._db
+
+    def _scalar(self, sql: str, params: Sequence = ()) -> Any:
+        with map_sqlite_errors(self.path):
+            row = self._conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
     def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: query failed ({exc})") from None
+        with map_sqlite_errors(self.path):
+            return self._conn.execute(sql, params).fetchall()
 
     def version(self) -> int:
         with self._lock:
@@ -125,7 +176,7 @@ class SQLiteStore:
 
     # -- writes -----------------------------------------------------------------------------
     def _lookup(self, ids: Iterable[str]) -> dict[str, tuple[str, Lifecycle]]:
-        rows = self._db.execute(
+        rows = self._conn.execute(
             "SELECT id, class, status FROM ci WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(ids)),),
         )
@@ -133,21 +184,19 @@ class SQLiteStore:
 
     def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailableError(f"{self.path}: store is busy ({exc})") from None
-            try:
-                validate_batch(batch, self.registry, self._lookup)
-                result = Writer(self._db, actor, change_id).write(batch)
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.IntegrityError):
-                    raise ValidationError(str(exc)) from None
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"{self.path}: write failed ({exc})") from None
-                raise
+            db = self._conn
+            if self.read_only:
+                raise read_only_error(self.path)
+            with map_sqlite_errors(self.path):
+                db.execute("BEGIN IMMEDIATE")  # waits BUSY_TIMEOUT_MS, then "busy"
+                try:
+                    validate_batch(batch, self.registry, self._lookup)
+                    result = Writer(db, actor, change_id).write(batch)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
             return result
 
     # -- reads ------------------------------------------------------------------------------
@@ -175,7 +224,7 @@ class SQLiteStore:
                 where.append(f"{col} = ?")
                 params.append(value)
         if flt.identifier is not None:
-            where.append("n IN (SELECT n FROM ci_ident WHERE value = ?)")
+            where.append("n IN (SELECT n FROM ci_identifier WHERE value = ?)")
             params.append(flt.identifier.strip().lower())
         if flt.text:
             where.append("(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
@@ -263,7 +312,7 @@ class SQLiteStore:
             where.append("is_open = 1")
         if flt.since is not None:
             where.append("at >= ?")
-            params.append(iso(flt.since))
+            params.append(_utc(flt.since))
         sql = "SELECT doc FROM record" + (" WHERE " + " AND ".join(where) if where else "")
         with self._lock:
             rows = self._rows(sql + " ORDER BY id", params)
@@ -278,10 +327,10 @@ class SQLiteStore:
                 params.append(value)
         if flt.since is not None:
             where.append("at >= ?")
-            params.append(iso(flt.since))
+            params.append(_utc(flt.since))
         if flt.until is not None:
             where.append("at <= ?")
-            params.append(iso(flt.until))
+            params.append(_utc(flt.until))
         sql = ("SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, before, "
                "after FROM history" + (" WHERE " + " AND ".join(where) if where else ""))
         sql += " ORDER BY seq" + (f" LIMIT {int(flt.limit)}" if flt.limit else "")
@@ -296,43 +345,89 @@ class SQLiteStore:
         ]
 
     # -- topology ---------------------------------------------------------------------------
-    @property
-    def _cache_path(self) -> Path:
-        """The snapshot cache; its name carries the registry's fingerprint, so a changed
-        registry (classes, groups, propagation) never reuses a snapshot built under another."""
-        return self.path.with_name(f"{self.path.name}.topology-{self.registry.fingerprint}")
+    @cached_property
+    def _schema(self) -> tuple:
+        """What a snapshot takes from the registry (see :func:`~cmdb.store.snapshots.schema_of`)."""
+        reg = self.registry
+        return (reg.class_names, tuple(reg.classes[c].category for c in reg.class_names),
+                reg.rel_type_names,
+                tuple(reg.relationships[t].propagation.value for t in reg.rel_type_names))
+
+    def _key(self) -> SnapshotKey:
+        """The store's identity and state now, read in one statement."""
+        with map_sqlite_errors(self.path):
+            store_id, version, last = self._conn.execute(
+                "SELECT (SELECT value FROM meta WHERE key = 'store_id'), "
+                "(SELECT value FROM meta WHERE key = 'version'), "
+                "(SELECT seq || '@' || at FROM history ORDER BY seq DESC LIMIT 1)").fetchone()
+        state = hashlib.sha256(str(last).encode()).hexdigest()[:8]
+        return SnapshotKey(store_id or "", int(version), self.registry.fingerprint, state)
 
     def topology(self) -> Topology:
-        version = self.version()
-        if self._topology is not None and self._topology.version == version:
-            return self._topology
-        topo = Topology.load(self._cache_path)
-        if topo is None or topo.version != version:
-            topo = self._build_topology(version)
-            # a read-only directory only costs the next process a rebuild
-            with contextlib.suppress(OSError):
-                topo.save(self._cache_path)
-        self._topology = topo
-        return topo
+        with self._lock:
+            key = self._key()
+            if self._topology is not None and self._topology_key == key:
+                return self._topology
+            key, topo = self._cached(key)
+            if topo is None:
+                key, topo = self._build_topology()
+                self._publish(key, topo)
+            self._topology, self._topology_key = topo, key
+            return topo
 
-    def _build_topology(self, version: int) -> Topology:
+    def _cached(self, key: SnapshotKey) -> tuple[SnapshotKey, Topology | None]:
+        """The published snapshot of ``key``; if it went away while being read (a newer state
+        was published and the old one removed), that of the store's state now."""
+        for _ in range(3):
+            if self._cache is None or not key.store_id:
+                return key, None
+            topo = self._cache.load(key, schema=self._schema)
+            if topo is not None:
+                return key, topo
+            fresh = self._key()
+            if fresh == key:
+                break
+            key = fresh
+        return key, None
+
+    def _publish(self, key: SnapshotKey, topo: Topology) -> None:
+        if self._cache is None or key.store_id != self.store_id:
+            return
+        # an unwritable cache directory only costs the next process a rebuild
+        with contextlib.suppress(OSError):
+            self._cache.publish(topo, key)
+        if not self.read_only and not self._legacy_cache_checked:
+            self._legacy_cache_checked = True  # caches of format 2 lived beside the file
+            for old in glob.glob(f"{glob.escape(str(self.path))}.topology-*"):
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _build_topology(self) -> tuple[SnapshotKey, Topology]:
+        """Read the live graph, and the key it is the snapshot of, in one read transaction."""
         reg = self.registry
         class_code = {c: i for i, c in enumerate(reg.class_names)}
         type_code = {t: i for i, t in enumerate(reg.rel_type_names)}
         crit = {c.value: c.rank for c in Criticality}
-        with self._lock:
-            rows = self._rows(
-                "SELECT n, id, class, criticality, min_required, last_seen, availability "
-                "FROM ci WHERE status != 'retired' ORDER BY n"
-            )
-            edges = self._rows("SELECT src, type, dst FROM rel WHERE status = 'active'")
+        with self._lock, map_sqlite_errors(self.path):
+            db = self._conn
+            db.execute("BEGIN")
+            try:
+                key = self._key()
+                rows = db.execute(
+                    "SELECT n, id, class, criticality, min_required, last_seen, availability "
+                    "FROM ci WHERE status != 'retired' ORDER BY n").fetchall()
+                edges = db.execute(
+                    "SELECT src, type, dst FROM rel WHERE status = 'active'").fetchall()
+            finally:
+                if db.in_transaction:
+                    db.execute("COMMIT")
         rown = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         src_n = np.fromiter((e[0] for e in edges), np.int64, len(edges))
         dst_n = np.fromiter((e[2] for e in edges), np.int64, len(edges))
         src, dst = np.searchsorted(rown, src_n), np.searchsorted(rown, dst_n)
-        return Topology.build(
-            version=version,
+        return key, Topology.build(
+            version=key.version,
             class_names=reg.class_names,
+            class_categories=self._schema[1],
             rel_type_names=reg.rel_type_names,
             propagation=[reg.relationships[t].propagation for t in reg.rel_type_names],
             ids=[r[1] for r in rows],
@@ -345,5 +440,34 @@ class SQLiteStore:
             src=src.astype(np.int32),
             dst=dst.astype(np.int32),
             rtype=np.fromiter((type_code[e[1]] for e in edges), np.int16, len(edges)),
+            store_id=key.store_id,
         )
 
+    # -- bulk reads for reconciliation ------------------------------------------------------
+    def find_by_identifiers(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str]]:
+        given: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for kind, value in pairs:
+            given.setdefault((kind, value.strip().lower()), []).append((kind, value))
+        if not given:
+            return {}
+        sql = ("SELECT k.value ->> 0, k.value ->> 1, c.id FROM json_each(?) k "
+               "JOIN ci_identifier i ON i.value = k.value ->> 1 AND i.kind = k.value ->> 0 "
+               "JOIN ci c ON c.n = i.n ORDER BY c.id")
+        with self._lock:
+            rows = self._rows(sql, (json.dumps([list(p) for p in given]),))
+        out: dict[tuple[str, str], list[str]] = {}
+        for kind, value, ci_id in rows:
+            for pair in given[(kind, value)]:
+                ids = out.setdefault(pair, [])
+                if not ids or ids[-1] != ci_id:
+                    ids.append(ci_id)
+        return out
+
+    def find_relationships_from(self, sources: Sequence[str]) -> list[Relationship]:
+        sql = ("SELECT r.doc FROM json_each(?) k JOIN ci s ON s.id = k.value "
+               "JOIN rel r ON r.src = s.n JOIN ci t ON t.n = r.dst ORDER BY s.id, r.type, t.id")
+        with self._lock:
+            rows = self._rows(sql, (json.dumps(sorted(set(sources))),))
+        return [Relationship.model_validate_json(doc) for (doc,) in rows]

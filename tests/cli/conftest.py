@@ -23,4 +23,7 @@ class Cmdb:
 
 @pytest.fixture
 def cmdb(tmp_path):
-    return Cmdb(tmp_path / "cli.db")
+    """A `cmdb` on an empty store (made with `cmdb init`: only data-creating commands make one)."""
+    runner = Cmdb(tmp_path / "cli.db")
+    runner("init")
+    return runner

@@ -79,6 +79,29 @@ class TestCi:
         cmdb("ci", "add", "x", code=2)
         cmdb("ci", "list", "--format", "yaml", code=2)
 
+    def test_set_reads_values_as_the_registry_types_them(self, cmdb):
+        """`--set version=12.2` is text for a database (declared str), as in a CSV import."""
+        out = cmdb("ci", "add", "db-9", "--class", "database", "--name", "DB", "--set",
+                   "engine=oracle", "--set", "version=12.2", "--set", "port=1521", "-f",
+                   "json").stdout
+        assert json.loads(out)["attributes"] == {"engine": "oracle", "version": "12.2",
+                                                 "port": 1521}
+        out = cmdb("ci", "update", "db-9", "--set", "version=19.3", "-f", "json").stdout
+        assert json.loads(out)["attributes"]["version"] == "19.3"
+
+    def test_show_lists_missing_recommended(self, cmdb):
+        add_db_stack(cmdb)
+        shown = json.loads(cmdb("ci", "show", "cb-db", "-f", "json").stdout)
+        assert shown["missing_recommended"] == ["version"]
+        assert "missing recommended" in cmdb("ci", "show", "cb-db").stdout
+
+    def test_oversized_value_is_one_line(self, cmdb):
+        result = cmdb("ci", "add", "big", "--class", "application", "--name", "Big", "--set",
+                      "blob=" + "x" * 70_000, code=1)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "field 'attributes.blob'" in lines[0]
+        assert "the limit is 65,536" in lines[0] and "xxxx" not in lines[0]
+
     def test_bad_setting_is_one_line(self, cmdb, monkeypatch):
         monkeypatch.setenv("CMDB_STALE_DAYS", "soon")
         result = cmdb("ci", "list", code=1)
@@ -125,7 +148,8 @@ class TestAdmin:
     @pytest.mark.parametrize(
         ("text", "message"),
         [
-            ("classes: [unclosed", "invalid YAML"),
+            ("classes: [unclosed", "reg.yaml:1: invalid YAML (expected ',' or ']'"),
+            ("classes:\n  a: b\n c: d\n", "reg.yaml:3: invalid YAML"),
             ("classes:\n  gizmo: {category: nowhere}", "class 'gizmo': unknown category"),
             ("relationships:\n  zaps: {propagation: sideways}", "field 'relationships.zaps"),
         ],
@@ -134,7 +158,9 @@ class TestAdmin:
         path = tmp_path / "reg.yaml"
         path.write_text(text)
         result = cmdb("--registry", str(path), "ci", "list", code=1)
-        assert message in result.stderr and "Traceback" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}")
+        assert message in lines[0] and "Traceback" not in result.stderr
 
     def test_missing_registry_file(self, cmdb, tmp_path):
         result = cmdb("--registry", str(tmp_path / "nope.yaml"), "ci", "list", code=1)

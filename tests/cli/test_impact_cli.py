@@ -31,6 +31,16 @@ class TestBlastRadius:
             assert a["path"][0] == a["id"] and a["path"][-1] == HIDDEN_SPOF
         assert set(data) >= {"affected", "services", "customers"}
 
+    def test_services_and_customers_are_sorted_rollup_is_worst_first(self, demo):
+        data = as_json(demo("impact", "blast-radius", HIDDEN_SPOF, "-f", "json"))
+        assert data["services"] == sorted(data["services"]) and len(data["services"]) > 1
+        assert data["customers"] == sorted(data["customers"]) and len(data["customers"]) > 1
+        rolled = [r["id"] for r in data["rollup"]]
+        assert sorted(rolled) == sorted(data["services"] + data["customers"])
+        order = {a["id"]: n for n, a in enumerate(data["affected"])}
+        services = rolled[: len(data["services"])]
+        assert services == sorted(services, key=order.__getitem__)
+
     def test_one_rac_node_only_degrades(self, demo):
         data = as_json(demo("impact", "blast-radius", "dbi-core-rac-1", "-f", "json"))
         states = {a["id"]: a["state"] for a in data["affected"]}
@@ -39,8 +49,17 @@ class TestBlastRadius:
         assert data["counts"]["down"] == 0
 
     def test_assume_down_exhausts_the_cluster(self, demo):
-        data = as_json(demo("impact", "blast-radius", "dbi-core-rac-1", "--assume-down",
-                            "dbi-core-rac-2", "-f", "json"))
+        data = as_json(
+            demo(
+                "impact",
+                "blast-radius",
+                "dbi-core-rac-1",
+                "--assume-down",
+                "dbi-core-rac-2",
+                "-f",
+                "json",
+            )
+        )
         states = {a["id"]: a["state"] for a in data["affected"]}
         assert states["cl-core-rac"] == "down" and states["svc-core-banking"] == "down"
         assert data["assume_down"] == ["dbi-core-rac-2"]
@@ -48,8 +67,9 @@ class TestBlastRadius:
     def test_open_incidents_are_assumed_down(self, demo):
         # the demo has an open incident on RAC node host pm-core-db-01
         alone = as_json(demo("impact", "blast-radius", "pm-core-db-02", "-f", "json"))
-        both = as_json(demo("impact", "blast-radius", "pm-core-db-02", "--open-incidents",
-                            "-f", "json"))
+        both = as_json(
+            demo("impact", "blast-radius", "pm-core-db-02", "--open-incidents", "-f", "json")
+        )
         assert "pm-core-db-01" in both["assume_down"]
         assert alone["counts"]["down"] < both["counts"]["down"]
 
@@ -66,8 +86,10 @@ class TestBlastRadius:
         ("args", "message"),
         [
             (["ghost"], "CI 'ghost' not found"),
-            ([HIDDEN_SPOF, "--types", "depends_on,teleports"],
-             "unknown relationship type 'teleports'"),
+            (
+                [HIDDEN_SPOF, "--types", "depends_on,teleports"],
+                "unknown relationship type 'teleports'",
+            ),
             ([HIDDEN_SPOF, "--assume-down", "ghost"], "CI 'ghost' not found"),
         ],
     )
@@ -94,7 +116,10 @@ class TestOtherQueries:
         assert 0 < data["availability"] < 1
         assert data["slas"][0]["id"] == "sla-core-banking"
         every = as_json(demo("impact", "availability", "-f", "json"))
-        assert {d["service"] for d in every} >= {"svc-core-banking", "svc-email"}
+        services = [d["service"] for d in every]
+        # every CI of category service, technical ones included, by id
+        assert set(services) >= {"svc-core-banking", "svc-email", "ts-identity"}
+        assert services == sorted(services)
 
     def test_unknown_service(self, demo):
         demo("impact", "spof", "ghost", code=1)

@@ -20,7 +20,7 @@ SAT = "2026-01-10T01:00"
 
 @pytest.fixture
 def loaded(cmdb):
-    store = open_store(Settings(db=cmdb.db))
+    store = open_store(Settings(db=cmdb.db), create=True)
     store.apply(estate_batch(), actor="test")
     store.close()
     return cmdb
@@ -33,14 +33,25 @@ def one_line_error(result, text: str) -> None:
 
 class TestIncidentCli:
     def test_open_list_show_resolve(self, loaded):
-        out = loaded("incident", "open", "--ci", "srv-1", "--urgency", "high", "--title",
-                     "DB host down", "-f", "json").stdout
+        out = loaded(
+            "incident",
+            "open",
+            "--ci",
+            "srv-1",
+            "--urgency",
+            "high",
+            "--title",
+            "DB host down",
+            "-f",
+            "json",
+        ).stdout
         data = json.loads(out)
         assert (data["id"], data["priority"], data["impact"]) == ("INC-000001", 1, "high")
         assert [s["id"] for s in data["services"]] == ["svc-pay"]
         assert [c["id"] for c in data["customers"]] == ["cust-a"]
-        table = loaded("incident", "open", "--ci", "pc-1", "--urgency", "low", "--title",
-                       "PC broken").stdout
+        table = loaded(
+            "incident", "open", "--ci", "pc-1", "--urgency", "low", "--title", "PC broken"
+        ).stdout
         assert "P5" in table
         listed = json.loads(loaded("incident", "list", "--open", "-f", "json").stdout)
         assert [r["id"] for r in listed] == ["INC-000001", "INC-000002"]
@@ -50,13 +61,21 @@ class TestIncidentCli:
         listed = json.loads(loaded("incident", "list", "--open", "-f", "json").stdout)
         assert [r["id"] for r in listed] == ["INC-000001"]
         assert "INC-000002" in loaded("incident", "list").stdout
+        one_line_error(
+            loaded("incident", "resolve", "INC-000002", code=1),
+            "incident 'INC-000002' is already resolved",
+        )
 
     @pytest.mark.parametrize(
         ("args", "message"),
-        [(["incident", "open", "--ci", "ghost", "--urgency", "high", "--title", "x"],
-          "CI 'ghost' not found"),
-         (["incident", "show", "INC-404"], "record 'INC-404' not found"),
-         (["incident", "resolve", "INC-404"], "record 'INC-404' not found")],
+        [
+            (
+                ["incident", "open", "--ci", "ghost", "--urgency", "high", "--title", "x"],
+                "CI 'ghost' not found",
+            ),
+            (["incident", "show", "INC-404"], "record 'INC-404' not found"),
+            (["incident", "resolve", "INC-404"], "record 'INC-404' not found"),
+        ],
     )
     def test_errors(self, loaded, args, message):
         one_line_error(loaded(*args, code=1), message)
@@ -67,15 +86,43 @@ class TestIncidentCli:
 
 class TestChangeCli:
     def test_add_list_assess(self, loaded):
-        out = loaded("change", "add", "--ci", "web-1", "--type", "normal", "--start", SAT,
-                     "--end", "2026-01-10T03:00", "--title", "patch web-1", "-f", "json").stdout
+        out = loaded(
+            "change",
+            "add",
+            "--ci",
+            "web-1",
+            "--type",
+            "normal",
+            "--start",
+            SAT,
+            "--end",
+            "2026-01-10T03:00",
+            "--title",
+            "patch web-1",
+            "-f",
+            "json",
+        ).stdout
         assert json.loads(out)["id"] == "CHG-000001"
-        loaded("change", "add", "--ci", "web-2", "--start", "2026-01-10T02:00+00:00",
-               "--end", "2026-01-10T04:00+00:00", "--title", "patch web-2")
+        loaded(
+            "change",
+            "add",
+            "--ci",
+            "web-2",
+            "--start",
+            "2026-01-10T02:00+00:00",
+            "--end",
+            "2026-01-10T04:00+00:00",
+            "--title",
+            "patch web-2",
+        )
         listed = json.loads(loaded("change", "list", "-f", "json").stdout)
         assert [c["id"] for c in listed] == ["CHG-000001", "CHG-000002"]
         data = json.loads(loaded("change", "assess", "CHG-000001", "-f", "json").stdout)
         assert data["level"] in ("high", "critical") and data["cab_required"]
+        assert (data["window_start"], data["weights"]) == (
+            "2026-01-10T01:00:00Z",
+            "risk_weights.yaml",
+        )
         assert data["collisions"][0]["groups"] == ["cl-web"]
         assert len(data["factors"]) == 9
         table = loaded("change", "assess", "CHG-000001").stdout
@@ -83,8 +130,20 @@ class TestChangeCli:
         assert "Collisions" in table
 
     def test_ad_hoc(self, loaded):
-        out = loaded("change", "assess", "--ci", "pc-1", "--type", "standard", "--start", SAT,
-                     "--end", "2026-01-10T02:00", "-f", "json").stdout
+        out = loaded(
+            "change",
+            "assess",
+            "--ci",
+            "pc-1",
+            "--type",
+            "standard",
+            "--start",
+            SAT,
+            "--end",
+            "2026-01-10T02:00",
+            "-f",
+            "json",
+        ).stdout
         data = json.loads(out)
         assert data["change_id"] is None and data["level"] == "low"
         assert not data["cab_required"]
@@ -93,8 +152,20 @@ class TestChangeCli:
         path = tmp_path / "w.yaml"
         path.write_text("cab: {min_level: low}\n")
         monkeypatch.setenv("CMDB_RISK_WEIGHTS", str(path))
-        args = ["change", "assess", "--ci", "pc-1", "--type", "standard", "--start", SAT,
-                "--end", "2026-01-10T02:00", "-f", "json"]
+        args = [
+            "change",
+            "assess",
+            "--ci",
+            "pc-1",
+            "--type",
+            "standard",
+            "--start",
+            SAT,
+            "--end",
+            "2026-01-10T02:00",
+            "-f",
+            "json",
+        ]
         data = json.loads(loaded(*args).stdout)
         assert data["cab_required"] and data["weights"] == str(path)
         path.write_text("factors: nope\n")
@@ -102,18 +173,39 @@ class TestChangeCli:
 
     @pytest.mark.parametrize(
         ("args", "message"),
-        [(["change", "assess", "CHG-404"], "record 'CHG-404' not found"),
-         (["change", "assess", "--ci", "pc-1", "--start", "tomorrow", "--end", SAT],
-          "field '--start': not an ISO time"),
-         (["change", "assess", "--ci", "pc-1", "--start", SAT], "field '--end': is required"),
-         (["change", "assess", "--ci", "ghost", "--start", SAT, "--end", "2026-01-10T02:00"],
-          "CI 'ghost' not found"),
-         (["change", "assess", "--ci", "pc-1", "--start", SAT, "--end", SAT],
-          "must be after window_start"),
-         (["change", "assess"], "give a CHANGE_ID"),
-         (["change", "assess", "CHG-1", "--ci", "pc-1"], "not both"),
-         (["change", "add", "--ci", "ghost", "--start", SAT, "--end", "2026-01-10T02:00",
-           "--title", "x"], "CI 'ghost' not found")],
+        [
+            (["change", "assess", "CHG-404"], "record 'CHG-404' not found"),
+            (
+                ["change", "assess", "--ci", "pc-1", "--start", "tomorrow", "--end", SAT],
+                "field '--start': not an ISO time",
+            ),
+            (["change", "assess", "--ci", "pc-1", "--start", SAT], "field '--end': is required"),
+            (
+                ["change", "assess", "--ci", "ghost", "--start", SAT, "--end", "2026-01-10T02:00"],
+                "CI 'ghost' not found",
+            ),
+            (
+                ["change", "assess", "--ci", "pc-1", "--start", SAT, "--end", SAT],
+                "must be after window_start",
+            ),
+            (["change", "assess"], "give a CHANGE_ID"),
+            (["change", "assess", "CHG-1", "--ci", "pc-1"], "not both"),
+            (
+                [
+                    "change",
+                    "add",
+                    "--ci",
+                    "ghost",
+                    "--start",
+                    SAT,
+                    "--end",
+                    "2026-01-10T02:00",
+                    "--title",
+                    "x",
+                ],
+                "CI 'ghost' not found",
+            ),
+        ],
     )
     def test_errors(self, loaded, args, message):
         one_line_error(loaded(*args, code=1), message)
@@ -138,29 +230,46 @@ def with_root_cause(loaded):
 
 class TestProblemAndRootCauseCli:
     def test_root_cause_from_cis_and_incidents(self, loaded, with_root_cause):
-        data = json.loads(with_root_cause("impact", "root-cause", "--ci", "svc-pay", "--ci",
-                                          "cust-a", "--top", "2", "-f", "json").stdout)
+        data = json.loads(
+            with_root_cause(
+                "impact",
+                "root-cause",
+                "--ci",
+                "svc-pay",
+                "--ci",
+                "cust-a",
+                "--top",
+                "2",
+                "-f",
+                "json",
+            ).stdout
+        )
         assert [c["id"] for c in data["candidates"]] == ["svc-pay", "app-pay"]
         loaded("incident", "open", "--ci", "app-pay", "--urgency", "high", "--title", "a")
         loaded("incident", "open", "--ci", "svc-pay", "--urgency", "high", "--title", "b")
-        table = with_root_cause("impact", "root-cause", "--incidents",
-                                "INC-000001,INC-000002").stdout
+        table = with_root_cause(
+            "impact", "root-cause", "--incidents", "INC-000001,INC-000002"
+        ).stdout
         assert "app-pay" in table and "2 symptoms" in table
 
     def test_root_cause_errors(self, loaded, with_root_cause):
         one_line_error(with_root_cause("impact", "root-cause", code=1), "give symptom CIs")
-        one_line_error(with_root_cause("impact", "root-cause", "--ci", "ghost", code=1),
-                       "CI 'ghost' not found")
+        one_line_error(
+            with_root_cause("impact", "root-cause", "--ci", "ghost", code=1), "CI 'ghost' not found"
+        )
 
     def test_problem_open_and_list(self, loaded):
         loaded("incident", "open", "--ci", "app-pay", "--urgency", "high", "--title", "a")
         loaded("incident", "open", "--ci", "svc-pay", "--urgency", "high", "--title", "b")
-        data = json.loads(loaded("problem", "open", "--incidents", "INC-000001,INC-000002",
-                                 "-f", "json").stdout)
+        data = json.loads(
+            loaded("problem", "open", "--incidents", "INC-000001,INC-000002", "-f", "json").stdout
+        )
         assert data["id"] == "PRB-000001" and data["suspected_root"] == "app-pay"
         out = loaded("problem", "open", "--incidents", "INC-000001", "--root", "srv-1").stdout
         assert "srv-1" in out
         listed = json.loads(loaded("problem", "list", "-f", "json").stdout)
         assert [p["suspected_root"] for p in listed] == ["app-pay", "srv-1"]
-        one_line_error(loaded("problem", "open", "--incidents", "INC-404", code=1),
-                       "record 'INC-404' not found")
+        one_line_error(
+            loaded("problem", "open", "--incidents", "INC-404", code=1),
+            "record 'INC-404' not found",
+        )

@@ -74,6 +74,54 @@ class TestImport:
         cmdb("import", str(files / "cis.csv"), "--format", "xml", code=2)
 
 
+class TestPartialImport:
+    """Importing a subset of columns updates those columns only; --replace replaces whole CIs."""
+
+    @pytest.fixture
+    def stored(self, cmdb, tmp_path):
+        cmdb("ci", "add", "srv-01", "--class", "database", "--name", "DB", "--owner", "x",
+             "--support-group", "dba", "--criticality", "critical", "--set", "engine=oracle",
+             "--set", "version=12.2", "--ip", "10.0.0.5")
+        path = tmp_path / "part.csv"
+        path.write_text("id,class,name,attr.engine\nsrv-01,database,DB,db2\n")
+        return path
+
+    def show(self, cmdb):
+        return json.loads(cmdb("ci", "show", "srv-01", "-f", "json").stdout)
+
+    def test_subset_of_columns(self, cmdb, stored):
+        assert "0 created, 1 updated" in cmdb("import", str(stored)).stdout
+        ci = self.show(cmdb)
+        assert (ci["owner"], ci["support_group"], ci["criticality"]) == ("x", "dba", "critical")
+        assert ci["attributes"] == {"engine": "db2", "version": "12.2"}
+        assert ci["identifiers"]["ips"] == ["10.0.0.5"]
+
+    def test_replace(self, cmdb, stored):
+        cmdb("import", str(stored), "--replace")
+        ci = self.show(cmdb)
+        assert (ci["owner"], ci["support_group"], ci["criticality"]) == (None, None, "medium")
+        assert ci["attributes"] == {"engine": "db2"}
+
+    def test_dry_run_shows_field_changes(self, cmdb, stored):
+        out = cmdb("import", str(stored), "--dry-run").stdout
+        assert "1 updated" in out and "nothing written" in out
+        assert "  srv-01: attributes.engine: 'oracle' -> 'db2'" in out.splitlines()
+        out = cmdb("import", str(stored), "--dry-run", "--replace").stdout
+        assert "srv-01: owner: 'x' -> None" in out
+        assert "srv-01: attributes.version: '12.2' -> None" in out
+        assert self.show(cmdb)["attributes"]["engine"] == "oracle"
+
+    def test_dry_run_lists_the_first_changes(self, cmdb, tmp_path):
+        path = tmp_path / "many.csv"
+        path.write_text("id,class,name\n" + "".join(f"a-{i:02},application,A{i}\n"
+                                                    for i in range(30)))
+        lines = cmdb("import", str(path), "--dry-run").stdout.splitlines()
+        assert lines[1:3] == ["  a-00: created", "  a-01: created"]
+        assert len(lines) == 22 and lines[-1] == "  ... and 10 more"
+        lines = cmdb("import", str(path), "--dry-run", "--show", "2").stdout.splitlines()
+        assert lines[-1] == "  ... and 28 more"
+
+
 class TestExport:
     def test_stdout_json_round_trip(self, cmdb, files, tmp_path):
         cmdb("import", str(files / "cis.csv"))

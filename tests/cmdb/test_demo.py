@@ -190,7 +190,7 @@ class TestDemoInStore:
     def test_applies_and_round_trips(
         self, batch: Batch, cis: dict[str, CI], tmp_path: Path
     ) -> None:
-        with open_store(Settings(db=tmp_path / "d.db")) as store:
+        with open_store(Settings(db=tmp_path / "d.db"), create=True) as store:
             result = store.apply(batch, actor="demo")
             assert result.created == len(batch)
             assert len(store.find_cis(CIFilter())) == len(batch.cis)

@@ -124,5 +124,23 @@ class TestUserRegistry:
     def test_bad_files(self, tmp_path, text, match):
         path = tmp_path / "r.yaml"
         path.write_text(text)
-        with pytest.raises(RegistryError, match=match):
+        with pytest.raises(RegistryError, match=match) as caught:
             load_registry(path)
+        message = str(caught.value)
+        assert message.startswith(f"{path}") and "\n" not in message, message
+
+    @pytest.mark.parametrize(("text", "where"), [
+        ("classes: [", "r.yaml:1: invalid YAML (expected the node content"),
+        ("classes:\n  a: b\n c: d\n", "r.yaml:3: invalid YAML (expected <block end>"),
+        ("classes:\n  x:\n\t- y\n", "r.yaml:3: invalid YAML (found character '\\t'"),
+        ("a: 'unclosed\n", "r.yaml:2: invalid YAML (found unexpected end of stream, column 1)"),
+        ("a: !!python/object:os.system x\n", "r.yaml:1: invalid YAML (could not determine"),
+    ])
+    def test_yaml_errors_are_one_line_with_the_line(self, tmp_path, text, where):
+        path = tmp_path / "r.yaml"
+        path.write_text(text)
+        with pytest.raises(RegistryError) as caught:
+            load_registry(path)
+        message = str(caught.value)
+        assert message.startswith(f"{tmp_path}/{where}"), message
+        assert "\n" not in message and "<unicode string>" not in message

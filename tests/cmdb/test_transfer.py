@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cmdb.errors import ImportFormatError, ValidationError
+from cmdb.errors import ConflictError, ImportFormatError, ValidationError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.generator import generate
 from cmdb.model import CI, Batch, Incident, Relationship
@@ -61,7 +61,7 @@ def graph(store, *, records=True):
 
 
 def fresh(tmp_path, registry, name="other.db"):
-    return open_store(Settings(db=tmp_path / name), registry=registry)
+    return open_store(Settings(db=tmp_path / name), registry=registry, create=True)
 
 
 def write(path, text):
@@ -277,3 +277,127 @@ class TestCsvCells:
     def test_relationship_file(self, tmp_path):
         path = write(tmp_path / "r.csv", "source,type,target,attr.port\na,uses,b,443\n")
         assert read_file(path).relationships[0].attributes == {"port": 443}
+
+
+def stored_db(**extra):
+    base = {"id": "db-1", "ci_class": "database", "name": "DB one", "owner": "alice",
+            "support_group": "dba", "criticality": "critical",
+            "identifiers": {"ips": ["10.0.0.5"], "fqdn": "db1.example.com"},
+            "attributes": {"engine": "oracle", "version": "12.2", "port": 1521}}
+    return CI.model_validate({**base, **extra})
+
+
+class TestPartialImport:
+    """A file sets the fields it gives and keeps the others (issue 12, item 4)."""
+
+    def test_csv_subset_of_columns_updates_only_those(self, store, tmp_path):
+        store.apply(Batch(cis=[stored_db()]), actor="t")
+        path = write(tmp_path / "cis.csv", "id,class,name,attr.engine\ndb-1,database,DB one,db2\n")
+        result = import_file(store, path, actor="t")
+        assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
+        got = store.get_ci("db-1")
+        assert got.content() == stored_db(attributes={
+            "engine": "db2", "version": "12.2", "port": 1521}).content()
+
+    def test_empty_cells_clear_what_can_be_cleared(self, sqlite_store, tmp_path):
+        sqlite_store.apply(Batch(cis=[stored_db()]), actor="t")
+        path = write(tmp_path / "cis.csv", "id,class,name,owner,criticality,ips,attr.port\n"
+                                           "db-1,database,,,,,\n")
+        import_file(sqlite_store, path, actor="t")
+        got = sqlite_store.get_ci("db-1")
+        assert (got.name, got.owner, got.criticality.value) == ("DB one", None, "critical")
+        assert got.identifiers.ips == [] and got.identifiers.fqdn == "db1.example.com"
+        assert got.attributes == {"engine": "oracle", "version": "12.2"}
+
+    def test_replace_replaces_whole_cis(self, store, tmp_path):
+        store.apply(Batch(cis=[stored_db()]), actor="t")
+        path = write(tmp_path / "cis.csv", "id,class,name,attr.engine\ndb-1,database,DB one,db2\n")
+        import_file(store, path, actor="t", replace=True)
+        got = store.get_ci("db-1")
+        assert (got.owner, got.support_group, got.criticality.value) == (None, None, "medium")
+        assert got.attributes == {"engine": "db2"} and got.identifiers.ips == []
+
+    def test_json_sets_the_keys_it_has(self, store, tmp_path):
+        store.apply(Batch(cis=[stored_db()]), actor="t")
+        data = {"cis": [{"id": "db-1", "owner": "bob",
+                         "attributes": {"version": "19c", "port": None}}]}
+        import_file(store, write(tmp_path / "g.json", json.dumps(data)), actor="t")
+        got = store.get_ci("db-1")
+        assert (got.name, got.owner, got.support_group) == ("DB one", "bob", "dba")
+        assert got.attributes == {"engine": "oracle", "version": "19c"}
+        assert got.identifiers.ips == ["10.0.0.5"]
+
+    def test_json_new_ci_still_needs_class_and_name(self, sqlite_store, tmp_path):
+        data = {"cis": [{"id": "db-9", "owner": "bob"}]}
+        with pytest.raises(ValidationError, match=r"g\.json: cis\[0\] 'db-9': field 'class'"):
+            import_file(sqlite_store, write(tmp_path / "g.json", json.dumps(data)), actor="t")
+
+    def test_relationship_file_keeps_attributes(self, store, tmp_path):
+        store.apply(Batch(cis=[stored_db(), CI(id="app-1", ci_class="application", name="A")],
+                          relationships=[Relationship(source="app-1", type="depends_on",
+                                                      target="db-1", attributes={"port": 1521})]),
+                    actor="t")
+        path = write(tmp_path / "r.csv", "source,type,target,attr.proto\n"
+                                         "app-1,depends_on,db-1,tcp\n")
+        import_file(store, path, actor="t")
+        rel = store.find_relationships(RelFilter())[0]
+        assert rel.attributes == {"port": 1521, "proto": "tcp"}
+
+    def test_graphml_node_without_a_key_keeps_it(self, sqlite_store, tmp_path):
+        sqlite_store.apply(Batch(cis=[stored_db()]), actor="t")
+        text = ('<graphml><key id="c" for="node" attr.name="class" attr.type="string"/>'
+                '<key id="n" for="node" attr.name="name" attr.type="string"/>'
+                '<graph edgedefault="directed"><node id="db-1"><data key="c">database</data>'
+                '<data key="n">Renamed</data></node></graph></graphml>')
+        import_file(sqlite_store, write(tmp_path / "g.graphml", text), actor="t")
+        got = sqlite_store.get_ci("db-1")
+        assert (got.name, got.owner, got.attributes["engine"]) == ("Renamed", "alice", "oracle")
+
+    def test_a_change_made_after_reading_is_not_overwritten(self, store, tmp_path):
+        """Another writer changes the CI between the import's read and its write."""
+        store.apply(Batch(cis=[stored_db()]), actor="t")
+        theirs = stored_db(owner="carol")
+
+        class Racing:
+            def __getattr__(self, name):
+                return getattr(store, name)
+
+            def apply(self, batch, **kw):
+                store.apply(Batch(cis=[theirs]), actor="someone-else")
+                return store.apply(batch, **kw)
+
+        path = write(tmp_path / "cis.csv", "id,class,name,attr.engine\ndb-1,database,DB one,db2\n")
+        with pytest.raises(ConflictError, match="changed by someone else"):
+            import_file(Racing(), path, actor="t")
+        assert store.get_ci("db-1").owner == "carol"
+        assert store.get_ci("db-1").attributes["engine"] == "oracle"
+
+
+class TestDryRunDiffs:
+    def test_field_level_changes(self, store, tmp_path):
+        store.apply(Batch(cis=[stored_db()]), actor="t")
+        path = write(tmp_path / "cis.csv", "id,class,name,owner,attr.engine\n"
+                                           "db-1,database,DB one,,db2\n"
+                                           "db-2,database,DB two,,mysql\n")
+        plan = check_file(store, path)
+        assert (plan.created, plan.updated, plan.unchanged) == (1, 1, 0)
+        assert plan.diff_lines() == ["db-1: owner: 'alice' -> None",
+                                     "db-1: attributes.engine: 'oracle' -> 'db2'",
+                                     "db-2: created"]
+        assert store.get_ci("db-1").owner == "alice" and store.version() == 1
+
+    def test_replace_plan_shows_what_would_be_wiped(self, sqlite_store, tmp_path):
+        sqlite_store.apply(Batch(cis=[stored_db()]), actor="t")
+        path = write(tmp_path / "cis.csv",
+                     "id,class,name,attr.engine\ndb-1,database,DB one,oracle\n")
+        assert check_file(sqlite_store, path).unchanged == 1
+        lines = check_file(sqlite_store, path, replace=True).diff_lines(limit=3)
+        assert lines[:2] == ["db-1: criticality: 'critical' -> 'medium'",
+                             "db-1: owner: 'alice' -> None"]
+        assert lines[3].startswith("... and ") and len(lines) == 4
+
+    def test_partial_and_full_agree_on_counts(self, sqlite_store, tmp_path):
+        sqlite_store.apply(rich_batch(), actor="t")
+        for path in export_files(sqlite_store, tmp_path, "json"):
+            plan = check_file(sqlite_store, path)
+            assert plan.created == plan.updated == 0 and plan.changes == ()

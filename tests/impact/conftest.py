@@ -17,6 +17,7 @@ NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)  # a Wednesday
 def estate_batch() -> Batch:
     """A payment service on one server (a single point of failure) and a mail service on a
     1-of-2 web pool; a customer consumes payments."""
+
     def ci(ci_id, cls, crit="medium", **kw):
         return CI(id=ci_id, ci_class=cls, name=ci_id, criticality=crit, **kw)
 
@@ -34,18 +35,23 @@ def estate_batch() -> Batch:
         ci("pc-1", "desktop", "low"),
     ]
     rels = [
-        ("cust-a", "consumes", "svc-pay"), ("app-pay", "provides", "svc-pay"),
-        ("app-mail", "provides", "svc-mail"), ("app-pay", "depends_on", "db-pay"),
-        ("db-pay", "runs_on", "srv-1"), ("app-mail", "runs_on", "cl-web"),
-        ("web-1", "member_of", "cl-web"), ("web-2", "member_of", "cl-web"),
+        ("cust-a", "consumes", "svc-pay"),
+        ("app-pay", "provides", "svc-pay"),
+        ("app-mail", "provides", "svc-mail"),
+        ("app-pay", "depends_on", "db-pay"),
+        ("db-pay", "runs_on", "srv-1"),
+        ("app-mail", "runs_on", "cl-web"),
+        ("web-1", "member_of", "cl-web"),
+        ("web-2", "member_of", "cl-web"),
     ]
-    return Batch(cis=cis, relationships=[Relationship(source=s, type=t, target=d)
-                                         for s, t, d in rels])
+    return Batch(
+        cis=cis, relationships=[Relationship(source=s, type=t, target=d) for s, t, d in rels]
+    )
 
 
 @pytest.fixture
 def estate(tmp_path):
-    store = open_store(Settings(db=tmp_path / "estate.db"))
+    store = open_store(Settings(db=tmp_path / "estate.db"), create=True)
     store.apply(estate_batch(), actor="test")
     yield store
     store.close()

@@ -66,8 +66,9 @@ def states(topo: Topology, out: set[int], types=None) -> dict[int, str]:
             if hard or short:
                 down.add(x)
                 changed = True
-    degraded = {g for g in groups if g not in down
-                and any(m in down for m in membership.successors(g))}
+    degraded = {
+        g for g in groups if g not in down and any(m in down for m in membership.successors(g))
+    }
     risk: set[int] = set()
     changed = True
     while changed:
@@ -90,8 +91,11 @@ def blast(topo: Topology, failed: set[int], assume: set[int] = frozenset(), type
     """{node: new state} for the nodes made worse by ``failed`` on top of ``assume``."""
     base = states(topo, set(assume), types)
     full = states(topo, set(assume) | set(failed), types)
-    return {x: s for x, s in full.items()
-            if x not in failed and x not in assume and RANK[s] > RANK[base[x]]}
+    return {
+        x: s
+        for x, s in full.items()
+        if x not in failed and x not in assume and RANK[s] > RANK[base[x]]
+    }
 
 
 def depends(topo: Topology, ci: int, types=None) -> dict[int, int]:
@@ -105,12 +109,12 @@ def depends(topo: Topology, ci: int, types=None) -> dict[int, int]:
 
 def spofs(topo: Topology, service: int) -> set[int]:
     """Brute force: every other node whose failure alone takes ``service`` down."""
-    return {x for x in range(topo.n)
-            if x != service and blast(topo, {x}).get(service) == "down"}
+    return {x for x in range(topo.n) if x != service and blast(topo, {x}).get(service) == "down"}
 
 
 # -- random topologies -------------------------------------------------------------------
 CLASSES = ("application", "business_service", "cluster", "customer", "database")
+CATEGORIES = ("software", "service", "group", "customer", "data")  # as in cmdb/registry.yaml
 TYPES = ("depends_on", "located_in", "member_of", "provides", "uses")
 PROPAGATION = ("to_source", "none", "membership", "to_target", "to_source")
 GROUP = CLASSES.index("cluster")
@@ -121,21 +125,41 @@ def topologies(draw, max_nodes: int = 12) -> Topology:
     n = draw(st.integers(2, max_nodes))
     codes = draw(st.lists(st.integers(0, len(CLASSES) - 1), min_size=n, max_size=n))
     pairs = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1])
-    edges = draw(st.lists(st.tuples(pairs, st.integers(0, len(TYPES) - 1)),
-                          max_size=3 * n, unique_by=lambda e: (e[0], e[1])))
+    edges = draw(
+        st.lists(
+            st.tuples(pairs, st.integers(0, len(TYPES) - 1)),
+            max_size=3 * n,
+            unique_by=lambda e: (e[0], e[1]),
+        )
+    )
     # membership edges, mostly into groups (some into non-groups, which must be ignored)
     groups = [i for i, c in enumerate(codes) if c == GROUP]
     if groups:
-        extra = draw(st.lists(st.tuples(st.integers(0, n - 1), st.sampled_from(groups))
-                              .filter(lambda p: p[0] != p[1]), max_size=2 * n))
+        extra = draw(
+            st.lists(
+                st.tuples(st.integers(0, n - 1), st.sampled_from(groups)).filter(
+                    lambda p: p[0] != p[1]
+                ),
+                max_size=2 * n,
+            )
+        )
         edges += [(p, TYPES.index("member_of")) for p in extra]
     edges = list({(p, t): None for p, t in edges})
     k = [draw(st.integers(0, 4)) if c == GROUP else 0 for c in codes]
     return Topology.build(
-        version=1, class_names=CLASSES, rel_type_names=TYPES, propagation=PROPAGATION,
-        ids=[f"n{i}" for i in range(n)], class_code=codes, is_group=[c == GROUP for c in codes],
-        min_required=k, src=[p[0] for p, _ in edges], dst=[p[1] for p, _ in edges],
-        rtype=[t for _, t in edges])
+        version=1,
+        class_names=CLASSES,
+        class_categories=CATEGORIES,
+        rel_type_names=TYPES,
+        propagation=PROPAGATION,
+        ids=[f"n{i}" for i in range(n)],
+        class_code=codes,
+        is_group=[c == GROUP for c in codes],
+        min_required=k,
+        src=[p[0] for p, _ in edges],
+        dst=[p[1] for p, _ in edges],
+        rtype=[t for _, t in edges],
+    )
 
 
 @st.composite
@@ -148,27 +172,109 @@ def scenarios(draw, max_nodes: int = 12):
     return topo, failed, assume
 
 
+# -- random vectors --------------------------------------------------------------------
+V_CLASSES = (
+    "customer",
+    "business_service",
+    "application",
+    "cluster",
+    "database",
+    "physical_server",
+)
+V_CATEGORIES = ("customer", "service", "software", "group", "data", "compute")
+V_TYPES = ("consumes", "provides", "depends_on", "member_of", "runs_on")
+V_PROPAGATION = ("to_source", "to_target", "to_source", "membership", "to_source")
+_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=6)
+
+
+@st.composite
+def vectors(draw):
+    """(topology, failed, assume_down) in the shape of the shared vectors: customers consume
+    services, applications provide them and depend on databases, which run on servers or on
+    clusters of servers. CI names are random, so the snapshot's node order says nothing about
+    the names' order, and several services and customers are usually hit."""
+    layer: list[int] = []
+    for c in range(len(V_CLASSES)):
+        layer += [c] * draw(st.integers(2, 5) if c < 2 else st.integers(1, 4))
+    n = len(layer)
+    ids = draw(st.lists(_NAMES, min_size=n, max_size=n, unique=True))
+    cust, svc, app, clu, db, srv = (
+        [i for i, x in enumerate(layer) if x == c] for c in range(len(V_CLASSES))
+    )
+    edges: set[tuple[int, int, int]] = set()
+
+    def link(sources, targets, rtype, lo=1, hi=2):
+        for s in sources:
+            for d in draw(
+                st.lists(st.sampled_from(targets), min_size=lo, max_size=hi, unique=True)
+            ):
+                edges.add((s, d, rtype))
+
+    link(cust, svc, 0)
+    link(app, svc, 1, 1, 1)
+    link(app, db, 2)
+    link(srv, clu, 3, 0, 2)
+    link(db, srv + clu, 4, 1, 1)
+    k = [draw(st.integers(1, 2)) if x == V_CLASSES.index("cluster") else 0 for x in layer]
+    rels = sorted(edges)
+    topo = Topology.build(
+        version=1,
+        class_names=V_CLASSES,
+        class_categories=V_CATEGORIES,
+        rel_type_names=V_TYPES,
+        propagation=V_PROPAGATION,
+        ids=ids,
+        class_code=layer,
+        is_group=[x == V_CLASSES.index("cluster") for x in layer],
+        min_required=k,
+        src=[s for s, _, _ in rels],
+        dst=[d for _, d, _ in rels],
+        rtype=[t for _, _, t in rels],
+    )
+    failed = draw(st.sets(st.sampled_from(db + srv + clu), min_size=1, max_size=2))
+    assume = draw(st.sets(st.sampled_from(srv), max_size=1)) - failed
+    return topo, failed, assume
+
+
+def rolled_up(topo: Topology, nodes, category: str) -> list[str]:
+    """The ids of ``nodes`` whose class is of ``category``, sorted: the documented order of a
+    blast radius's ``services`` and ``customers``."""
+    return sorted(
+        topo.ids[i] for i in nodes if topo.class_categories[int(topo.class_code[i])] == category
+    )
+
+
 # -- hand-written topologies --------------------------------------------------------------
 BUILD_CLASSES = ("application", "business_service", "cluster", "database", "switch")
+BUILD_CATEGORIES = ("software", "service", "group", "data", "network")
 BUILD_TYPES = ("depends_on", "member_of", "provides")
 BUILD_PROPAGATION = ("to_source", "membership", "to_target")
 
 
-def build(cis: dict[str, tuple[str, int]], rels: list[tuple[str, str, str]],
-          availability: dict[str, float] | None = None) -> Topology:
+def build(
+    cis: dict[str, tuple[str, int]],
+    rels: list[tuple[str, str, str]],
+    availability: dict[str, float] | None = None,
+) -> Topology:
     """``cis``: id -> (class, min_required); ``rels``: (source, type, target)."""
     ids = list(cis)
     at = {ci: i for i, ci in enumerate(ids)}
     availability = availability or {}
     return Topology.build(
-        version=1, class_names=BUILD_CLASSES, rel_type_names=BUILD_TYPES,
-        propagation=BUILD_PROPAGATION, ids=ids,
+        version=1,
+        class_names=BUILD_CLASSES,
+        class_categories=BUILD_CATEGORIES,
+        rel_type_names=BUILD_TYPES,
+        propagation=BUILD_PROPAGATION,
+        ids=ids,
         class_code=[BUILD_CLASSES.index(c) for c, _ in cis.values()],
         is_group=[c == "cluster" for c, _ in cis.values()],
         min_required=[k for _, k in cis.values()],
-        src=[at[s] for s, _, _ in rels], dst=[at[d] for _, _, d in rels],
+        src=[at[s] for s, _, _ in rels],
+        dst=[at[d] for _, _, d in rels],
         rtype=[BUILD_TYPES.index(t) for _, t, _ in rels],
-        availability=[availability.get(ci, math.nan) for ci in ids])
+        availability=[availability.get(ci, math.nan) for ci in ids],
+    )
 
 
 # -- the shared vectors -------------------------------------------------------------------
@@ -205,17 +311,25 @@ def vector_batch(vector: dict) -> Batch:
     cis = []
     for raw in vector["cis"]:
         cls = CLASS_MAP.get(raw["class"], raw["class"])
-        cis.append(CI(id=raw["id"], ci_class=cls, name=raw["id"],
-                      attributes=dict(REQUIRED.get(cls, {})),
-                      min_required=raw.get("min_required")))
-    rels = [Relationship(source=r["source"], type=r["type"], target=r["target"])
-            for r in vector["relationships"]]
+        cis.append(
+            CI(
+                id=raw["id"],
+                ci_class=cls,
+                name=raw["id"],
+                attributes=dict(REQUIRED.get(cls, {})),
+                min_required=raw.get("min_required"),
+            )
+        )
+    rels = [
+        Relationship(source=r["source"], type=r["type"], target=r["target"])
+        for r in vector["relationships"]
+    ]
     return Batch(cis=cis, relationships=rels)
 
 
 def vector_store(tmp_path: Path, vector: dict):
     """A fresh SQLite store under ``tmp_path`` holding ``vector`` (the caller closes it)."""
-    store = open_store(Settings(db=tmp_path / f"{vector['name']}.db"))
+    store = open_store(Settings(db=tmp_path / f"{vector['name']}.db"), create=True)
     store.apply(vector_batch(vector), actor="test")
     return store
 

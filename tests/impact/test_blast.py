@@ -15,17 +15,25 @@ from impact.blast import BlastRadius
 from tests.impact import reference
 from tests.impact.reference import TYPES, build, scenarios
 
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def chain(n: int = 4, **extra) -> Topology:
     """n0 depends on n1 depends on ... n(n-1)."""
     return Topology.build(
-        version=1, class_names=("application",), rel_type_names=("depends_on", "uses"),
-        propagation=("to_source", "to_source"), ids=[f"n{i}" for i in range(n)],
-        class_code=[0] * n, is_group=[False] * n, min_required=[0] * n,
-        src=list(range(n - 1)), dst=list(range(1, n)), rtype=[0] * (n - 1), **extra)
+        version=1,
+        class_names=("application",),
+        rel_type_names=("depends_on", "uses"),
+        propagation=("to_source", "to_source"),
+        ids=[f"n{i}" for i in range(n)],
+        class_code=[0] * n,
+        is_group=[False] * n,
+        min_required=[0] * n,
+        src=list(range(n - 1)),
+        dst=list(range(1, n)),
+        rtype=[0] * (n - 1),
+        **extra,
+    )
 
 
 def as_states(br: BlastRadius) -> dict[str, str]:
@@ -51,8 +59,9 @@ class TestBlastRadius:
         topo, failed, assume = case
         # an earlier, larger query on the same snapshot must leave no trace (scratch reuse)
         blast_radius(topo, topo.ids[: topo.n // 2 + 1], assume_down=topo.ids[-2:])
-        br = blast_radius(topo, [topo.ids[i] for i in failed],
-                          assume_down=[topo.ids[i] for i in assume])
+        br = blast_radius(
+            topo, [topo.ids[i] for i in failed], assume_down=[topo.ids[i] for i in assume]
+        )
         expect = reference.blast(topo, failed, assume)
         assert as_states(br) == {topo.ids[i]: s for i, s in expect.items()}
         check_paths(topo, br)
@@ -76,40 +85,71 @@ class TestBlastRadius:
         assert {a.id: a.state.value for a in cut.affected()}.items() <= full.items()
         assert all(len(a.path) - 1 <= depth for a in cut.affected())
         assert {x for x, _ in full.items()} - set(as_states(cut)) == {
-            a.id for a in blast_radius(topo, ids, assume_down=[topo.ids[i] for i in assume])
-            .affected() if len(a.path) - 1 > depth}
+            a.id
+            for a in blast_radius(topo, ids, assume_down=[topo.ids[i] for i in assume]).affected()
+            if len(a.path) - 1 > depth
+        }
 
-    @pytest.mark.parametrize(("failed", "expect"), [
-        (["n3"], {"n2": 1, "n1": 2, "n0": 3}),
-        (["n1"], {"n0": 1}),
-        (["n0"], {}),
-    ])
+    @pytest.mark.parametrize(
+        ("failed", "expect"),
+        [
+            (["n3"], {"n2": 1, "n1": 2, "n0": 3}),
+            (["n1"], {"n0": 1}),
+            (["n0"], {}),
+        ],
+    )
     def test_paths_are_shortest(self, failed, expect):
         br = blast_radius(chain(), failed)
         assert {a.id: len(a.path) - 1 for a in br.affected()} == expect
 
     def test_down_path_goes_through_down_cis(self):
         # x is down through a-b-c-f (4 steps), and at risk through y-g (3 steps, shorter)
-        t = build({"f": ("database", 0), "m2": ("database", 0), "g": ("cluster", 1),
-                   "y": ("application", 0), "x": ("application", 0), "a": ("application", 0),
-                   "b": ("application", 0), "c": ("application", 0)},
-                  [("f", "member_of", "g"), ("m2", "member_of", "g"), ("y", "depends_on", "g"),
-                   ("x", "depends_on", "y"), ("x", "depends_on", "a"), ("a", "depends_on", "b"),
-                   ("b", "depends_on", "c"), ("c", "depends_on", "f")])
+        t = build(
+            {
+                "f": ("database", 0),
+                "m2": ("database", 0),
+                "g": ("cluster", 1),
+                "y": ("application", 0),
+                "x": ("application", 0),
+                "a": ("application", 0),
+                "b": ("application", 0),
+                "c": ("application", 0),
+            },
+            [
+                ("f", "member_of", "g"),
+                ("m2", "member_of", "g"),
+                ("y", "depends_on", "g"),
+                ("x", "depends_on", "y"),
+                ("x", "depends_on", "a"),
+                ("a", "depends_on", "b"),
+                ("b", "depends_on", "c"),
+                ("c", "depends_on", "f"),
+            ],
+        )
         br = blast_radius(t, ["f"])
         assert br.state("x").value == "down"
         assert br.path("x") == ("x", "a", "b", "c", "f")
         assert br.path("y") == ("y", "g", "f")
 
     def test_cycle_terminates(self):
-        t = Topology.build(version=1, class_names=("application",),
-                           rel_type_names=("depends_on",), propagation=("to_source",),
-                           ids=["a", "b", "c"], class_code=[0] * 3, is_group=[False] * 3,
-                           min_required=[0] * 3, src=[0, 1, 0], dst=[1, 0, 2], rtype=[0] * 3)
+        t = Topology.build(
+            version=1,
+            class_names=("application",),
+            rel_type_names=("depends_on",),
+            propagation=("to_source",),
+            ids=["a", "b", "c"],
+            class_code=[0] * 3,
+            is_group=[False] * 3,
+            min_required=[0] * 3,
+            src=[0, 1, 0],
+            dst=[1, 0, 2],
+            rtype=[0] * 3,
+        )
         assert as_states(blast_radius(t, ["c"])) == {"a": "down", "b": "down"}
 
-    @pytest.mark.parametrize(("ci", "expect"), [("n0", "down"), ("n1", "down"), ("n2", "down"),
-                                                ("n3", "ok")])
+    @pytest.mark.parametrize(
+        ("ci", "expect"), [("n0", "down"), ("n1", "down"), ("n2", "down"), ("n3", "ok")]
+    )
     def test_state_of_any_ci(self, ci, expect):
         br = blast_radius(chain(), ["n2"], assume_down=["n0"])
         assert br.state(ci).value == expect
@@ -118,8 +158,7 @@ class TestBlastRadius:
         br = blast_radius(chain(), ["n2", "n1"], assume_down=["n3"])
         assert len(br) == 0 and br.counts()["total"] == 0
 
-    @pytest.mark.parametrize(("seen", "stale"), [(1000.0, False), (0.0, True),
-                                                 (math.nan, False)])
+    @pytest.mark.parametrize(("seen", "stale"), [(1000.0, False), (0.0, True), (math.nan, False)])
     def test_freshness(self, seen, stale):
         t = chain(2, last_seen=[seen, seen])
         a = next(blast_radius(t, ["n1"], stale_after=500.0, now=1200.0).affected())
@@ -129,18 +168,26 @@ class TestBlastRadius:
     def test_to_json_limit_keeps_counts(self):
         out = blast_radius(chain(6), ["n5"]).to_json(limit=2)
         assert [a["id"] for a in out["affected"]] == ["n4", "n3"]
-        assert out["counts"] == {"down": 5, "degraded": 0, "at_risk": 0, "total": 5,
-                                 "services": 0, "customers": 0}
+        assert out["counts"] == {
+            "down": 5,
+            "degraded": 0,
+            "at_risk": 0,
+            "total": 5,
+            "services": 0,
+            "customers": 0,
+        }
         assert out["affected"][1]["path"] == ["n3", "n4", "n5"]
 
-    @pytest.mark.parametrize("kwargs", [{"failed": ["nope"]},
-                                        {"failed": ["n0"], "assume_down": ["nope"]}])
+    @pytest.mark.parametrize(
+        "kwargs", [{"failed": ["nope"]}, {"failed": ["n0"], "assume_down": ["nope"]}]
+    )
     def test_unknown_ci(self, kwargs):
         with pytest.raises(NotFoundError, match="CI 'nope' not found"):
             blast_radius(chain(), **kwargs)
 
-    @pytest.mark.parametrize(("types", "expect"), [(None, 2), ((), 2), (["uses"], 0),
-                                                   ("depends_on", 2)])
+    @pytest.mark.parametrize(
+        ("types", "expect"), [(None, 2), ((), 2), (["uses"], 0), ("depends_on", 2)]
+    )
     def test_types(self, types, expect):
         assert len(blast_radius(chain(3), ["n2"], types=types)) == expect
 

@@ -12,8 +12,7 @@ from tests.impact import reference
 from tests.impact.reference import TYPES, topologies
 from tests.impact.test_blast import chain
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 class TestDependsOn:
@@ -33,8 +32,9 @@ class TestDependsOn:
             for a, b in zip(d.path, d.path[1:], strict=False):
                 assert needs.has_edge(index[a], index[b]) or membership.has_edge(index[a], index[b])
 
-    @pytest.mark.parametrize(("depth", "expect"), [(0, ()), (1, ("n1",)), (2, ("n1", "n2")),
-                                                   (None, ("n1", "n2", "n3"))])
+    @pytest.mark.parametrize(
+        ("depth", "expect"), [(0, ()), (1, ("n1",)), (2, ("n1", "n2")), (None, ("n1", "n2", "n3"))]
+    )
     def test_depth(self, depth, expect):
         assert depends_on(chain(), "n0", depth=depth).ids() == expect
 
@@ -49,8 +49,11 @@ class TestDependsOn:
 
     def test_json(self):
         out = depends_on(chain(), "n0").to_json(limit=1)
-        assert out == {"ci": "n0", "dependencies": [{"id": "n1", "class": "application",
-                                                     "path": ["n0", "n1"]}], "total": 3}
+        assert out == {
+            "ci": "n0",
+            "dependencies": [{"id": "n1", "class": "application", "path": ["n0", "n1"]}],
+            "total": 3,
+        }
 
     def test_unknown_ci(self):
         with pytest.raises(NotFoundError, match="CI 'zz' not found"):

@@ -10,14 +10,27 @@ from impact import blast_radius, depends_on, to_dot, to_mermaid
 from tests.impact.reference import build
 
 WEIRD = 'we"ird\\id|x'
-TOPO = build({"svc": ("business_service", 0), "pool": ("cluster", 1), WEIRD: ("database", 0),
-              "m2": ("database", 0), "sw": ("switch", 0)},
-             [("svc", "depends_on", "pool"), (WEIRD, "member_of", "pool"),
-              ("m2", "member_of", "pool"), (WEIRD, "depends_on", "sw")])
+TOPO = build(
+    {
+        "svc": ("business_service", 0),
+        "pool": ("cluster", 1),
+        WEIRD: ("database", 0),
+        "m2": ("database", 0),
+        "sw": ("switch", 0),
+    },
+    [
+        ("svc", "depends_on", "pool"),
+        (WEIRD, "member_of", "pool"),
+        ("m2", "member_of", "pool"),
+        (WEIRD, "depends_on", "sw"),
+    ],
+)
 
 QUOTED = r'"(?:[^"\\]|\\.)*"'
-DOT_NODE = re.compile(rf'^  {QUOTED} \[label={QUOTED}, fillcolor="#\w+", fontcolor="#\w+", '
-                      rf'color="#\w+"(, penwidth=2)?\];$')
+DOT_NODE = re.compile(
+    rf'^  {QUOTED} \[label={QUOTED}, fillcolor="#\w+", fontcolor="#\w+", '
+    rf'color="#\w+"(, penwidth=2)?\];$'
+)
 DOT_EDGE = re.compile(rf"^  {QUOTED} -> {QUOTED} \[label={QUOTED}\];$")
 MM_NODE = re.compile(r'^  n\d+\["[^"<>|]*<br/>[^"<>|]*"\]:::\w+$')
 MM_EDGE = re.compile(r"^  n\d+ -->\|[^|\"]*\| n\d+$")

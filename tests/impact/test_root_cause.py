@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -12,12 +12,7 @@ from cmdb.generator import generate_topology
 from cmdb.model import Batch, Change, Incident
 from cmdb.topology import Topology
 from impact.blast import blast_radius
-from impact.root_cause import (
-    CHANGE_BOOST,
-    open_problem,
-    rank_root_causes,
-    root_cause_report,
-)
+from impact.root_cause import CHANGE_BOOST, rank_root_causes, root_cause_report
 from tests.impact.conftest import NOW
 
 
@@ -26,17 +21,29 @@ def topo() -> Topology:
     runs on; svc is provided by app."""
     ids = ["a1", "a2", "db", "san", "a3", "other", "pool", "web-1", "web-2", "app", "svc"]
     i = {ci: n for n, ci in enumerate(ids)}
-    edges = [("a1", 0, "db"), ("a2", 0, "db"), ("db", 0, "san"), ("a3", 0, "other"),
-             ("web-1", 1, "pool"), ("web-2", 1, "pool"), ("app", 0, "pool"),
-             ("app", 2, "svc")]
+    edges = [
+        ("a1", 0, "db"),
+        ("a2", 0, "db"),
+        ("db", 0, "san"),
+        ("a3", 0, "other"),
+        ("web-1", 1, "pool"),
+        ("web-2", 1, "pool"),
+        ("app", 0, "pool"),
+        ("app", 2, "svc"),
+    ]
     return Topology.build(
-        version=1, class_names=("application", "cluster", "business_service"),
+        version=1,
+        class_names=("application", "cluster", "business_service"),
         rel_type_names=("depends_on", "member_of", "provides"),
-        propagation=("to_source", "membership", "to_target"), ids=ids,
+        propagation=("to_source", "membership", "to_target"),
+        ids=ids,
         class_code=[1 if c == "pool" else 2 if c == "svc" else 0 for c in ids],
-        is_group=[c == "pool" for c in ids], min_required=[1 if c == "pool" else 0 for c in ids],
-        src=[i[s] for s, _, _ in edges], dst=[i[d] for _, _, d in edges],
-        rtype=[t for _, t, _ in edges])
+        is_group=[c == "pool" for c in ids],
+        min_required=[1 if c == "pool" else 0 for c in ids],
+        src=[i[s] for s, _, _ in edges],
+        dst=[i[d] for _, _, d in edges],
+        rtype=[t for _, t, _ in edges],
+    )
 
 
 class TestRankRootCauses:
@@ -59,10 +66,20 @@ class TestRankRootCauses:
         assert ranked.index(members) < [c.id for c in ranked].index("pool")
 
     def test_recent_change_breaks_a_tie(self):
-        change = Change(id="chg-1", ci_ids=["web-2"], status="implemented",
-                        window_start=NOW - timedelta(hours=5), window_end=NOW - timedelta(hours=4))
-        old = Change(id="chg-0", ci_ids=["web-1"], status="implemented",
-                     window_start=NOW - timedelta(days=9), window_end=NOW - timedelta(days=8))
+        change = Change(
+            id="chg-1",
+            ci_ids=["web-2"],
+            status="implemented",
+            window_start=NOW - timedelta(hours=5),
+            window_end=NOW - timedelta(hours=4),
+        )
+        old = Change(
+            id="chg-0",
+            ci_ids=["web-1"],
+            status="implemented",
+            window_start=NOW - timedelta(days=9),
+            window_end=NOW - timedelta(days=8),
+        )
         ranked = rank_root_causes(topo(), ["app", "svc"], records=[change, old], now=NOW)
         assert ranked[0].id == "web-2" and ranked[0].equivalents == ()
         assert [(b.record_id, b.value) for b in ranked[0].boosts] == [("chg-1", CHANGE_BOOST)]
@@ -75,15 +92,34 @@ class TestRankRootCauses:
         assert far[0].id == "db"
 
     def test_to_json(self):
-        data = rank_root_causes(topo(), ["a1", "a2"], top=1)[0].to_json()
-        assert set(data) == {"id", "class", "score", "coverage", "explained", "unexplained",
-                             "blast_radius_size", "boosts", "equivalents"}
+        best = rank_root_causes(topo(), ["a1", "a2"], top=1)[0]
+        data = best.to_json()
+        assert set(data) == {
+            "id",
+            "class",
+            "score",
+            "coverage",
+            "explained",
+            "unexplained",
+            "blast_radius_size",
+            "boosts",
+            "equivalents",
+        }
+        assert (data["class"], data["coverage"], data["explained"]) == (
+            "application",
+            1.0,
+            ["a1", "a2"],
+        )
+        with pytest.raises(ValueError, match="frozen"):
+            best.score = 0.0
 
     @pytest.mark.parametrize(
         ("symptoms", "top", "error", "match"),
-        [(["ghost"], 3, NotFoundError, "CI 'ghost' not found"),
-         ([], 3, ValidationError, "at least one symptom"),
-         (["a1"], 0, ValidationError, "field 'top'")],
+        [
+            (["ghost"], 3, NotFoundError, "CI 'ghost' not found"),
+            ([], 3, ValidationError, "at least one symptom"),
+            (["a1"], 0, ValidationError, "field 'top'"),
+        ],
     )
     def test_errors(self, symptoms, top, error, match):
         with pytest.raises(error, match=match):
@@ -123,10 +159,15 @@ class TestQuality:
 
 class TestRootCauseReport:
     def test_from_incidents(self, estate):
-        estate.apply(Batch(records=[
-            Incident(id="inc-1", ci_ids=["app-pay"], opened_at=NOW - timedelta(hours=1)),
-            Incident(id="inc-2", ci_ids=["svc-pay", "cust-a"], opened_at=NOW),
-        ]), actor="t")
+        estate.apply(
+            Batch(
+                records=[
+                    Incident(id="inc-1", ci_ids=["app-pay"], opened_at=NOW - timedelta(hours=1)),
+                    Incident(id="inc-2", ci_ids=["svc-pay", "cust-a"], opened_at=NOW),
+                ]
+            ),
+            actor="t",
+        )
         report = root_cause_report(estate, incident_ids=["inc-1", "inc-2"], now=NOW, top=3)
         assert report.symptoms == ("app-pay", "svc-pay", "cust-a")
         # a symptom that explains all the others is the most specific answer; then upstream
@@ -134,40 +175,35 @@ class TestRootCauseReport:
         assert report.to_json()["incidents"] == ["inc-1", "inc-2"]
 
     def test_recent_records_boost(self, estate):
-        estate.apply(Batch(records=[
-            Incident(id="inc-1", ci_ids=["app-pay"], opened_at=NOW),
-            Incident(id="inc-9", ci_ids=["srv-1"], opened_at=NOW - timedelta(hours=2)),
-            Change(id="chg-9", ci_ids=["srv-1"], status="implemented",
-                   window_start=NOW - timedelta(hours=3), window_end=NOW - timedelta(hours=2)),
-        ]), actor="t")
+        estate.apply(
+            Batch(
+                records=[
+                    Incident(id="inc-1", ci_ids=["app-pay"], opened_at=NOW),
+                    Incident(id="inc-9", ci_ids=["srv-1"], opened_at=NOW - timedelta(hours=2)),
+                    Change(
+                        id="chg-9",
+                        ci_ids=["srv-1"],
+                        status="implemented",
+                        window_start=NOW - timedelta(hours=3),
+                        window_end=NOW - timedelta(hours=2),
+                    ),
+                ]
+            ),
+            actor="t",
+        )
         report = root_cause_report(estate, incident_ids=["inc-1"], ci_ids=["svc-pay"], now=NOW)
         assert report.candidates[0].id == "srv-1"
         assert {b.record_id for b in report.candidates[0].boosts} == {"inc-9", "chg-9"}
 
     @pytest.mark.parametrize(
         ("kwargs", "error", "match"),
-        [({}, ValidationError, "give symptom CIs or incidents"),
-         ({"incident_ids": ["inc-x"]}, NotFoundError, "record 'inc-x' not found"),
-         ({"incident_ids": ["chg-1"]}, ValidationError, "not an incident")],
+        [
+            ({}, ValidationError, "give symptom CIs or incidents"),
+            ({"incident_ids": ["inc-x"]}, NotFoundError, "record 'inc-x' not found"),
+            ({"incident_ids": ["chg-1"]}, ValidationError, "not an incident"),
+        ],
     )
     def test_errors(self, estate, kwargs, error, match):
         estate.apply(Batch(records=[Change(id="chg-1", ci_ids=["pc-1"])]), actor="t")
         with pytest.raises(error, match=match):
             root_cause_report(estate, **kwargs)
-
-
-class TestOpenProblem:
-    def test_suspected_root_from_ranking(self, estate):
-        estate.apply(Batch(records=[Incident(id="inc-1", ci_ids=["app-pay"]),
-                                    Incident(id="inc-2", ci_ids=["svc-pay"])]), actor="t")
-        problem, report = open_problem(estate, incident_ids=["inc-1", "inc-2"], actor="t",
-                                       now=datetime.now(UTC))
-        assert problem.id == "PRB-000001" and problem.suspected_root == report.candidates[0].id
-        assert problem.incident_ids == ["inc-1", "inc-2"]
-        given, _ = open_problem(estate, incident_ids=["inc-1"], root="srv-1", actor="t")
-        assert (given.id, given.suspected_root) == ("PRB-000002", "srv-1")
-
-    def test_unknown_root(self, estate):
-        estate.apply(Batch(records=[Incident(id="inc-1", ci_ids=["app-pay"])]), actor="t")
-        with pytest.raises(NotFoundError, match="CI 'ghost' not found"):
-            open_problem(estate, incident_ids=["inc-1"], root="ghost", actor="t")

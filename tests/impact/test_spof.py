@@ -24,10 +24,15 @@ class TestSinglePointsOfFailure:
             assert blast_radius(topo, [s.id]).state(topo.ids[service]).value == "down"
             assert s.path[0] == topo.ids[service] and s.path[-1] == s.id
 
-    @pytest.mark.parametrize(("ci", "spof", "expect"), [
-        ("sw-access-3", True, "down"), ("cb-db-1", False, "at_risk"),
-        ("cb-db-cluster", True, "down"), ("cb-app", True, "down"),
-    ])
+    @pytest.mark.parametrize(
+        ("ci", "spof", "expect"),
+        [
+            ("sw-access-3", True, "down"),
+            ("cb-db-1", False, "at_risk"),
+            ("cb-db-cluster", True, "down"),
+            ("cb-app", True, "down"),
+        ],
+    )
     def test_hidden_spof(self, tmp_path, ci, spof, expect):
         store = vector_store(tmp_path, load_vector(VECTORS / "12-hidden-spof.json"))
         topo = store.topology()

@@ -137,7 +137,7 @@ def _estate() -> list[Batch]:
 
 class TestRoundTrip:
     def test_sqlite_to_neo4j_and_back(self, neo, registry, tmp_path):
-        lite = open_store(Settings(db=tmp_path / "a.db"), registry=registry)
+        lite = open_store(Settings(db=tmp_path / "a.db"), registry=registry, create=True)
         for batch in _estate():
             lite.apply(batch, actor="gen")
         lite.apply(Batch(retire_cis=[lite.topology().ids[-1]]), actor="t")
@@ -147,7 +147,7 @@ class TestRoundTrip:
         import_file(neo, path, actor="import")
         assert export_json(neo) == exported
         path.write_text(json.dumps(export_json(neo)))
-        back = open_store(Settings(db=tmp_path / "b.db"), registry=registry)
+        back = open_store(Settings(db=tmp_path / "b.db"), registry=registry, create=True)
         import_file(back, path, actor="import")
         assert export_json(back) == exported
 

@@ -23,16 +23,22 @@ def test_history_is_append_only(sqlite_store):
 
 def test_snapshot_cache_survives_a_new_process(tmp_path, registry):
     db = tmp_path / "c.db"
-    with open_store(Settings(db=db), registry=registry) as s:
+    (tmp_path / "c.db.topology-0123456789ab").mkdir()  # a cache of the format before
+    with open_store(Settings(db=db), registry=registry, create=True) as s:
         s.apply(Batch(cis=[CI(id="a", ci_class="application", name="A")]), actor="t")
         first = s.topology()
-    caches = list(tmp_path.glob("c.db.topology-*"))
-    assert len(caches) == 1 and (caches[0] / "ids.npy").exists()
+    caches = list((tmp_path / "c.db.snapshots").iterdir())
+    assert len(caches) == 1 and (caches[0] / "manifest.json").exists()
+    assert caches[0].name.startswith(f"{first.store_id}-{first.version}-")
+    assert not list(tmp_path.glob("c.db.topology-*"))
     with open_store(Settings(db=db), registry=registry) as s:
         again = s.topology()
         assert again.ids == first.ids and again.version == first.version
         s.apply(Batch(cis=[CI(id="b", ci_class="application", name="B")]), actor="t")
         assert s.topology().ids == ["a", "b"]
+    # publishing the new state removed the snapshot it supersedes
+    assert [p.name for p in (tmp_path / "c.db.snapshots").iterdir()] != [caches[0].name]
+    assert len(list((tmp_path / "c.db.snapshots").iterdir())) == 1
 
 
 def test_unopenable_file(tmp_path, registry):

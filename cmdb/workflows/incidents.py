@@ -1,0 +1,136 @@
+"""Incidents: open one with a priority computed from its blast radius; resolve one.
+
+Assumptions: the priority is :func:`impact.priority.priority` of the urgency and the impact
+that :func:`impact.priority.incident_impact` measures, with the CIs of the other open incidents
+assumed down (retired CIs skipped). Opening applies one batch holding the new incident with
+``id=None``: its id (``INC-000123``) is allocated by the store inside that batch. Resolving
+applies one batch that expects the version the incident was read at, so of two concurrent
+resolvers one wins and the other gets :class:`~cmdb.errors.ConflictError`.
+
+>>> import os, tempfile
+>>> from cmdb.model import CI, Batch
+>>> from cmdb.settings import Settings
+>>> from cmdb.store import open_store
+>>> store = open_store(Settings(db=os.path.join(tempfile.mkdtemp(), "i.db")), create=True)
+>>> _ = store.apply(Batch(cis=[CI(id="pc-1", ci_class="desktop", name="PC")]), actor="doc")
+>>> opened = open_incident(store, ci_ids=["pc-1"], urgency="low", title="PC", actor="doc")
+>>> opened.incident.id, opened.priority
+('INC-000001', 5)
+>>> resolve_incident(store, "INC-000001", actor="doc").status.value
+'resolved'
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import model_serializer
+
+from cmdb.enums import IncidentStatus, Urgency
+from cmdb.errors import ConflictError, ValidationError
+from cmdb.model import Batch, Expected, Incident, utcnow
+from cmdb.store.protocol import GraphStore
+from impact.priority import ImpactAssessment, incident_impact, priority
+from impact.report import open_incident_cis
+from impact.results import Result
+
+__all__ = ["IncidentAssessment", "open_incident", "resolve_incident"]
+
+
+class IncidentAssessment(Result):
+    """What :func:`open_incident` recorded (the incident as stored) and why it got its
+    priority. JSON: the incident's ``id``, ``title`` and ``ci_ids``, its ``priority``, the
+    ``impact`` level, ``urgency``, ``impact_points``, the affected ``services`` and
+    ``customers`` and the ``reasons``."""
+
+    incident: Incident
+    priority: int
+    urgency: str
+    impact: ImpactAssessment
+
+    @model_serializer(mode="plain")
+    def _flat(self) -> dict[str, Any]:
+        return {
+            "id": self.incident.id,
+            "title": self.incident.title,
+            "ci_ids": list(self.incident.ci_ids),
+            "priority": self.priority,
+            "impact": self.impact.level,
+            "urgency": self.urgency,
+            "impact_points": self.impact.points,
+            "services": [h.to_json() for h in self.impact.services],
+            "customers": [h.to_json() for h in self.impact.customers],
+            "reasons": list(self.impact.reasons),
+        }
+
+
+def _incident(store: GraphStore, incident_id: str) -> Incident:
+    rec = store.get_record(incident_id)
+    if not isinstance(rec, Incident):
+        raise ValidationError(f"record '{incident_id}' is a {rec.kind}, not an incident")
+    return rec
+
+
+def open_incident(
+    store: GraphStore,
+    *,
+    ci_ids: Iterable[str],
+    urgency: str,
+    title: str,
+    actor: str,
+    now: datetime | None = None,
+) -> IncidentAssessment:
+    """Record a new open incident on ``ci_ids`` with its computed priority, and say why.
+
+    Raises :class:`~cmdb.errors.NotFoundError` for an unknown CI and
+    :class:`~cmdb.errors.ValidationError` for a bad urgency, an empty title or no CI.
+    """
+    ci_ids = list(dict.fromkeys(ci_ids))
+    try:
+        urgency = Urgency(urgency).value
+    except ValueError:
+        raise ValidationError(
+            f"must be high, medium or low, got {urgency!r}", field="urgency"
+        ) from None
+    if not title.strip():
+        raise ValidationError("must not be empty", field="title")
+    topo = store.topology()
+    others = [ci for ci in open_incident_cis(store) if ci in topo and ci not in ci_ids]
+    impact = incident_impact(topo, ci_ids, assume_down=others)
+    prio = priority(impact.level, urgency)
+    incident = Incident(
+        id=None,
+        title=title.strip(),
+        ci_ids=ci_ids,
+        urgency=Urgency(urgency),
+        priority=prio,
+        opened_at=now or utcnow(),
+    )
+    done = store.apply(Batch(records=[incident]), actor=actor)
+    stored = _incident(store, done.allocated[0])
+    return IncidentAssessment(incident=stored, priority=prio, urgency=urgency, impact=impact)
+
+
+def resolve_incident(
+    store: GraphStore, incident_id: str, *, actor: str, now: datetime | None = None
+) -> Incident:
+    """Mark an open incident resolved and return it as stored.
+
+    :class:`~cmdb.errors.ConflictError` if it is not open, or if it changed (another resolver
+    won) between reading it and writing; :class:`~cmdb.errors.NotFoundError` if there is no
+    such record; :class:`~cmdb.errors.ValidationError` if it is not an incident.
+    """
+    rec = _incident(store, incident_id)
+    if not rec.is_open:
+        raise ConflictError(f"incident '{incident_id}' is already {rec.status.value}")
+    done = rec.model_copy(
+        update={"status": IncidentStatus.RESOLVED, "resolved_at": now or utcnow()}
+    )
+    store.apply(
+        Batch(records=[done], expected=[Expected(entity="record", id=rec.id, version=rec.version)]),
+        actor=actor,
+    )
+    return _incident(store, incident_id)

@@ -1,0 +1,185 @@
+"""Typed, frozen results: what the store-level entry points return, the CLI renders and the
+API returns as response models.
+
+Assumptions: every result is a pydantic model with ``ConfigDict(frozen=True)``; its JSON form is
+``model_dump(mode="json", by_alias=True)``, which :meth:`Result.to_json` returns, so the CLI's
+``--format json`` and the API's response bodies are one shape. A CI's class is the field
+``ci_class``, written ``class`` in JSON. Snapshot-level results that hold numpy arrays and build
+their per-CI objects on demand (:class:`~impact.blast.BlastRadius`,
+:class:`~impact.depends.Dependencies`) stay frozen dataclasses; the reports here are made from
+them.
+
+>>> AffectedCI(id="app", ci_class="application", state="down", path=("app", "db")).to_json()
+{'id': 'app', 'class': 'application', 'state': 'down', 'path': ['app', 'db'], 'last_seen': None, 'stale': False}
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cmdb.enums import ImpactState
+
+__all__ = [
+    "AffectedCI",
+    "AvailabilityReport",
+    "BlastCounts",
+    "BlastRadiusReport",
+    "Counts",
+    "DependencyItem",
+    "DependsOnReport",
+    "Result",
+    "RolledUpCI",
+    "SLARef",
+    "SLAVerdict",
+    "SinglePointItem",
+    "SpofReport",
+    "WeakComponent",
+]
+
+
+class Result(BaseModel):
+    """Base of every result: frozen, extra fields refused, ``class`` accepted for ``ci_class``."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (the CLI's ``--format json``, the API's response body)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class AffectedCI(Result):
+    """A CI in a blast radius: its state, its explanation path (this CI first, a failed CI
+    last), when discovery last saw it (epoch seconds, None: never) and whether that is stale."""
+
+    id: str
+    ci_class: str = Field(alias="class")
+    state: ImpactState
+    path: tuple[str, ...]
+    last_seen: float | None = None
+    stale: bool = False
+
+
+class RolledUpCI(Result):
+    """A service or customer in a blast radius."""
+
+    id: str
+    ci_class: str = Field(alias="class")
+    state: ImpactState
+
+
+class Counts(Result):
+    """How many CIs a failure lists per state, in all, and how many are services and
+    customers."""
+
+    down: int
+    degraded: int
+    at_risk: int
+    total: int
+    services: int
+    customers: int
+
+
+class BlastCounts(Counts):
+    """:class:`Counts` and how many listed CIs are stale."""
+
+    stale: int
+
+
+class SLARef(Result):
+    """An SLA (a CI of category ``agreement``) covering some CIs; ``availability_target`` is a
+    fraction (None when the SLA has no numeric target)."""
+
+    id: str
+    name: str
+    availability_target: float | None
+    covers: tuple[str, ...]
+
+
+class SLAVerdict(SLARef):
+    """:class:`SLARef` and whether the designed availability meets it (None: no target)."""
+
+    meets: bool | None
+
+
+class BlastRadiusReport(Result):
+    """:func:`impact.report.blast_radius_report`'s answer.
+
+    ``affected`` lists CIs worst state first, nearest first (at most ``limit``); ``services``
+    and ``customers`` are every listed CI of those categories, **sorted by id**; ``rollup``
+    lists the same services then customers with their class and state in listing order (at most
+    ``limit`` of each); ``stale`` the listed CIs discovery has not seen for ``stale_days``, in
+    listing order; ``slas`` the SLAs covering the listed services and customers, by id;
+    ``version`` the store version of the snapshot."""
+
+    failed: tuple[str, ...]
+    assume_down: tuple[str, ...]
+    affected: tuple[AffectedCI, ...]
+    services: tuple[str, ...]
+    customers: tuple[str, ...]
+    counts: BlastCounts
+    rollup: tuple[RolledUpCI, ...]
+    version: int
+    stale: tuple[str, ...]
+    slas: tuple[SLARef, ...]
+
+
+class DependencyItem(Result):
+    """A CI the queried CI needs, with a shortest path to it (the queried CI first)."""
+
+    id: str
+    ci_class: str = Field(alias="class")
+    path: tuple[str, ...]
+
+
+class DependsOnReport(Result):
+    """:func:`impact.report.depends_on_report`'s answer: dependencies nearest first (at most
+    ``limit``), ``total`` counting them all."""
+
+    ci: str
+    dependencies: tuple[DependencyItem, ...]
+    total: int
+    version: int
+
+
+class SinglePointItem(Result):
+    """A CI whose failure alone takes the service down; ``path`` runs from the service to it."""
+
+    id: str
+    ci_class: str = Field(alias="class")
+    path: tuple[str, ...]
+
+
+class SpofReport(Result):
+    """:func:`impact.report.spof_report`'s answer, nearest first."""
+
+    service: str
+    version: int
+    single_points_of_failure: tuple[SinglePointItem, ...]
+
+
+class WeakComponent(Result):
+    """A component of a service with its own availability."""
+
+    id: str
+    availability: float
+
+
+class AvailabilityReport(Result):
+    """:func:`impact.report.availability_report`'s answer (see
+    :func:`impact.availability.designed_availability`); ``meets_slas`` is None when no SLA
+    with a target covers the service."""
+
+    service: str
+    availability: float
+    annual_downtime_minutes: float
+    components: int
+    single_points: int
+    cycles_broken: int
+    weakest: tuple[WeakComponent, ...]
+    version: int
+    slas: tuple[SLAVerdict, ...]
+    meets_slas: bool | None
