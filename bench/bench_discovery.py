@@ -48,29 +48,52 @@ def manifest_scan(objects: int, *, per_namespace: int = 100) -> ScanResult:
         scope = f"file:/manifests/{ns}.yaml"
         files.append(scope)
         ns_key = f"k8s:Namespace/{ns}"
-        cis.append(SeenCI(key=ns_key, ci_class="namespace", name=ns, scope=scope,
-                          attributes={"kind": "Namespace", "name": ns}))
+        cis.append(
+            SeenCI(
+                key=ns_key,
+                ci_class="namespace",
+                name=ns,
+                scope=scope,
+                attributes={"kind": "Namespace", "name": ns},
+            )
+        )
         for d in range(per_namespace):
             name = f"app{d:03d}"
-            keys = {kind: f"k8s:{ns}/{kind}/{name}" for kind in ("Deployment", "Service",
-                                                                   "ConfigMap")}
-            for kind, cls in (("Deployment", "application"), ("Service", "technical_service"),
-                              ("ConfigMap", "configuration")):
-                cis.append(SeenCI(key=keys[kind], ci_class=cls, name=name, parent=ns_key,
-                                  scope=scope, origin=f"/manifests/{ns}.yaml:{d * 30 + 1}",
-                                  attributes={"kind": kind, "namespace": ns, "name": name,
-                                              "replicas": 2} if kind == "Deployment" else
-                                  {"kind": kind, "namespace": ns, "name": name}))
-            rels.append(SeenRelationship(source=keys["Deployment"], type="depends_on",
-                                         target=keys["ConfigMap"]))
-            rels.append(SeenRelationship(source=keys["Deployment"], type="provides",
-                                         target=keys["Service"]))
+            keys = {
+                kind: f"k8s:{ns}/{kind}/{name}" for kind in ("Deployment", "Service", "ConfigMap")
+            }
+            for kind, cls in (
+                ("Deployment", "application"),
+                ("Service", "technical_service"),
+                ("ConfigMap", "configuration"),
+            ):
+                cis.append(
+                    SeenCI(
+                        key=keys[kind],
+                        ci_class=cls,
+                        name=name,
+                        parent=ns_key,
+                        scope=scope,
+                        origin=f"/manifests/{ns}.yaml:{d * 30 + 1}",
+                        attributes={"kind": kind, "namespace": ns, "name": name, "replicas": 2}
+                        if kind == "Deployment"
+                        else {"kind": kind, "namespace": ns, "name": name},
+                    )
+                )
+            rels.append(
+                SeenRelationship(
+                    source=keys["Deployment"], type="depends_on", target=keys["ConfigMap"]
+                )
+            )
+            rels.append(
+                SeenRelationship(source=keys["Deployment"], type="provides", target=keys["Service"])
+            )
             if n:
                 other = f"k8s:ns{n - 1:03d}/Service/app{d:03d}"
-                rels.append(SeenRelationship(source=keys["Deployment"], type="depends_on",
-                                             target=other))
-    return ScanResult(source="kubernetes", scope=files, complete=True, cis=cis,
-                      relationships=rels)
+                rels.append(
+                    SeenRelationship(source=keys["Deployment"], type="depends_on", target=other)
+                )
+    return ScanResult(source="kubernetes", scope=files, complete=True, cis=cis, relationships=rels)
 
 
 def _timed(fn):
@@ -101,13 +124,16 @@ def main() -> None:
         ("reconcile, first run (creates)", t_first, t_base_first),
         ("reconcile, re-run (all unchanged)", t_again, t_base_again),
     ]
-    print(f"{n:,} CIs and {len(scan.relationships):,} relationships "
-          f"({len(scan.scope)} files); plan only (re-run): {t_plan:.2f} s\n")
+    print(
+        f"{n:,} CIs and {len(scan.relationships):,} relationships "
+        f"({len(scan.scope)} files); plan only (re-run): {t_plan:.2f} s\n"
+    )
     print("| run | reconcile | CIs/s | baseline `store.apply` | CIs/s | ratio |")
     print("|---|---|---|---|---|---|")
     for label, t, tb in rows:
-        print(f"| {label} | {t:.2f} s | {n / t:,.0f} | {tb:.2f} s | {n / tb:,.0f} | "
-              f"{t / tb:.2f}× |")
+        print(
+            f"| {label} | {t:.2f} s | {n / t:,.0f} | {tb:.2f} s | {n / tb:,.0f} | {t / tb:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

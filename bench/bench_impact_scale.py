@@ -56,8 +56,18 @@ def cold_cli(db: Path, ci: str) -> tuple[float, float]:
 
     A small launcher process starts it, so that the child's peak RSS is not inflated by the
     pages this (large) process shares with a forked child before it execs."""
-    cmd = [str(ROOT / ".venv" / "bin" / "cmdb"), "--db", str(db), "impact", "blast-radius", ci,
-           "--format", "json", "--limit", "20"]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "cmdb"),
+        "--db",
+        str(db),
+        "impact",
+        "blast-radius",
+        ci,
+        "--format",
+        "json",
+        "--limit",
+        "20",
+    ]
     launcher = (
         "import resource, subprocess, sys, time\n"
         "t0 = time.perf_counter()\n"
@@ -65,8 +75,9 @@ def cold_cli(db: Path, ci: str) -> tuple[float, float]:
         "print(time.perf_counter() - t0, "
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
     )
-    out = subprocess.run([sys.executable, "-c", launcher, *cmd], check=True,
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", launcher, *cmd], check=True, capture_output=True, text=True
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
@@ -86,6 +97,7 @@ def query(topo, ci):
         br.services()
         br.customers()
         return br
+
     return run
 
 
@@ -103,9 +115,13 @@ def main() -> None:
     if not db.exists():
         print(f"building {db} ...", file=sys.stderr)
         ingest = build_store(db, args.cis, args.seed)
-        rows.append(("ingest through apply (items/s)",
-                     f"{ingest['items'] / ingest['seconds']:,.0f} ({ingest['items']:,} items, "
-                     f"{ingest['seconds']:.0f} s)"))
+        rows.append(
+            (
+                "ingest through apply (items/s)",
+                f"{ingest['items'] / ingest['seconds']:,.0f} ({ingest['items']:,} items, "
+                f"{ingest['seconds']:.0f} s)",
+            )
+        )
 
     store = open_store(Settings(db=db))
     for cache in db.parent.glob(db.name + ".snapshots"):
@@ -117,20 +133,32 @@ def main() -> None:
     probes = pick_probes(topo)
 
     cold = [cold_cli(db, probes["hub"]) for _ in range(3)]
-    rows.append(("cold CLI, hub, cached snapshot: wall s (median of 3)",
-                 f"{statistics.median(c[0] for c in cold):.2f}"))
+    rows.append(
+        (
+            "cold CLI, hub, cached snapshot: wall s (median of 3)",
+            f"{statistics.median(c[0] for c in cold):.2f}",
+        )
+    )
     rows.append(("cold CLI peak RSS (MB)", f"{max(c[1] for c in cold):.0f}"))
 
     for name in ("leaf", "mid", "hub"):
         br = query(topo, probes[name])()
         ms = timed(query(topo, probes[name]), 7) * 1e3
-        rows.append((f"warm blast radius, {name} `{probes[name]}` (ms, median of 7)",
-                     f"{ms:.2f} ({len(br):,} affected: {br.counts()})"))
+        rows.append(
+            (
+                f"warm blast radius, {name} `{probes[name]}` (ms, median of 7)",
+                f"{ms:.2f} ({len(br):,} affected: {br.counts()})",
+            )
+        )
     rng = np.random.default_rng(1)
     sample = [topo.ids[i] for i in rng.choice(topo.n, 1000, replace=False)]
     per_ci = sorted(timed(query(topo, ci), 1) for ci in sample)
-    rows.append(("warm blast radius, 1000 random CIs: median / p99 (ms)",
-                 f"{per_ci[500] * 1e3:.3f} / {per_ci[990] * 1e3:.3f}"))
+    rows.append(
+        (
+            "warm blast radius, 1000 random CIs: median / p99 (ms)",
+            f"{per_ci[500] * 1e3:.3f} / {per_ci[990] * 1e3:.3f}",
+        )
+    )
     hub_ms = timed(query(topo, probes["hub"]), 7) * 1e3
 
     if not args.skip_networkx:
@@ -143,15 +171,24 @@ def main() -> None:
         member, group = topo.membership_edges()
         g = nx.DiGraph()
         g.add_nodes_from(range(topo.n))
-        g.add_edges_from(zip(np.concatenate([frm, member]).tolist(),
-                             np.concatenate([to, group]).tolist(), strict=True))
+        g.add_edges_from(
+            zip(
+                np.concatenate([frm, member]).tolist(),
+                np.concatenate([to, group]).tolist(),
+                strict=True,
+            )
+        )
         build = time.perf_counter() - t0
         rss = (psutil.Process().memory_info().rss - rss0) / 2**20
         hub = topo.index(probes["hub"])
         nx_ms = timed(lambda: nx.descendants(g, hub), 3) * 1e3
         rows.append(("networkx DiGraph build (s) / extra RSS (MB)", f"{build:.1f} / {rss:.0f}"))
-        rows.append(("networkx descendants of the hub (ms, median of 3)",
-                     f"{nx_ms:.0f} (reach {len(nx.descendants(g, hub)):,})"))
+        rows.append(
+            (
+                "networkx descendants of the hub (ms, median of 3)",
+                f"{nx_ms:.0f} (reach {len(nx.descendants(g, hub)):,})",
+            )
+        )
         rows.append(("speed-up on the hub vs networkx", f"{nx_ms / hub_ms:.0f}x"))
 
     store.close()

@@ -54,11 +54,16 @@ def settings() -> Settings:
 def wipe(store) -> None:
     with store._session() as s:
         for what in ("MATCH ()-[x]->() WITH x", "MATCH (x) WITH x"):
-            while s.execute_write(lambda tx, what=what: tx.run(
-                    f"{what} LIMIT 20000 DELETE x RETURN count(*)").single()[0]):
+            while s.execute_write(
+                lambda tx, what=what: tx.run(
+                    f"{what} LIMIT 20000 DELETE x RETURN count(*)"
+                ).single()[0]
+            ):
                 pass
-        s.run("MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, m.batch = 0, "
-              "m.seq = 0, m.schema = 1").consume()
+        s.run(
+            "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, m.batch = 0, "
+            "m.seq = 0, m.schema = 1"
+        ).consume()
     store._topology = None
 
 
@@ -69,15 +74,23 @@ def naive(store, cis: int, sample: int) -> tuple[int, float]:
     with store._session() as s:
         for batch in generate(cis, batch_size=sample):
             for ci in batch.cis[: sample - rows]:
-                s.run("MERGE (c:CI {id: $id}) SET c.class = $cls, c.name = $name, "
-                      "c.status = $status", id=ci.id, cls=ci.ci_class, name=ci.name,
-                      status=ci.status.value).consume()
+                s.run(
+                    "MERGE (c:CI {id: $id}) SET c.class = $cls, c.name = $name, c.status = $status",
+                    id=ci.id,
+                    cls=ci.ci_class,
+                    name=ci.name,
+                    status=ci.status.value,
+                ).consume()
                 rows += 1
             for r in batch.relationships[: sample - rows]:
                 cy = rel_type(store.registry, r.type)
-                s.run(f"MATCH (a:CI {{id: $s}}) MATCH (b:CI {{id: $t}}) "
-                      f"MERGE (a)-[r:`{cy}` {{key: $key}}]->(b) SET r.status = 'active'",
-                      s=r.source, t=r.target, key=r.id).consume()
+                s.run(
+                    f"MATCH (a:CI {{id: $s}}) MATCH (b:CI {{id: $t}}) "
+                    f"MERGE (a)-[r:`{cy}` {{key: $key}}]->(b) SET r.status = 'active'",
+                    s=r.source,
+                    t=r.target,
+                    key=r.id,
+                ).consume()
                 rows += 1
             if rows >= sample:
                 break
@@ -135,24 +148,32 @@ def main(argv: list[str] | None = None) -> int:
     t_topo, topo = best(store.topology, runs=1)
     probes = pick_probes(topo)
     naive_rate, batch_rate = n_naive / t_naive, (n_cis + n_rels) / t_batch
-    print(f"Neo4j {store.uri}: {n_cis} CIs + {n_rels} relationships "
-          f"(generator, seed 0, batches of {args.batch})\n")
+    print(
+        f"Neo4j {store.uri}: {n_cis} CIs + {n_rels} relationships "
+        f"(generator, seed 0, batches of {args.batch})\n"
+    )
     print("| ingest | rows | seconds | rows/s |\n|---|---:|---:|---:|")
-    print(f"| batched `apply` (UNWIND, one tx per batch) | {n_cis + n_rels} | {t_batch:.1f} "
-          f"| {batch_rate:,.0f} |")
-    print(f"| naive: one MERGE per row (sample) | {n_naive} | {t_naive:.1f} "
-          f"| {naive_rate:,.0f} |")
+    print(
+        f"| batched `apply` (UNWIND, one tx per batch) | {n_cis + n_rels} | {t_batch:.1f} "
+        f"| {batch_rate:,.0f} |"
+    )
+    print(f"| naive: one MERGE per row (sample) | {n_naive} | {t_naive:.1f} | {naive_rate:,.0f} |")
     print(f"| **ratio batched / naive** | | | **{batch_rate / naive_rate:.0f}x** |\n")
-    print(f"Topology snapshot read from Neo4j: {t_topo:.1f} s "
-          f"({topo.n} CIs, {topo.m} relationships)\n")
-    print("| probe | CI | reachable (in-db) | in-db ms | reachable (in-memory BFS) | BFS ms "
-          "| in-db through groups | ms | engine listed | engine ms |\n"
-          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"Topology snapshot read from Neo4j: {t_topo:.1f} s "
+        f"({topo.n} CIs, {topo.m} relationships)\n"
+    )
+    print(
+        "| probe | CI | reachable (in-db) | in-db ms | reachable (in-memory BFS) | BFS ms "
+        "| in-db through groups | ms | engine listed | engine ms |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     hub = topo.index(probes["hub"])
     # the hub is one switch of a pair (a redundancy group); reachability stops at groups, so
     # the pair itself is the probe that reaches most of the estate
-    probes["hub pair"] = topo.ids[int(topo.groups.row(hub)[0])] if topo.groups.row(hub).size \
-        else probes["hub"]
+    probes["hub pair"] = (
+        topo.ids[int(topo.groups.row(hub)[0])] if topo.groups.row(hub).size else probes["hub"]
+    )
     for name in ("leaf", "mid", "hub", "hub pair"):
         ci = probes[name]
         t_db, got = best(lambda ci=ci: store.server_side_blast_radius([ci]))
@@ -161,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         t_eng, br = best(lambda ci=ci: blast_radius(topo, [ci]))
         flag = "" if len(got) == n_bfs else " (MISMATCH)"
         flag2 = "" if grp == {a.id for a in br.affected()} | {ci} else " (MISMATCH)"
-        print(f"| {name} | {ci} | {len(got)}{flag} | {t_db * 1e3:.1f} | {n_bfs} "
-              f"| {t_bfs * 1e3:.2f} | {len(grp)}{flag2} | {t_grp * 1e3:.1f} | {len(br)} "
-              f"| {t_eng * 1e3:.2f} |")
+        print(
+            f"| {name} | {ci} | {len(got)}{flag} | {t_db * 1e3:.1f} | {n_bfs} "
+            f"| {t_bfs * 1e3:.2f} | {len(grp)}{flag2} | {t_grp * 1e3:.1f} | {len(br)} "
+            f"| {t_eng * 1e3:.2f} |"
+        )
     store.close()
     return 0
 

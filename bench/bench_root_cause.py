@@ -32,8 +32,15 @@ from impact.blast import blast_radius
 from impact.root_cause import rank_root_causes
 
 
-def inject(topo: Topology, rng: np.random.Generator, *, min_radius: int, share: float,
-           noise: float, disjoint: bool = False) -> tuple[str, list[str]]:
+def inject(
+    topo: Topology,
+    rng: np.random.Generator,
+    *,
+    min_radius: int,
+    share: float,
+    noise: float,
+    disjoint: bool = False,
+) -> tuple[str, list[str]]:
     """A failed CI and a noisy subset of its blast radius, as symptoms. Noise CIs are outside
     the blast radius; with ``disjoint``, their own blast radius must not meet it either."""
     deps = topo.dependents.degree() + topo.groups.degree()
@@ -59,16 +66,25 @@ def inject(topo: Topology, rng: np.random.Generator, *, min_radius: int, share: 
         return failed, picked + extra
 
 
-def run(cis: int, seeds: list[int], injections: int, *, min_radius: int, share: float,
-        noise: float, disjoint: bool = False) -> dict:
+def run(
+    cis: int,
+    seeds: list[int],
+    injections: int,
+    *,
+    min_radius: int,
+    share: float,
+    noise: float,
+    disjoint: bool = False,
+) -> dict:
     hits1 = hits1_exact = hits3 = total = 0
     times: list[float] = []
     for seed in seeds:
         topo = generate_topology(cis, seed=seed)
         rng = np.random.default_rng(seed * 1_000)
         for _ in range(injections):
-            failed, symptoms = inject(topo, rng, min_radius=min_radius, share=share, noise=noise,
-                                      disjoint=disjoint)
+            failed, symptoms = inject(
+                topo, rng, min_radius=min_radius, share=share, noise=noise, disjoint=disjoint
+            )
             t0 = time.perf_counter()
             ranked = rank_root_causes(topo, symptoms, top=3)
             times.append(time.perf_counter() - t0)
@@ -77,11 +93,17 @@ def run(cis: int, seeds: list[int], injections: int, *, min_radius: int, share: 
             hits1_exact += bool(ranked) and ranked[0].id == failed
             hits3 += any(found)
             total += 1
-    return {"cis": cis, "seeds": seeds, "noise": "disjoint" if disjoint else "uniform",
-            "n": total, "top1": hits1 / total,
-            "top1_exact": hits1_exact / total, "top3": hits3 / total,
-            "median_ms": 1000 * statistics.median(times), "p95_ms":
-            1000 * float(np.percentile(times, 95))}
+    return {
+        "cis": cis,
+        "seeds": seeds,
+        "noise": "disjoint" if disjoint else "uniform",
+        "n": total,
+        "top1": hits1 / total,
+        "top1_exact": hits1_exact / total,
+        "top3": hits3 / total,
+        "median_ms": 1000 * statistics.median(times),
+        "p95_ms": 1000 * float(np.percentile(times, 95)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,19 +114,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-radius", type=int, default=5)
     ap.add_argument("--share", type=float, default=0.6)
     ap.add_argument("--noise", type=float, default=0.2)
-    ap.add_argument("--disjoint-noise", action="store_true",
-                    help="Also run with noise CIs whose blast radius does not meet the failure's.")
+    ap.add_argument(
+        "--disjoint-noise",
+        action="store_true",
+        help="Also run with noise CIs whose blast radius does not meet the failure's.",
+    )
     args = ap.parse_args(argv)
     sys.stdout.write(
         "| CIs | seeds | injections | noise | top-1 | top-1 exact | top-3 | median ms | p95 ms |\n"
-        "|---:|---|---:|---|---:|---:|---:|---:|---:|\n")
+        "|---:|---|---:|---|---:|---:|---:|---:|---:|\n"
+    )
     for disjoint in (False, True) if args.disjoint_noise else (False,):
-        r = run(args.cis, args.seeds, args.injections, min_radius=args.min_radius,
-                share=args.share, noise=args.noise, disjoint=disjoint)
+        r = run(
+            args.cis,
+            args.seeds,
+            args.injections,
+            min_radius=args.min_radius,
+            share=args.share,
+            noise=args.noise,
+            disjoint=disjoint,
+        )
         sys.stdout.write(
             f"| {r['cis']:,} | {' '.join(map(str, r['seeds']))} | {r['n']} | {r['noise']} | "
             f"{r['top1']:.1%} | {r['top1_exact']:.1%} | {r['top3']:.1%} | "
-            f"{r['median_ms']:.1f} | {r['p95_ms']:.1f} |\n")
+            f"{r['median_ms']:.1f} | {r['p95_ms']:.1f} |\n"
+        )
     return 0
 
 

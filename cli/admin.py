@@ -37,15 +37,18 @@ def demo(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     if fmt is Format.JSON:
         output.emit_json({"store": state.store.uri, **summary})
         return
-    output.info(f"demo loaded into {state.store.uri}: {result.created} created, "
-                f"{result.updated} updated, {result.unchanged} unchanged")
+    output.info(
+        f"demo loaded into {state.store.uri}: {result.created} created, "
+        f"{result.updated} updated, {result.unchanged} unchanged"
+    )
     output.info("try: cmdb impact blast-radius sw-dc-acc-05  |  cmdb change assess chg-0101")
 
 
 def generate(
     ctx: typer.Context,
-    cis: Annotated[int, typer.Option("--cis", min=500, help="How many CIs (at least 500).")
-                   ] = 10_000,
+    cis: Annotated[
+        int, typer.Option("--cis", min=500, help="How many CIs (at least 500).")
+    ] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same topology.")] = 0,
     batch_size: Annotated[int, typer.Option(min=100)] = 50_000,
 ) -> None:
@@ -65,9 +68,16 @@ def generate(
 def classes(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     """List CI classes."""
     reg = get_state(ctx).registry
-    rows = [{"class": c.name, "category": c.category, "group": c.group,
-             "required": list(c.required), "recommended": list(c.recommended)}
-            for c in reg.classes.values()]
+    rows = [
+        {
+            "class": c.name,
+            "category": c.category,
+            "group": c.group,
+            "required": list(c.required),
+            "recommended": list(c.recommended),
+        }
+        for c in reg.classes.values()
+    ]
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:
@@ -78,8 +88,15 @@ def classes(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
 def types(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
     """List relationship types and how they propagate impact."""
     reg = get_state(ctx).registry
-    rows = [{"type": r.name, "propagation": r.propagation.value, "inverse": r.inverse,
-             "allowed": [f"{a}->{b}" for a, b in r.allowed]} for r in reg.relationships.values()]
+    rows = [
+        {
+            "type": r.name,
+            "propagation": r.propagation.value,
+            "inverse": r.inverse,
+            "allowed": [f"{a}->{b}" for a, b in r.allowed],
+        }
+        for r in reg.relationships.values()
+    ]
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:

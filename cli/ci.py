@@ -55,10 +55,18 @@ def add(
     store = state.store
     attributes = parse_attributes(store.registry, ci_class, split_assignments(set_))
     try:
-        ci = CI(id=ci_id, ci_class=ci_class, name=name, status=status, criticality=criticality,
-                owner=owner, support_group=support_group, min_required=min_required,
-                identifiers=_identifiers(serial, hostname, fqdn, ip, mac),
-                attributes=attributes)
+        ci = CI(
+            id=ci_id,
+            ci_class=ci_class,
+            name=name,
+            status=status,
+            criticality=criticality,
+            owner=owner,
+            support_group=support_group,
+            min_required=min_required,
+            identifiers=_identifiers(serial, hostname, fqdn, ip, mac),
+            attributes=attributes,
+        )
     except PydanticError as exc:
         raise pydantic_error(exc) from None
     created = ops.create_ci(store, ci, actor=state.actor, change_id=change)
@@ -66,8 +74,11 @@ def add(
 
 
 @app.command("show")
-def show(ctx: typer.Context, ci_id: Annotated[str, typer.Argument(metavar="ID")],
-         fmt: FormatOpt = Format.TABLE) -> None:
+def show(
+    ctx: typer.Context,
+    ci_id: Annotated[str, typer.Argument(metavar="ID")],
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """Show a CI with its relationships and open records."""
     view = ci_view(get_state(ctx).store, ci_id)
     if fmt is Format.JSON:
@@ -104,10 +115,17 @@ def list_(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """List CIs matching the filters."""
-    flt = CIFilter(classes=tuple(ci_class or ()), status=tuple(status or ()),
-                   criticality=tuple(criticality or ()), owner=owner,
-                   support_group=support_group, identifier=identifier, text=search,
-                   include_retired=include_retired, limit=limit)
+    flt = CIFilter(
+        classes=tuple(ci_class or ()),
+        status=tuple(status or ()),
+        criticality=tuple(criticality or ()),
+        owner=owner,
+        support_group=support_group,
+        identifier=identifier,
+        text=search,
+        include_retired=include_retired,
+        limit=limit,
+    )
     cis = [c.to_json() for c in list_cis(get_state(ctx).store, flt, class_field="--class")]
     if fmt is Format.JSON:
         output.emit_json(cis)
@@ -133,21 +151,40 @@ def update(
     """Change fields or attributes of a CI."""
     state = get_state(ctx)
     store = state.store
-    fields = {k: v for k, v in dict(name=name, status=status, criticality=criticality,
-                                    owner=owner, support_group=support_group,
-                                    min_required=min_required).items() if v is not None}
+    fields = {
+        k: v
+        for k, v in dict(
+            name=name,
+            status=status,
+            criticality=criticality,
+            owner=owner,
+            support_group=support_group,
+            min_required=min_required,
+        ).items()
+        if v is not None
+    }
     raw = split_assignments(set_)
     current = store.get_ci(ci_id)
-    updated = ops.update_ci(store, ci_id, fields=fields,
-                            set_attributes=parse_attributes(store.registry, current.ci_class, raw),
-                            unset=unset, expected_version=current.version,
-                            actor=state.actor, change_id=change)
+    updated = ops.update_ci(
+        store,
+        ci_id,
+        fields=fields,
+        set_attributes=parse_attributes(store.registry, current.ci_class, raw),
+        unset=unset,
+        expected_version=current.version,
+        actor=state.actor,
+        change_id=change,
+    )
     _show_one(updated.to_json(), fmt)
 
 
 @app.command("retire")
-def retire(ctx: typer.Context, ci_id: Annotated[str, typer.Argument(metavar="ID")],
-           change: ChangeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def retire(
+    ctx: typer.Context,
+    ci_id: Annotated[str, typer.Argument(metavar="ID")],
+    change: ChangeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """Retire a CI and its relationships (kept in history)."""
     state = get_state(ctx)
     retired = ops.retire_ci(state.store, ci_id, actor=state.actor, change_id=change)

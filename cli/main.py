@@ -83,17 +83,26 @@ app = typer.Typer(
 @app.callback()
 def _root(
     ctx: typer.Context,
-    db: Annotated[Path | None, typer.Option("--db", envvar="CMDB_DB",
-                                            help="Embedded store file (default: user data dir).")
-                  ] = None,
-    store: Annotated[str | None, typer.Option("--store", envvar="CMDB_STORE",
-                                              help="Store URI: sqlite:///PATH or neo4j://HOST.")
-                     ] = None,
-    registry: Annotated[Path | None, typer.Option("--registry", envvar="CMDB_REGISTRY",
-                                                  help="Extra class registry YAML.")] = None,
-    actor: Annotated[str | None, typer.Option("--actor", envvar="CMDB_ACTOR",
-                                              help="Who is making changes (for history).")
-                     ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db", envvar="CMDB_DB", help="Embedded store file (default: user data dir)."
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", envvar="CMDB_STORE", help="Store URI: sqlite:///PATH or neo4j://HOST."
+        ),
+    ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", envvar="CMDB_REGISTRY", help="Extra class registry YAML."),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", envvar="CMDB_ACTOR", help="Who is making changes (for history)."),
+    ] = None,
 ) -> None:
     ctx.obj = State(load_settings(db=db, store=store, registry=registry, actor=actor))
 
@@ -103,8 +112,15 @@ def _register() -> None:
 
     admin.register(app)
     transfer.register(app)
-    for name, module in (("ci", ci), ("rel", rel), ("impact", impact), ("incident", incident),
-                         ("change", change), ("problem", problem), ("discover", discover)):
+    for name, module in (
+        ("ci", ci),
+        ("rel", rel),
+        ("impact", impact),
+        ("incident", incident),
+        ("change", change),
+        ("problem", problem),
+        ("discover", discover),
+    ):
         app.add_typer(module.app, name=name, help=(module.__doc__ or name).strip().splitlines()[0])
 
 

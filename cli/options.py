@@ -16,5 +16,9 @@ __all__ = ["ChangeOpt", "FormatOpt", "SetOpt"]
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ChangeOpt = Annotated[str | None, typer.Option("--change", help="Change record id, for history.")]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Attribute NAME=VALUE; repeat. Read as the registry types the attribute.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Attribute NAME=VALUE; repeat. Read as the registry types the attribute."
+    ),
+]

@@ -135,16 +135,23 @@ def _title(text: str | None) -> Text | None:
     return None if text is None else _text(text)
 
 
-def emit_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *,
-               title: str | None = None, caption: str | None = None) -> None:
+def emit_table(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+) -> None:
     """Render ``rows`` as a table of ``columns`` (missing keys print empty)."""
-    table = Table(title=_title(title), caption=_title(caption), show_lines=False,
-                  header_style="bold")
+    table = Table(
+        title=_title(title), caption=_title(caption), show_lines=False, header_style="bold"
+    )
     for col in columns:
         table.add_column(_text(col.replace("_", " ")))
     for row in rows:
-        table.add_row(*(_text(_cell(row.get(col)), multiline=True) for col in columns),
-                      end_section=False)
+        table.add_row(
+            *(_text(_cell(row.get(col)), multiline=True) for col in columns), end_section=False
+        )
     _out().print(table)
 
 
@@ -174,8 +181,13 @@ def info(message: str) -> None:
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Any]:
     """A progress bar on stderr; yields ``advance(n)``."""
-    with Progress(TextColumn("{task.description}", markup=False), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=_err(),
-                  transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err(),
+        transient=False,
+    ) as bar:
         task = bar.add_task(plain(description), total=total)
         yield lambda n: bar.update(task, advance=n)

@@ -26,8 +26,15 @@ Target = Annotated[str, typer.Argument(metavar="TARGET")]
 
 
 @app.command("add")
-def add(ctx: typer.Context, source: Source, rel_type: Type, target: Target,
-        set_: SetOpt = None, change: ChangeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def add(
+    ctx: typer.Context,
+    source: Source,
+    rel_type: Type,
+    target: Target,
+    set_: SetOpt = None,
+    change: ChangeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """Add SOURCE -[TYPE]-> TARGET, e.g. `cmdb rel add cb-app depends_on cb-db`."""
     state = get_state(ctx)
     attributes = parse_attributes(None, None, split_assignments(set_))
@@ -54,22 +61,32 @@ def list_(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """List relationships."""
-    flt = RelFilter(ci=ci, source=source, target=target, types=tuple(rel_type or ()),
-                    include_retired=include_retired, limit=limit)
-    rels = [r.to_json() for r in list_relationships(get_state(ctx).store, flt,
-                                                     type_field="--type")]
+    flt = RelFilter(
+        ci=ci,
+        source=source,
+        target=target,
+        types=tuple(rel_type or ()),
+        include_retired=include_retired,
+        limit=limit,
+    )
+    rels = [r.to_json() for r in list_relationships(get_state(ctx).store, flt, type_field="--type")]
     if fmt is Format.JSON:
         output.emit_json(rels)
     else:
-        output.emit_table(rels, ["source", "type", "target", "status", "attributes"],
-                          caption=f"{len(rels)} relationships")
+        output.emit_table(
+            rels,
+            ["source", "type", "target", "status", "attributes"],
+            caption=f"{len(rels)} relationships",
+        )
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, source: Source, rel_type: Type, target: Target,
-           change: ChangeOpt = None) -> None:
+def remove(
+    ctx: typer.Context, source: Source, rel_type: Type, target: Target, change: ChangeOpt = None
+) -> None:
     """Retire SOURCE -[TYPE]-> TARGET (kept in history)."""
     state = get_state(ctx)
-    ops.remove_relationship(state.store, source, rel_type, target, actor=state.actor,
-                            change_id=change)
+    ops.remove_relationship(
+        state.store, source, rel_type, target, actor=state.actor, change_id=change
+    )
     output.info(f"removed {source} -[{rel_type}]-> {target}")

@@ -16,10 +16,14 @@ from cmdb.transfer import FileFormat, ImportPlan, check_file, export_text, impor
 
 __all__ = ["register"]
 
-InFormatOpt = Annotated[FileFormat | None, typer.Option(
-    "--format", help="File format (default: from the file extension).")]
-OutFormatOpt = Annotated[FileFormat | None, typer.Option(
-    "--format", help="File format (default: from the --output extension, else json).")]
+InFormatOpt = Annotated[
+    FileFormat | None,
+    typer.Option("--format", help="File format (default: from the file extension)."),
+]
+OutFormatOpt = Annotated[
+    FileFormat | None,
+    typer.Option("--format", help="File format (default: from the --output extension, else json)."),
+]
 
 
 def import_(
@@ -27,15 +31,23 @@ def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="JSON, CSV or GraphML file.")],
     fmt: InFormatOpt = None,
     change: ChangeOpt = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Validate against the store and show the changes; write nothing.")
-                       ] = False,
-    replace: Annotated[bool, typer.Option(
-        "--replace", help="Replace whole CIs and relationships: fields the file leaves out "
-                          "take their defaults (default: set only the fields the file gives).")
-                       ] = False,
-    show: Annotated[int, typer.Option(
-        "--show", min=0, help="With --dry-run: how many field changes to list.")] = 20,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate against the store and show the changes; write nothing."
+        ),
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace whole CIs and relationships: fields the file leaves out "
+            "take their defaults (default: set only the fields the file gives).",
+        ),
+    ] = False,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="With --dry-run: how many field changes to list.")
+    ] = 20,
 ) -> None:
     """Import a file as one batch: all of it or nothing.
 
@@ -45,8 +57,14 @@ def import_(
     state = get_state(ctx)
     fmt_name = fmt.value if fmt else None
     if not dry_run:
-        result = import_file(state.open(create=True), file, actor=state.actor,
-                             change_id=change, format=fmt_name, replace=replace)
+        result = import_file(
+            state.open(create=True),
+            file,
+            actor=state.actor,
+            change_id=change,
+            format=fmt_name,
+            replace=replace,
+        )
         output.emit_line(f"imported {file}: {_counts(result)}")
         return
     plan = check_file(state.store, file, format=fmt_name, replace=replace)
@@ -56,20 +74,24 @@ def import_(
 
 
 def _counts(result: BatchResult | ImportPlan) -> str:
-    return (f"{result.created} created, {result.updated} updated, {result.retired} retired, "
-            f"{result.unchanged} unchanged")
+    return (
+        f"{result.created} created, {result.updated} updated, {result.retired} retired, "
+        f"{result.unchanged} unchanged"
+    )
 
 
 def export(
     ctx: typer.Context,
     fmt: OutFormatOpt = None,
-    what: Annotated[str | None, typer.Option(
-        "--what", help="For CSV: cis (default) or relationships.")] = None,
-    out: Annotated[Path | None, typer.Option("--output", "-o",
-                                             help="Write to FILE (default: stdout).")] = None,
-    include_retired: Annotated[bool, typer.Option("--include-retired",
-                                                  help="Also retired CIs and relationships.")
-                               ] = False,
+    what: Annotated[
+        str | None, typer.Option("--what", help="For CSV: cis (default) or relationships.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout).")
+    ] = None,
+    include_retired: Annotated[
+        bool, typer.Option("--include-retired", help="Also retired CIs and relationships.")
+    ] = False,
 ) -> None:
     """Export the graph (and, in JSON, the ITSM records)."""
     if fmt is None:
@@ -79,8 +101,9 @@ def export(
         raise typer.BadParameter("only CSV exports take --what", param_hint="--what")
     if what not in (None, "cis", "relationships"):
         raise typer.BadParameter("use cis or relationships", param_hint="--what")
-    text = export_text(get_state(ctx).store, format=fmt.value, what=what or "cis",
-                       include_retired=include_retired)
+    text = export_text(
+        get_state(ctx).store, format=fmt.value, what=what or "cis", include_retired=include_retired
+    )
     if out is None:
         output.emit_text(text)
         return

@@ -69,8 +69,9 @@ class RecordFilter(_Filter):
 class HistoryFilter(_Filter):
     """Select history entries, oldest first."""
 
-    entity: Literal["ci", "relationship", "incident", "problem", "change",
-                    "discovery_run"] | None = None
+    entity: (
+        Literal["ci", "relationship", "incident", "problem", "change", "discovery_run"] | None
+    ) = None
     entity_id: str | None = None
     actor: str | None = None
     change_id: str | None = None

@@ -60,8 +60,20 @@ MIN_CIS = 500
 
 SOURCE = "generator"
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
-_RELS = ("connected_to", "consumes", "covered_by", "depends_on", "hosted_on", "located_in",
-         "member_of", "provides", "runs_on", "supplied_by", "supported_by", "uses")
+_RELS = (
+    "connected_to",
+    "consumes",
+    "covered_by",
+    "depends_on",
+    "hosted_on",
+    "located_in",
+    "member_of",
+    "provides",
+    "runs_on",
+    "supplied_by",
+    "supported_by",
+    "uses",
+)
 _R = {name: code for code, name in enumerate(_RELS)}
 _CRIT = {c.rank: c for c in Criticality}
 _P_DC2 = 0.35  # share of data-centre infrastructure in the second data centre
@@ -181,20 +193,43 @@ def _layout(n: int, seed: int) -> _Layout:
     pool_size = np.bincount(inst_app, minlength=n_app)
     pooled = np.flatnonzero(pool_size >= 2)
     fixed = {
-        "datacenter": 2, "room": 2 * n_rooms, "branch": n_branch,
-        "support_group": max(4, n // 5_000), "supplier": max(3, n // 20_000),
-        "sla": max(3, n // 2_000), "customer": pct(40, 10),
-        "business_service": max(4, n // 1_000), "technical_service": max(2, n // 2_500),
-        "core_pair": 2, "wan_pair": 2, "dist_pair": n_dist, "access_pair": sum(n_acc) // 2,
-        "core_switch": 4, "router": 4, "firewall": 4, "dist_switch": 2 * n_dist,
-        "access_switch": sum(n_acc) + n_acc_br, "branch_router": n_branch,
-        "load_balancer": 4 + n // 50_000, "appliance": max(1, n // 100_000),
-        "storage": 2 * max(1, n // 40_000), "physical_server": pct(30, 6),
-        "hypervisor_cluster": n_hvc, "hypervisor": n_hv, "virtual_machine": pct(250, 20),
-        "pod": pct(15, 4), "container": pct(25, 4), "db_cluster": n_db_cl,
-        "database_instance": n_db + n_db_cl, "database": n_db, "mw_cluster": n_mw_cl,
-        "middleware": n_mw, "application": n_app, "app_pool": len(pooled),
-        "application_instance": n_appi, "printer": pct(15, 2),
+        "datacenter": 2,
+        "room": 2 * n_rooms,
+        "branch": n_branch,
+        "support_group": max(4, n // 5_000),
+        "supplier": max(3, n // 20_000),
+        "sla": max(3, n // 2_000),
+        "customer": pct(40, 10),
+        "business_service": max(4, n // 1_000),
+        "technical_service": max(2, n // 2_500),
+        "core_pair": 2,
+        "wan_pair": 2,
+        "dist_pair": n_dist,
+        "access_pair": sum(n_acc) // 2,
+        "core_switch": 4,
+        "router": 4,
+        "firewall": 4,
+        "dist_switch": 2 * n_dist,
+        "access_switch": sum(n_acc) + n_acc_br,
+        "branch_router": n_branch,
+        "load_balancer": 4 + n // 50_000,
+        "appliance": max(1, n // 100_000),
+        "storage": 2 * max(1, n // 40_000),
+        "physical_server": pct(30, 6),
+        "hypervisor_cluster": n_hvc,
+        "hypervisor": n_hv,
+        "virtual_machine": pct(250, 20),
+        "pod": pct(15, 4),
+        "container": pct(25, 4),
+        "db_cluster": n_db_cl,
+        "database_instance": n_db + n_db_cl,
+        "database": n_db,
+        "mw_cluster": n_mw_cl,
+        "middleware": n_mw,
+        "application": n_app,
+        "app_pool": len(pooled),
+        "application_instance": n_appi,
+        "printer": pct(15, 2),
     }
     fixed["desktop"] = n - sum(fixed.values())
     if fixed["desktop"] < 1:
@@ -204,8 +239,9 @@ def _layout(n: int, seed: int) -> _Layout:
     # locations, parties, services
     dcs, rooms = node["datacenter"], node["room"].reshape(2, n_rooms)
     groups, suppliers = node["support_group"], node["supplier"]
-    bsvc, tsvc, cust, sla = (node[k] for k in ("business_service", "technical_service",
-                                               "customer", "sla"))
+    bsvc, tsvc, cust, sla = (
+        node[k] for k in ("business_service", "technical_service", "customer", "sla")
+    )
     b.link("located_in", rooms.ravel(), np.repeat(dcs, n_rooms))
     first = np.arange(min(len(cust), len(bsvc)))
     b.link("consumes", cust[first], bsvc[first])
@@ -325,13 +361,13 @@ def _layout(n: int, seed: int) -> _Layout:
     b.min_required[pool] = np.maximum(1, (2 * pool_size[pooled]) // 3)
     fronted = pool[rng.random(len(pool)) < 0.5]
     b.link("connected_to", fronted, b.pick(lb, len(fronted)))
-    where = rng.random(len(appi))
-    on_ctr = np.flatnonzero(where < 0.2)[: len(ctr)]
-    on_srv = np.flatnonzero((where >= 0.2) & (where < 0.3))
-    on_vm = np.flatnonzero(where >= 0.3)
+    host_draw = rng.random(len(appi))
+    on_ctr = np.flatnonzero(host_draw < 0.2)[: len(ctr)]
+    on_srv = np.flatnonzero((host_draw >= 0.2) & (host_draw < 0.3))
+    in_vm = np.flatnonzero(host_draw >= 0.3)
     b.link("runs_on", appi[on_ctr], ctr[rng.permutation(len(ctr))[: len(on_ctr)]])
     b.link("runs_on", appi[on_srv], b.pick(app_hosts, len(on_srv)))
-    b.link("runs_on", appi[on_vm], b.pick(vm, len(on_vm)))
+    b.link("runs_on", appi[in_vm], b.pick(vm, len(in_vm)))
     b.link("uses", app[np.arange(n_db) % n_app], db)
     shared_db, shared_mw = db[: max(2, n // 200_000)], mwc
     heavy = app[rng.random(n_app) < 0.3]
@@ -366,21 +402,68 @@ def _layout(n: int, seed: int) -> _Layout:
         b.link("uses", some, b.pick(app, len(some)))
 
     # ownership: support groups and suppliers
-    owned = np.concatenate([node[k] for k in (
-        "business_service", "technical_service", "core_pair", "wan_pair", "dist_pair",
-        "access_pair", "core_switch", "router", "firewall", "dist_switch", "access_switch",
-        "branch_router", "load_balancer", "appliance", "storage", "physical_server",
-        "hypervisor_cluster", "hypervisor", "virtual_machine", "pod", "container", "db_cluster",
-        "database_instance", "database", "mw_cluster", "middleware", "application", "app_pool",
-        "application_instance", "desktop", "printer")])
+    owned = np.concatenate(
+        [
+            node[k]
+            for k in (
+                "business_service",
+                "technical_service",
+                "core_pair",
+                "wan_pair",
+                "dist_pair",
+                "access_pair",
+                "core_switch",
+                "router",
+                "firewall",
+                "dist_switch",
+                "access_switch",
+                "branch_router",
+                "load_balancer",
+                "appliance",
+                "storage",
+                "physical_server",
+                "hypervisor_cluster",
+                "hypervisor",
+                "virtual_machine",
+                "pod",
+                "container",
+                "db_cluster",
+                "database_instance",
+                "database",
+                "mw_cluster",
+                "middleware",
+                "application",
+                "app_pool",
+                "application_instance",
+                "desktop",
+                "printer",
+            )
+        ]
+    )
     team = b.pick(groups, len(owned))
     team[np.isin(owned, np.concatenate([pc, prn]))] = groups[0]  # the service desk
     b.support[owned] = team
     b.link("supported_by", owned, team)
-    hardware = np.concatenate([node[k] for k in (
-        "core_switch", "router", "firewall", "dist_switch", "access_switch", "branch_router",
-        "load_balancer", "appliance", "storage", "physical_server", "hypervisor", "desktop",
-        "printer")])
+    hardware = np.concatenate(
+        [
+            node[k]
+            for k in (
+                "core_switch",
+                "router",
+                "firewall",
+                "dist_switch",
+                "access_switch",
+                "branch_router",
+                "load_balancer",
+                "appliance",
+                "storage",
+                "physical_server",
+                "hypervisor",
+                "desktop",
+                "printer",
+            )
+        ]
+    )
     b.link("supplied_by", hardware, b.pick(suppliers, len(hardware)))
     b.link("supplied_by", app, b.pick(suppliers, n_app))
     return _finish(b)
@@ -404,9 +487,15 @@ def _finish(b: _Builder) -> _Layout:
     seen_mask &= b.rng.random(b.n) < 0.97
     last_seen = np.where(seen_mask, _EPOCH - np.round(ages), np.nan)
     return _Layout(
-        n=b.n, blocks=tuple(b.blocks), criticality=crit, last_seen=last_seen,
-        min_required=b.min_required, support=b.support, src=src[keep].astype(np.int32),
-        dst=dst[keep].astype(np.int32), rel=rel[keep],
+        n=b.n,
+        blocks=tuple(b.blocks),
+        criticality=crit,
+        last_seen=last_seen,
+        min_required=b.min_required,
+        support=b.support,
+        src=src[keep].astype(np.int32),
+        dst=dst[keep].astype(np.int32),
+        rel=rel[keep],
     )
 
 
@@ -434,15 +523,15 @@ def generate(
     return _batches(lay, batch_size, progress)
 
 
-def _batches(
-    lay: _Layout, size: int, progress: Callable[[int], None] | None
-) -> Iterator[Batch]:
+def _batches(lay: _Layout, size: int, progress: Callable[[int], None] | None) -> Iterator[Batch]:
     ids = lay.ids()
     n, total = lay.n, lay.n + lay.src.size
     for lo in range(0, total, size):
         hi = min(lo + size, total)
-        batch = Batch(cis=_cis(lay, ids, lo, min(hi, n)),
-                      relationships=_rels(lay, ids, max(lo, n) - n, max(hi, n) - n))
+        batch = Batch(
+            cis=_cis(lay, ids, lo, min(hi, n)),
+            relationships=_rels(lay, ids, max(lo, n) - n, max(hi, n) - n),
+        )
         if progress is not None:
             progress(len(batch))
         yield batch
@@ -457,22 +546,27 @@ def _cis(lay: _Layout, ids: list[str], lo: int, hi: int) -> list[CI]:
             k = i - blk.start + blk.first
             seen = lay.last_seen[i]
             team = int(lay.support[i])
-            out.append(CI(
-                id=ids[i], ci_class=cls, name=f"{label} {k}",
-                criticality=_CRIT[int(lay.criticality[i])],
-                support_group=ids[team] if team >= 0 else None,
-                attributes=attributes(blk.kind, k),
-                min_required=int(lay.min_required[i]) or None,
-                last_seen={} if np.isnan(seen) else {SOURCE: datetime.fromtimestamp(seen, UTC)},
-            ))
+            out.append(
+                CI(
+                    id=ids[i],
+                    ci_class=cls,
+                    name=f"{label} {k}",
+                    criticality=_CRIT[int(lay.criticality[i])],
+                    support_group=ids[team] if team >= 0 else None,
+                    attributes=attributes(blk.kind, k),
+                    min_required=int(lay.min_required[i]) or None,
+                    last_seen={} if np.isnan(seen) else {SOURCE: datetime.fromtimestamp(seen, UTC)},
+                )
+            )
     return out
 
 
 def _rels(lay: _Layout, ids: list[str], lo: int, hi: int) -> list[Relationship]:
     return [
         Relationship(source=ids[s], type=_RELS[r], target=ids[d])
-        for s, d, r in zip(lay.src[lo:hi].tolist(), lay.dst[lo:hi].tolist(),
-                           lay.rel[lo:hi].tolist(), strict=True)
+        for s, d, r in zip(
+            lay.src[lo:hi].tolist(), lay.dst[lo:hi].tolist(), lay.rel[lo:hi].tolist(), strict=True
+        )
     ]
 
 

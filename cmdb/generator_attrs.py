@@ -17,13 +17,32 @@ from typing import Any
 __all__ = ["KINDS", "PREFIX", "attributes"]
 
 PREFIX = {
-    "application": "app", "application_instance": "appi", "appliance": "apl",
-    "business_service": "bsvc", "cluster": "clu", "container": "ctr", "customer": "cust",
-    "database": "db", "database_instance": "dbi", "desktop": "pc", "firewall": "fw",
-    "hypervisor": "hv", "hypervisor_cluster": "hvc", "load_balancer": "lb", "location": "loc",
-    "middleware": "mw", "physical_server": "srv", "pod": "pod", "printer": "prn",
-    "router": "rtr", "sla": "sla", "storage": "sto", "supplier": "supp",
-    "support_group": "grp", "switch": "sw", "technical_service": "tsvc",
+    "application": "app",
+    "application_instance": "appi",
+    "appliance": "apl",
+    "business_service": "bsvc",
+    "cluster": "clu",
+    "container": "ctr",
+    "customer": "cust",
+    "database": "db",
+    "database_instance": "dbi",
+    "desktop": "pc",
+    "firewall": "fw",
+    "hypervisor": "hv",
+    "hypervisor_cluster": "hvc",
+    "load_balancer": "lb",
+    "location": "loc",
+    "middleware": "mw",
+    "physical_server": "srv",
+    "pod": "pod",
+    "printer": "prn",
+    "router": "rtr",
+    "sla": "sla",
+    "storage": "sto",
+    "supplier": "supp",
+    "support_group": "grp",
+    "switch": "sw",
+    "technical_service": "tsvc",
     "virtual_machine": "vm",
 }
 """Id prefix of each registry class: ids are ``<prefix>-<number within the class>``."""
@@ -75,8 +94,15 @@ _ENGINES = ("oracle", "sqlserver", "postgresql", "mysql", "db2", "postgresql", "
 _MW = ("IBM MQ", "Kafka", "RabbitMQ", "Tomcat", "WebLogic", "JBoss EAP", "Tibco EMS")
 _VENDORS = ("Dell", "HPE", "Lenovo", "Cisco", "Juniper", "Arista", "NetApp", "Pure")
 _OS = ("RHEL 8", "RHEL 9", "Windows Server 2019", "Windows Server 2022", "Ubuntu 22.04")
-_TECHNOLOGY = {"core_pair": "vPC", "wan_pair": "HSRP", "dist_pair": "vPC", "access_pair": "MLAG",
-               "db_cluster": "Pacemaker", "mw_cluster": "active/standby", "app_pool": "LB pool"}
+_TECHNOLOGY = {
+    "core_pair": "vPC",
+    "wan_pair": "HSRP",
+    "dist_pair": "vPC",
+    "access_pair": "MLAG",
+    "db_cluster": "Pacemaker",
+    "mw_cluster": "active/standby",
+    "app_pool": "LB pool",
+}
 
 
 def attributes(kind: str, k: int) -> dict[str, Any]:
@@ -91,17 +117,24 @@ def attributes(kind: str, k: int) -> dict[str, Any]:
     if kind == "supplier":
         return {"contract": f"C-{k:05d}", "contact": f"accounts{k}@supplier.example"}
     if kind == "sla":
-        return {"availability_target": (0.99, 0.995, 0.999, 0.9995)[tier],
-                "response_minutes": (240, 60, 30, 15)[tier],
-                "resolution_hours": (72.0, 24.0, 8.0, 4.0)[tier]}
+        return {
+            "availability_target": (0.99, 0.995, 0.999, 0.9995)[tier],
+            "response_minutes": (240, 60, 30, 15)[tier],
+            "resolution_hours": (72.0, 24.0, 8.0, 4.0)[tier],
+        }
     if kind == "customer":
-        return {"segment": ("retail", "corporate", "public", "wholesale")[tier],
-                "contact": f"customer{k}@example.com"}
+        return {
+            "segment": ("retail", "corporate", "public", "wholesale")[tier],
+            "contact": f"customer{k}@example.com",
+        }
     if kind in ("business_service", "technical_service"):
         return {"service_hours": "24x7" if tier else "business hours"}
     if kind in ("core_switch", "dist_switch", "access_switch"):
-        return {"vendor": vendor, "model": f"X{9300 + tier}",
-                "layer": kind.split("_")[0].replace("dist", "distribution")}
+        return {
+            "vendor": vendor,
+            "model": f"X{9300 + tier}",
+            "layer": kind.split("_")[0].replace("dist", "distribution"),
+        }
     if kind in ("router", "branch_router", "firewall"):
         return {"vendor": vendor, "model": f"M{100 + tier}"}
     if kind in ("load_balancer", "appliance"):
@@ -109,9 +142,14 @@ def attributes(kind: str, k: int) -> dict[str, Any]:
     if kind == "storage":
         return {"vendor": vendor, "capacity_tb": float(200 + 50 * tier)}
     if kind == "physical_server":
-        return {"form": ("pc_server", "blade", "pc_server", "minicomputer")[tier], "os": os_,
-                "vendor": vendor, "model": f"R{640 + 10 * tier}", "cpu_count": 16 << tier % 3,
-                "memory_gb": 128 << tier % 3}
+        return {
+            "form": ("pc_server", "blade", "pc_server", "minicomputer")[tier],
+            "os": os_,
+            "vendor": vendor,
+            "model": f"R{640 + 10 * tier}",
+            "cpu_count": 16 << tier % 3,
+            "memory_gb": 128 << tier % 3,
+        }
     if kind in ("hypervisor", "hypervisor_cluster"):
         return {"product": "VMware ESXi 8" if tier else "KVM"}
     if kind in _TECHNOLOGY:

@@ -134,10 +134,14 @@ class Identifiers(_Model):
         >>> Identifiers(fqdn="DB1.bank.local", ips=["10.0.0.1"]).items()
         [('fqdn', 'db1.bank.local'), ('ip', '10.0.0.1')]
         """
-        out = [(k, v) for k, v in (("serial_number", self.serial_number), ("fqdn", self.fqdn))
-               if v]
-        for kind, many in (("hostname", self.hostnames), ("ip", self.ips), ("mac", self.macs),
-                           ("cloud_id", self.cloud_ids), ("k8s_uid", self.k8s_uids)):
+        out = [(k, v) for k, v in (("serial_number", self.serial_number), ("fqdn", self.fqdn)) if v]
+        for kind, many in (
+            ("hostname", self.hostnames),
+            ("ip", self.ips),
+            ("mac", self.macs),
+            ("cloud_id", self.cloud_ids),
+            ("k8s_uid", self.k8s_uids),
+        ):
             out.extend((kind, v) for v in many)
         out.extend((kind, v) for kind, v in self.keys.items() if v)
         return out

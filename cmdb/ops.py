@@ -15,28 +15,39 @@ from pydantic import ValidationError as PydanticError
 
 from cmdb.errors import ValidationError
 from cmdb.filters import RelFilter
-from cmdb.model import CI, Batch, Expected, Relationship
+from cmdb.model import CI, Batch, Expected, Identifiers, Relationship
 from cmdb.store.protocol import GraphStore
 from cmdb.validation import pydantic_error
 
 __all__ = ["add_relationship", "create_ci", "remove_relationship", "retire_ci", "update_ci"]
 
-_PATCHABLE = {"name", "status", "criticality", "owner", "support_group", "description",
-              "min_required", "identifiers"}
+_PATCHABLE = {
+    "name",
+    "status",
+    "criticality",
+    "owner",
+    "support_group",
+    "description",
+    "min_required",
+    "identifiers",
+}
 
 
 MANUAL = "manual"
 """The source of hand edits, for discovery's per-field precedence (:mod:`cmdb.reconcile`)."""
 
 
-def _paths(fields: dict[str, Any], set_attributes: dict[str, Any] | None,
-           unset: list[str] | None) -> list[str]:
+def _paths(
+    fields: dict[str, Any], set_attributes: dict[str, Any] | None, unset: list[str] | None
+) -> list[str]:
     """The provenance paths a patch sets: ``owner``, ``attributes.os``, ``identifiers.fqdn``."""
     ids = fields.get("identifiers")
-    given = (ids.model_fields_set if hasattr(ids, "model_fields_set")
-             else set(ids or {}))
-    return ([f for f in fields if f != "identifiers"] + [f"identifiers.{f}" for f in given]
-            + [f"attributes.{a}" for a in [*(set_attributes or {}), *(unset or [])]])
+    given = ids.model_fields_set if isinstance(ids, Identifiers) else set(ids or {})
+    return (
+        [f for f in fields if f != "identifiers"]
+        + [f"identifiers.{f}" for f in given]
+        + [f"attributes.{a}" for a in [*(set_attributes or {}), *(unset or [])]]
+    )
 
 
 def create_ci(store: GraphStore, ci: CI, *, actor: str, change_id: str | None = None) -> CI:
@@ -46,10 +57,17 @@ def create_ci(store: GraphStore, ci: CI, *, actor: str, change_id: str | None = 
     return store.get_ci(ci.id)
 
 
-def update_ci(store: GraphStore, ci_id: str, *, fields: dict[str, Any] | None = None,
-              set_attributes: dict[str, Any] | None = None, unset: list[str] | None = None,
-              expected_version: int | None = None, actor: str,
-              change_id: str | None = None) -> CI:
+def update_ci(
+    store: GraphStore,
+    ci_id: str,
+    *,
+    fields: dict[str, Any] | None = None,
+    set_attributes: dict[str, Any] | None = None,
+    unset: list[str] | None = None,
+    expected_version: int | None = None,
+    actor: str,
+    change_id: str | None = None,
+) -> CI:
     """Patch the given fields and attributes of an existing CI.
 
     ``expected_version`` is the version the caller read (an ETag); when the stored CI has
@@ -68,15 +86,20 @@ def update_ci(store: GraphStore, ci_id: str, *, fields: dict[str, Any] | None = 
     data = current.model_dump(by_alias=True)
     data.update(fields)
     data["attributes"] = attributes
-    data["provenance"] = {**current.provenance,
-                          **dict.fromkeys(_paths(fields, set_attributes, unset), MANUAL)}
+    data["provenance"] = {
+        **current.provenance,
+        **dict.fromkeys(_paths(fields, set_attributes, unset), MANUAL),
+    }
     try:
         patched = CI.model_validate(data)
     except PydanticError as exc:
         raise pydantic_error(exc, location=f"CI '{ci_id}'") from None
     version = current.version if expected_version is None else expected_version
-    store.apply(Batch(cis=[patched], expected=[Expected(entity="ci", id=ci_id, version=version)]),
-                actor=actor, change_id=change_id)
+    store.apply(
+        Batch(cis=[patched], expected=[Expected(entity="ci", id=ci_id, version=version)]),
+        actor=actor,
+        change_id=change_id,
+    )
     return store.get_ci(ci_id)
 
 
@@ -86,21 +109,30 @@ def retire_ci(store: GraphStore, ci_id: str, *, actor: str, change_id: str | Non
     return store.get_ci(ci_id)
 
 
-def add_relationship(store: GraphStore, rel: Relationship, *, actor: str,
-                     change_id: str | None = None) -> Relationship:
+def add_relationship(
+    store: GraphStore, rel: Relationship, *, actor: str, change_id: str | None = None
+) -> Relationship:
     """Add ``rel``; :class:`ConflictError` if it is already active. A retired relationship
     with the same key comes back (guarded by the version read, so never over a change)."""
-    flt = RelFilter(source=rel.source, target=rel.target, types=(rel.type,),
-                    include_retired=True)
+    flt = RelFilter(source=rel.source, target=rel.target, types=(rel.type,), include_retired=True)
     retired = [r for r in store.find_relationships(flt) if r.status == "retired"]
     version = retired[0].version if retired else 0
     expected = [Expected(entity="relationship", id=rel.id, version=version)]
     store.apply(Batch(relationships=[rel], expected=expected), actor=actor, change_id=change_id)
-    return store.find_relationships(RelFilter(source=rel.source, target=rel.target,
-                                              types=(rel.type,)))[0]
+    return store.find_relationships(
+        RelFilter(source=rel.source, target=rel.target, types=(rel.type,))
+    )[0]
 
 
-def remove_relationship(store: GraphStore, source: str, rel_type: str, target: str, *,
-                        actor: str, change_id: str | None = None) -> None:
-    store.apply(Batch(retire_relationships=[(source, rel_type, target)]), actor=actor,
-                change_id=change_id)
+def remove_relationship(
+    store: GraphStore,
+    source: str,
+    rel_type: str,
+    target: str,
+    *,
+    actor: str,
+    change_id: str | None = None,
+) -> None:
+    store.apply(
+        Batch(retire_relationships=[(source, rel_type, target)]), actor=actor, change_id=change_id
+    )

@@ -42,8 +42,16 @@ from cmdb.reconcile_plan import CIChange, CIPlanner, Precedence, ReconcilePlan, 
 from cmdb.scan import ScanResult
 from cmdb.store.protocol import GraphStore
 
-__all__ = ["DiscoverySettings", "PurgeReport", "ReconcileReport", "list_runs", "parse_duration",
-           "plan", "purge", "reconcile"]
+__all__ = [
+    "DiscoverySettings",
+    "PurgeReport",
+    "ReconcileReport",
+    "list_runs",
+    "parse_duration",
+    "plan",
+    "purge",
+    "reconcile",
+]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -78,16 +86,23 @@ class DiscoverySettings(BaseSettings):
 
     def options(self) -> dict[str, Any]:
         """The keyword options of :func:`plan` these settings give."""
-        return {"precedence": Precedence.parse(self.precedence) if self.precedence
-                else Precedence(),
-                "stale_after_runs": self.stale_runs or None,
-                "stale_after": parse_duration(self.stale_age) if self.stale_age else None}
+        return {
+            "precedence": Precedence.parse(self.precedence) if self.precedence else Precedence(),
+            "stale_after_runs": self.stale_runs or None,
+            "stale_after": parse_duration(self.stale_age) if self.stale_age else None,
+        }
 
 
-def plan(store: GraphStore, scan: ScanResult, *, precedence: Precedence | None = None,
-         now: datetime | None = None, stale_after_runs: int | None = 2,
-         stale_after: timedelta | None = None,
-         progress: Callable[[int], None] | None = None) -> ReconcilePlan:
+def plan(
+    store: GraphStore,
+    scan: ScanResult,
+    *,
+    precedence: Precedence | None = None,
+    now: datetime | None = None,
+    stale_after_runs: int | None = 2,
+    stale_after: timedelta | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReconcilePlan:
     """What reconciling ``scan`` into ``store`` would do; reads only.
 
     ``progress(n)`` is called as sightings are identified and merged (2 per sighting in all).
@@ -117,14 +132,25 @@ def plan(store: GraphStore, scan: ScanResult, *, precedence: Precedence | None =
         staleness = Staleness(store, scan, now, runs=stale_after_runs, age=stale_after)
         stale_cis, stale_rels = plan_stale(planner, rels, ident, staleness)
     return ReconcilePlan(
-        source=scan.source, scope=tuple(scan.scope), complete=scan.complete, now=now,
-        creates=tuple(planner.creates), updates=tuple(planner.updates), stale=tuple(stale_cis),
-        unchanged=planner.unchanged, relationships=tuple(rels.changes + stale_rels),
-        relationships_unchanged=rels.unchanged, ambiguous=tuple(planner.ambiguous),
-        unresolved=tuple(planner.unresolved), skipped=tuple(planner.skipped + rels.skipped),
+        source=scan.source,
+        scope=tuple(scan.scope),
+        complete=scan.complete,
+        now=now,
+        creates=tuple(planner.creates),
+        updates=tuple(planner.updates),
+        stale=tuple(stale_cis),
+        unchanged=planner.unchanged,
+        relationships=tuple(rels.changes + stale_rels),
+        relationships_unchanged=rels.unchanged,
+        ambiguous=tuple(planner.ambiguous),
+        unresolved=tuple(planner.unresolved),
+        skipped=tuple(planner.skipped + rels.skipped),
         warnings=tuple(planner.warnings),
-        batch=Batch(cis=planner.batch_cis, relationships=rels.batch,
-                    expected=planner.expected + rels.expected),
+        batch=Batch(
+            cis=planner.batch_cis,
+            relationships=rels.batch,
+            expected=planner.expected + rels.expected,
+        ),
     )
 
 
@@ -139,10 +165,13 @@ class ReconcileReport(BaseModel):
     result: BatchResult | None = None
 
     def to_json(self, *, limit: int | None = None) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "run_id": self.run.id if self.run else None,
-                "status": self.run.status if self.run else "planned",
-                "plan": self.plan.to_json(limit=limit),
-                "result": self.result.model_dump(mode="json") if self.result else None}
+        return {
+            "dry_run": self.dry_run,
+            "run_id": self.run.id if self.run else None,
+            "status": self.run.status if self.run else "planned",
+            "plan": self.plan.to_json(limit=limit),
+            "result": self.result.model_dump(mode="json") if self.result else None,
+        }
 
 
 def _listed(items: list[str] | tuple[str, ...]) -> list[str]:
@@ -150,11 +179,18 @@ def _listed(items: list[str] | tuple[str, ...]) -> list[str]:
     return list(items[:_MAX_LISTED]) + ([f"... and {extra} more"] if extra > 0 else [])
 
 
-def reconcile(store: GraphStore, scan: ScanResult, *, dry_run: bool = False,
-              precedence: Precedence | None = None, now: datetime | None = None,
-              stale_after_runs: int | None = 2, stale_after: timedelta | None = None,
-              launched_by: str | None = None,
-              progress: Callable[[int], None] | None = None) -> ReconcileReport:
+def reconcile(
+    store: GraphStore,
+    scan: ScanResult,
+    *,
+    dry_run: bool = False,
+    precedence: Precedence | None = None,
+    now: datetime | None = None,
+    stale_after_runs: int | None = 2,
+    stale_after: timedelta | None = None,
+    launched_by: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReconcileReport:
     """Plan ``scan`` and, unless ``dry_run``, apply the plan as one batch and log the run.
 
     A batch refused because something changed between plan and write
@@ -164,28 +200,49 @@ def reconcile(store: GraphStore, scan: ScanResult, *, dry_run: bool = False,
     now = now or utcnow()
 
     def replan(progress: Callable[[int], None] | None = None) -> ReconcilePlan:
-        return plan(store, scan, precedence=precedence, now=now,
-                    stale_after_runs=stale_after_runs, stale_after=stale_after,
-                    progress=progress)
+        return plan(
+            store,
+            scan,
+            precedence=precedence,
+            now=now,
+            stale_after_runs=stale_after_runs,
+            stale_after=stale_after,
+            progress=progress,
+        )
 
     the_plan = replan(progress)
     if dry_run:
         return ReconcileReport(dry_run=True, plan=the_plan)
     actor = f"discovery:{scan.source}"
-    run = DiscoveryRun(title=f"{scan.source} discovery", source=scan.source,
-                       scope=list(scan.scope), complete=scan.complete,
-                       started_at=scan.started_at, errors=_listed(scan.errors),
-                       warnings=_listed(scan.warnings), launched_by=launched_by)
-    run = run.model_copy(update={"id": store.apply(Batch(records=[run]),
-                                                   actor=actor).allocated[0]})
+    run = DiscoveryRun(
+        title=f"{scan.source} discovery",
+        source=scan.source,
+        scope=list(scan.scope),
+        complete=scan.complete,
+        started_at=scan.started_at,
+        errors=_listed(scan.errors),
+        warnings=_listed(scan.warnings),
+        launched_by=launched_by,
+    )
+    run = run.model_copy(update={"id": store.apply(Batch(records=[run]), actor=actor).allocated[0]})
     for attempt in (1, 2):
-        done = run.model_copy(update={
-            "status": "applied", "finished_at": scan.finished_at or utcnow(),
-            "counts": the_plan.counts,
-            "warnings": _listed([*scan.warnings, *the_plan.warnings])})
-        batch = the_plan.batch.model_copy(update={
-            "records": [done], "expected": [*the_plan.batch.expected,
-                                            Expected(entity="record", id=run.id, version=1)]})
+        done = run.model_copy(
+            update={
+                "status": "applied",
+                "finished_at": scan.finished_at or utcnow(),
+                "counts": the_plan.counts,
+                "warnings": _listed([*scan.warnings, *the_plan.warnings]),
+            }
+        )
+        batch = the_plan.batch.model_copy(
+            update={
+                "records": [done],
+                "expected": [
+                    *the_plan.batch.expected,
+                    Expected(entity="record", id=run.id, version=1),
+                ],
+            }
+        )
         try:
             result = store.apply(batch, actor=actor, change_id=run.id)
         except ConflictError:
@@ -202,16 +259,25 @@ def reconcile(store: GraphStore, scan: ScanResult, *, dry_run: bool = False,
 
 
 def _fail(store: GraphStore, run: DiscoveryRun, actor: str, reason: str) -> None:
-    failed = run.model_copy(update={"status": "failed", "finished_at": utcnow(),
-                                    "errors": _listed([*run.errors, reason])})
+    failed = run.model_copy(
+        update={
+            "status": "failed",
+            "finished_at": utcnow(),
+            "errors": _listed([*run.errors, reason]),
+        }
+    )
     store.apply(Batch(records=[failed]), actor=actor, change_id=run.id)
 
 
-def list_runs(store: GraphStore, *, source: str | None = None,
-              limit: int | None = None) -> list[DiscoveryRun]:
+def list_runs(
+    store: GraphStore, *, source: str | None = None, limit: int | None = None
+) -> list[DiscoveryRun]:
     """Discovery runs, newest first, optionally of one ``source``."""
-    runs = [r for r in store.find_records(RecordFilter(kinds=(RecordKind.DISCOVERY_RUN,)))
-            if isinstance(r, DiscoveryRun) and (source is None or r.source == source)]
+    runs = [
+        r
+        for r in store.find_records(RecordFilter(kinds=(RecordKind.DISCOVERY_RUN,)))
+        if isinstance(r, DiscoveryRun) and (source is None or r.source == source)
+    ]
     runs.sort(key=lambda r: (r.started_at, r.id or ""), reverse=True)
     return runs[:limit] if limit else runs
 
@@ -241,8 +307,15 @@ def _still_seen(entity: CI | Relationship, source: str) -> list[str]:
     return sorted(s for s in entity.last_seen if s != source and s not in entity.stale_since)
 
 
-def purge(store: GraphStore, *, source: str, stale_for: timedelta, dry_run: bool = False,
-          now: datetime | None = None, actor: str) -> PurgeReport:
+def purge(
+    store: GraphStore,
+    *,
+    source: str,
+    stale_for: timedelta,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    actor: str,
+) -> PurgeReport:
     """Retire what ``source`` marked stale at least ``stale_for`` ago, unless another source
     still sees it (those are ``kept``). One batch; retiring a CI retires its relationships.
     Retired CIs record ``status`` as set by ``source``, so a later sighting may revive them."""
@@ -257,8 +330,14 @@ def purge(store: GraphStore, *, source: str, stale_for: timedelta, dry_run: bool
         if _still_seen(ci, source):
             kept.append(f"{ci.id} (seen by {', '.join(_still_seen(ci, source))})")
             continue
-        cis.append(ci.model_copy(update={"status": Lifecycle.RETIRED,
-                                         "provenance": {**ci.provenance, "status": source}}))
+        cis.append(
+            ci.model_copy(
+                update={
+                    "status": Lifecycle.RETIRED,
+                    "provenance": {**ci.provenance, "status": source},
+                }
+            )
+        )
     gone = {c.id for c in cis}
     for rel in store.find_relationships(RelFilter()):
         since = rel.stale_since.get(source)
@@ -268,9 +347,14 @@ def purge(store: GraphStore, *, source: str, stale_for: timedelta, dry_run: bool
             kept.append(f"{rel.id} (seen by {', '.join(_still_seen(rel, source))})")
             continue
         rels.append(rel.model_copy(update={"status": "retired"}))
-    report = PurgeReport(source=source, stale_for=stale_for, dry_run=dry_run,
-                         cis=tuple(c.id for c in cis), relationships=tuple(r.id for r in rels),
-                         kept=tuple(kept))
+    report = PurgeReport(
+        source=source,
+        stale_for=stale_for,
+        dry_run=dry_run,
+        cis=tuple(c.id for c in cis),
+        relationships=tuple(r.id for r in rels),
+        kept=tuple(kept),
+    )
     if dry_run or not (cis or rels):
         return report
     expected = [Expected(entity="ci", id=c.id, version=c.version) for c in cis]

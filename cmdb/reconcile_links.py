@@ -51,8 +51,10 @@ def _owner(planner: CIPlanner, rel: Relationship) -> str:
 
 def _merge(planner: CIPlanner, old: Relationship, incoming: Relationship) -> Relationship | None:
     src, may = planner.source, planner.prec.may_set(planner.source, _owner(planner, old))
-    update: dict = {"last_seen": {**old.last_seen, src: planner.now},
-                    "stale_since": {k: v for k, v in old.stale_since.items() if k != src}}
+    update: dict = {
+        "last_seen": {**old.last_seen, src: planner.now},
+        "stale_since": {k: v for k, v in old.stale_since.items() if k != src},
+    }
     if may:
         update["attributes"] = {**old.attributes, **incoming.attributes}
     if old.status == "retired":
@@ -69,29 +71,38 @@ def plan_relationships(planner: CIPlanner, ident: Identification) -> RelPlan:
     sources = {ends[r.source] for r in scan.relationships} & ident.stored.keys()
     out.read_from = {s for s in sources if s is not None}
     if out.read_from:
-        out.stored = {r.key: r for r in planner.store.find_relationships_from(
-            sorted(out.read_from))}
+        out.stored = {
+            r.key: r for r in planner.store.find_relationships_from(sorted(out.read_from))
+        }
     for r in scan.relationships:
         s, t = ends[r.source], ends[r.target]
         what = f"{r.source} -[{r.type}]-> {r.target}"
         if s not in planner.cis or t not in planner.cis:
-            out.skipped.append(Skipped(what=what, reason="an end was not identified",
-                                       origin=r.origin))
+            out.skipped.append(
+                Skipped(what=what, reason="an end was not identified", origin=r.origin)
+            )
             continue
         assert s is not None and t is not None
         if s == t:
-            out.skipped.append(Skipped(what=what, reason=f"both ends are CI '{s}'",
-                                       origin=r.origin))
+            out.skipped.append(
+                Skipped(what=what, reason=f"both ends are CI '{s}'", origin=r.origin)
+            )
             continue
         if (s, r.type, t) in out.seen:
             continue
         out.seen.add((s, r.type, t))
         where = r.origin or what
         try:
-            planner.store.registry.check_relationship(planner.cis[s].ci_class, r.type,
-                                                      planner.cis[t].ci_class)
-            incoming = Relationship(source=s, type=r.type, target=t, attributes=r.attributes,
-                                    last_seen={planner.source: planner.now})
+            planner.store.registry.check_relationship(
+                planner.cis[s].ci_class, r.type, planner.cis[t].ci_class
+            )
+            incoming = Relationship(
+                source=s,
+                type=r.type,
+                target=t,
+                attributes=r.attributes,
+                last_seen={planner.source: planner.now},
+            )
         except ValidationError as err:
             raise err.at(where) from None
         except PydanticError as exc:
@@ -104,8 +115,14 @@ def plan_relationships(planner: CIPlanner, ident: Identification) -> RelPlan:
             continue
         new = _merge(planner, old, incoming)
         if new is None:
-            out.skipped.append(Skipped(what=what, reason=f"relationship '{old.id}' was retired "
-                                       "by a higher-ranked source; not revived", origin=r.origin))
+            out.skipped.append(
+                Skipped(
+                    what=what,
+                    reason=f"relationship '{old.id}' was retired "
+                    "by a higher-ranked source; not revived",
+                    origin=r.origin,
+                )
+            )
             continue
         before, after = old.content(), new.content()
         changes = diff_documents(before, after) if before != after else []
@@ -127,15 +144,27 @@ class Staleness:
     ``runs`` complete runs of the source (this one included) that covered its scope since it
     was last seen, or ``age`` since then."""
 
-    def __init__(self, store: GraphStore, scan: ScanResult, now: datetime, *,
-                 runs: int | None, age: timedelta | None):
+    def __init__(
+        self,
+        store: GraphStore,
+        scan: ScanResult,
+        now: datetime,
+        *,
+        runs: int | None,
+        age: timedelta | None,
+    ):
         self.scan, self.now, self.runs, self.age = scan, now, runs, age
         self.history: list[DiscoveryRun] = []
         if runs is not None and runs > 1:
             found = store.find_records(RecordFilter(kinds=(RecordKind.DISCOVERY_RUN,)))
-            self.history = [r for r in found if isinstance(r, DiscoveryRun)
-                            and r.source == scan.source and r.complete
-                            and r.status == "applied"]
+            self.history = [
+                r
+                for r in found
+                if isinstance(r, DiscoveryRun)
+                and r.source == scan.source
+                and r.complete
+                and r.status == "applied"
+            ]
 
     def due(self, last: datetime, scope: str | None) -> bool:
         if not scope or not _covers(self.scan.scope, scope):
@@ -144,13 +173,16 @@ class Staleness:
             return True
         if self.runs is None:
             return False
-        missed = 1 + sum(1 for r in self.history
-                         if r.started_at > last and _covers(r.scope, scope))
+        missed = 1 + sum(1 for r in self.history if r.started_at > last and _covers(r.scope, scope))
         return missed >= self.runs
 
 
-def plan_stale(planner: CIPlanner, rels: RelPlan, ident: Identification, staleness: Staleness,
-               ) -> tuple[list[CIChange], list[RelChange]]:
+def plan_stale(
+    planner: CIPlanner,
+    rels: RelPlan,
+    ident: Identification,
+    staleness: Staleness,
+) -> tuple[list[CIChange], list[RelChange]]:
     """Stale marks for what this complete run's source asserted within the run's scope and
     no longer sees; adds them to the planner's and ``rels``' batches."""
     src, store, now = planner.source, planner.store, planner.now
@@ -160,21 +192,34 @@ def plan_stale(planner: CIPlanner, rels: RelPlan, ident: Identification, stalene
     docs = {i: ident.stored[i] for i in covered if i in ident.stored}
     missing = [i for i in covered if i not in docs]
     if missing:
-        docs.update((c.id, c) for c in store.find_cis(CIFilter(ids=tuple(missing),
-                                                                include_retired=True)))
+        docs.update(
+            (c.id, c) for c in store.find_cis(CIFilter(ids=tuple(missing), include_retired=True))
+        )
     blocked = {c for got in ident.by_key.values() for c in got.candidates if got.ambiguous}
     cis: list[CIChange] = []
     for ci_id in covered:
         ci = docs[ci_id]
-        if (ci_id in planner.cis or ci_id in blocked or ci.status is Lifecycle.RETIRED
-                or src not in ci.last_seen or src in ci.stale_since
-                or not staleness.due(ci.last_seen[src], ci.identifiers.keys.get(seen_in(src)))):
+        if (
+            ci_id in planner.cis
+            or ci_id in blocked
+            or ci.status is Lifecycle.RETIRED
+            or src not in ci.last_seen
+            or src in ci.stale_since
+            or not staleness.due(ci.last_seen[src], ci.identifiers.keys.get(seen_in(src)))
+        ):
             continue
         new = ci.model_copy(update={"stale_since": {**ci.stale_since, src: now}})
         planner.batch_cis.append(new)
         planner.expected.append(Expected(entity="ci", id=ci_id, version=ci.version))
-        cis.append(CIChange(ci_id=ci_id, action="stale", ci_class=ci.ci_class, name=ci.name,
-                            changes=tuple(diff_documents(ci.content(), new.content()))))
+        cis.append(
+            CIChange(
+                ci_id=ci_id,
+                action="stale",
+                ci_class=ci.ci_class,
+                name=ci.name,
+                changes=tuple(diff_documents(ci.content(), new.content())),
+            )
+        )
     more = sorted(set(covered) - rels.read_from)
     stored = dict(rels.stored)
     if more:
@@ -183,15 +228,24 @@ def plan_stale(planner: CIPlanner, rels: RelPlan, ident: Identification, stalene
     for key in sorted(stored):
         rel = stored[key]
         owner_doc: CI | None = docs.get(rel.source)
-        if (owner_doc is None or rel.status != "active" or key in rels.seen
-                or src not in rel.last_seen or src in rel.stale_since
-                or {rel.source, rel.target} & blocked
-                or not staleness.due(rel.last_seen[src],
-                                     owner_doc.identifiers.keys.get(seen_in(src)))):
+        if (
+            owner_doc is None
+            or rel.status != "active"
+            or key in rels.seen
+            or src not in rel.last_seen
+            or src in rel.stale_since
+            or {rel.source, rel.target} & blocked
+            or not staleness.due(rel.last_seen[src], owner_doc.identifiers.keys.get(seen_in(src)))
+        ):
             continue
         new_rel = rel.model_copy(update={"stale_since": {**rel.stale_since, src: now}})
         rels.batch.append(new_rel)
         rels.expected.append(Expected(entity="relationship", id=rel.id, version=rel.version))
-        out.append(RelChange(rel_id=rel.id, action="stale",
-                             changes=tuple(diff_documents(rel.content(), new_rel.content()))))
+        out.append(
+            RelChange(
+                rel_id=rel.id,
+                action="stale",
+                changes=tuple(diff_documents(rel.content(), new_rel.content())),
+            )
+        )
     return cis, out

@@ -84,8 +84,15 @@ def _first(identifiers: Identifiers, kind: str) -> str | None:
     return next((v for k, v in identifiers.items() if k == kind), None)
 
 
-def rule_values(rule: Rule, *, ci_class: str, name: str, identifiers: Identifiers,
-                attributes: dict[str, Any], parent: str | None) -> list[str]:
+def rule_values(
+    rule: Rule,
+    *,
+    ci_class: str,
+    name: str,
+    identifiers: Identifiers,
+    attributes: dict[str, Any],
+    parent: str | None,
+) -> list[str]:
     """The normalised index values of one identifier set for a CI or a sighting; empty when
     it lacks a component. Lists (host names, MACs) give one value each for a set of one
     identifier kind, and their first value inside a composite key."""
@@ -149,8 +156,9 @@ def _levels(cis: Sequence[SeenCI]) -> list[list[SeenCI]]:
         cur = c
         while cur.key not in depth:
             if cur.key in chain:
-                raise ValidationError(f"parent cycle through '{cur.key}'",
-                                      location=cur.origin or cur.key)
+                raise ValidationError(
+                    f"parent cycle through '{cur.key}'", location=cur.origin or cur.key
+                )
             chain.append(cur.key)
             if cur.parent is None:
                 break
@@ -167,8 +175,14 @@ def _levels(cis: Sequence[SeenCI]) -> list[list[SeenCI]]:
 def _stored_values(rule: Rule, kind: str, ci: CI) -> list[str]:
     if kind in ci.identifiers.keys:
         return [ci.identifiers.keys[kind].strip().lower()]
-    return rule_values(rule, ci_class=ci.ci_class, name=ci.name, identifiers=ci.identifiers,
-                       attributes=ci.attributes, parent=None)
+    return rule_values(
+        rule,
+        ci_class=ci.ci_class,
+        name=ci.name,
+        identifiers=ci.identifiers,
+        attributes=ci.attributes,
+        parent=None,
+    )
 
 
 def _conflicts(ci: CI, earlier: Applicable) -> bool:
@@ -179,20 +193,31 @@ def _conflicts(ci: CI, earlier: Applicable) -> bool:
     return False
 
 
-def _decide(seen: SeenCI, applicable: Applicable, hits: dict[tuple[str, str], list[str]],
-            docs: dict[str, CI], derived: str, keys: dict[str, str]) -> Identified:
+def _decide(
+    seen: SeenCI,
+    applicable: Applicable,
+    hits: dict[tuple[str, str], list[str]],
+    docs: dict[str, CI],
+    derived: str,
+    keys: dict[str, str],
+) -> Identified:
     for i, (_, kind, values) in enumerate(applicable):
         found = sorted({c for v in values for c in hits.get((kind, v), ())})
         cands = [c for c in found if c in docs and not _conflicts(docs[c], applicable[:i])]
         if len(cands) == 1:
-            return Identified(key=seen.key, ci_id=cands[0], existing=docs[cands[0]], rule=kind,
-                              keys=keys)
+            return Identified(
+                key=seen.key, ci_id=cands[0], existing=docs[cands[0]], rule=kind, keys=keys
+            )
         if cands:
-            return Identified(key=seen.key, candidates=tuple(cands), rule=kind, keys=keys,
-                              reason=f"{len(cands)} CIs share its {kind}")
+            return Identified(
+                key=seen.key,
+                candidates=tuple(cands),
+                rule=kind,
+                keys=keys,
+                reason=f"{len(cands)} CIs share its {kind}",
+            )
     if derived in docs and not _conflicts(docs[derived], applicable):
-        return Identified(key=seen.key, ci_id=derived, existing=docs[derived], rule="id",
-                          keys=keys)
+        return Identified(key=seen.key, ci_id=derived, existing=docs[derived], rule="id", keys=keys)
     return Identified(key=seen.key, ci_id=derived, keys=keys)
 
 
@@ -213,13 +238,22 @@ def _mark_shared(by_key: dict[str, Identified], groups: Iterable[tuple[str, list
         for key in keys:
             old = by_key[key]
             if not old.ambiguous:
-                by_key[key] = Identified(key=key, candidates=tuple(sorted(set(keys) - {key})),
-                                         rule=old.rule, keys=old.keys,
-                                         reason=f"another sighting of this scan is {what}")
+                by_key[key] = Identified(
+                    key=key,
+                    candidates=tuple(sorted(set(keys) - {key})),
+                    rule=old.rule,
+                    keys=old.keys,
+                    reason=f"another sighting of this scan is {what}",
+                )
 
 
-def identify(store: GraphStore, registry: Registry, scan: ScanResult, *,
-             progress: Callable[[int], None] | None = None) -> Identification:
+def identify(
+    store: GraphStore,
+    registry: Registry,
+    scan: ScanResult,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Identification:
     """Identify every sighting of ``scan`` in bulk: one identifier look-up and one CI read per
     level of parent nesting. Two sightings that come to the same CI, or new sightings that
     share an identifier value, are all ambiguous."""
@@ -236,9 +270,14 @@ def identify(store: GraphStore, registry: Registry, scan: ScanResult, *,
             keys[seen.key] = {}
             for rule in registry.identification.rules(seen.ci_class):
                 kind = rule_kind(rule)
-                values = rule_values(rule, ci_class=seen.ci_class, name=seen.name,
-                                     identifiers=seen.identifiers, attributes=seen.attributes,
-                                     parent=parent)
+                values = rule_values(
+                    rule,
+                    ci_class=seen.ci_class,
+                    name=seen.name,
+                    identifiers=seen.identifiers,
+                    attributes=seen.attributes,
+                    parent=parent,
+                )
                 if values:
                     applicable.append((rule, kind, values))
                     pairs.update((kind, v) for v in values)
@@ -253,8 +292,9 @@ def identify(store: GraphStore, registry: Registry, scan: ScanResult, *,
             found = store.find_cis(CIFilter(ids=tuple(sorted(wanted)), include_retired=True))
             stored.update((c.id, c) for c in found)
         for seen in level:
-            by_key[seen.key] = _decide(seen, facts[seen.key], hits, stored,
-                                       derived[seen.key], keys[seen.key])
+            by_key[seen.key] = _decide(
+                seen, facts[seen.key], hits, stored, derived[seen.key], keys[seen.key]
+            )
         if progress is not None:
             progress(len(level))
     by_id: dict[str, list[str]] = defaultdict(list)
@@ -269,8 +309,9 @@ def identify(store: GraphStore, registry: Registry, scan: ScanResult, *,
             for _, kind, values in all_facts[seen.key]:
                 for value in values:
                     new_pairs[(kind, value)].append(seen.key)
-    _mark_shared(by_key, ((f"new with the same {k} '{v}'", keys)
-                          for (k, v), keys in new_pairs.items()))
+    _mark_shared(
+        by_key, ((f"new with the same {k} '{v}'", keys) for (k, v), keys in new_pairs.items())
+    )
     taken = {g.ci_id for g in by_key.values() if g.ci_id}
     for key, got in by_key.items():
         if got.existing is None and got.ci_id is not None and got.ci_id in stored:

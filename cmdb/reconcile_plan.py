@@ -39,8 +39,17 @@ from cmdb.scan import ScanResult, SeenCI
 from cmdb.store.protocol import GraphStore
 from cmdb.validation import pydantic_error, validate_ci
 
-__all__ = ["DEFAULT_PRECEDENCE", "MANUAL", "CIChange", "CIPlanner", "Precedence",
-           "ReconcilePlan", "RelChange", "Skipped", "scope_value"]
+__all__ = [
+    "DEFAULT_PRECEDENCE",
+    "MANUAL",
+    "CIChange",
+    "CIPlanner",
+    "Precedence",
+    "ReconcilePlan",
+    "RelChange",
+    "Skipped",
+    "scope_value",
+]
 
 MANUAL = "manual"
 DEFAULT_PRECEDENCE = (MANUAL, "kubernetes", "backstage", "compose", "inventory")
@@ -131,22 +140,33 @@ class ReconcilePlan(BaseModel):
 
     @property
     def counts(self) -> dict[str, int]:
-        rel = {a: sum(1 for r in self.relationships if r.action == a)
-               for a in ("create", "update", "stale")}
-        return {"created": len(self.creates), "updated": len(self.updates),
-                "stale": len(self.stale), "unchanged": self.unchanged,
-                "ambiguous": len(self.ambiguous), "unresolved": len(self.unresolved),
-                "skipped": len(self.skipped), "relationships_created": rel["create"],
-                "relationships_updated": rel["update"], "relationships_stale": rel["stale"],
-                "relationships_unchanged": self.relationships_unchanged}
+        rel = {
+            a: sum(1 for r in self.relationships if r.action == a)
+            for a in ("create", "update", "stale")
+        }
+        return {
+            "created": len(self.creates),
+            "updated": len(self.updates),
+            "stale": len(self.stale),
+            "unchanged": self.unchanged,
+            "ambiguous": len(self.ambiguous),
+            "unresolved": len(self.unresolved),
+            "skipped": len(self.skipped),
+            "relationships_created": rel["create"],
+            "relationships_updated": rel["update"],
+            "relationships_stale": rel["stale"],
+            "relationships_unchanged": self.relationships_unchanged,
+        }
 
     def summary(self) -> str:
         """``3 created, 1 updated, 0 stale, 5 unchanged; relationships: ...``."""
         c = self.counts
-        text = (f"{c['created']} created, {c['updated']} updated, {c['stale']} marked stale, "
-                f"{c['unchanged']} unchanged; relationships: {c['relationships_created']} "
-                f"created, {c['relationships_updated']} updated, {c['relationships_stale']} "
-                f"marked stale, {c['relationships_unchanged']} unchanged")
+        text = (
+            f"{c['created']} created, {c['updated']} updated, {c['stale']} marked stale, "
+            f"{c['unchanged']} unchanged; relationships: {c['relationships_created']} "
+            f"created, {c['relationships_updated']} updated, {c['relationships_stale']} "
+            f"marked stale, {c['relationships_unchanged']} unchanged"
+        )
         extra = [f"{c[k]} {k}" for k in ("ambiguous", "unresolved", "skipped") if c[k]]
         return text + (f"; {', '.join(extra)}" if extra else "")
 
@@ -156,12 +176,21 @@ class ReconcilePlan(BaseModel):
         out = [f"{c.ci_id}: created ({c.ci_class})" for c in self.creates]
         out += [f"{c.ci_id}: {f}" for c in self.updates for f in c.changes]
         out += [f"{c.ci_id}: marked stale" for c in self.stale]
-        out += [f"{r.rel_id}: {r.action if r.action != 'stale' else 'marked stale'}"
-                for r in self.relationships if r.action != "update"]
-        out += [f"{r.rel_id}: {f}" for r in self.relationships if r.action == "update"
-                for f in r.changes]
-        out += [f"{s.what}: ambiguous, not merged ({s.reason}: {', '.join(s.candidates)})"
-                for s in self.ambiguous]
+        out += [
+            f"{r.rel_id}: {r.action if r.action != 'stale' else 'marked stale'}"
+            for r in self.relationships
+            if r.action != "update"
+        ]
+        out += [
+            f"{r.rel_id}: {f}"
+            for r in self.relationships
+            if r.action == "update"
+            for f in r.changes
+        ]
+        out += [
+            f"{s.what}: ambiguous, not merged ({s.reason}: {', '.join(s.candidates)})"
+            for s in self.ambiguous
+        ]
         out += [f"{s.what}: skipped ({s.reason})" for s in self.skipped]
         if len(out) <= limit:
             return out
@@ -188,8 +217,14 @@ def _sighting_scope(seen: SeenCI, scan: ScanResult) -> str:
     return scan.scope[0] if len(scan.scope) == 1 else scope_value(scan.scope)
 
 
-def _flat(name: str, owner: str | None, support_group: str | None, description: str | None,
-          attributes: dict[str, Any], identifiers: Identifiers) -> dict[str, Any]:
+def _flat(
+    name: str,
+    owner: str | None,
+    support_group: str | None,
+    description: str | None,
+    attributes: dict[str, Any],
+    identifiers: Identifiers,
+) -> dict[str, Any]:
     """A CI's discoverable fields by path; unset fields are absent."""
     out: dict[str, Any] = {"name": name}
     for path, value in zip(_TEXT_FIELDS, (owner, support_group, description), strict=True):
@@ -204,7 +239,7 @@ def _flat(name: str, owner: str | None, support_group: str | None, description: 
 
 
 def _under(flat: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {p[len(prefix):]: v for p, v in flat.items() if p.startswith(prefix)}
+    return {p[len(prefix) :]: v for p, v in flat.items() if p.startswith(prefix)}
 
 
 def _build(base: dict[str, Any], flat: dict[str, Any]) -> dict[str, Any]:
@@ -224,8 +259,14 @@ class CIPlanner:
     """Plans the CIs of one scan (see the module docstring); relationships and stale marks
     are :mod:`cmdb.reconcile_links`."""
 
-    def __init__(self, store: GraphStore, scan: ScanResult, precedence: Precedence,
-                 now: datetime, progress: Callable[[int], None] | None):
+    def __init__(
+        self,
+        store: GraphStore,
+        scan: ScanResult,
+        precedence: Precedence,
+        now: datetime,
+        progress: Callable[[int], None] | None,
+    ):
         self.store, self.scan, self.prec, self.now = store, scan, precedence, now
         self.source = scan.source
         self.progress = progress
@@ -249,12 +290,17 @@ class CIPlanner:
             self.warnings.append(f"{seen.origin or seen.key}: '{value}' is ambiguous; not set")
         return by_key[value].ci_id
 
-    def _incoming(self, seen: SeenCI, got: Identified,
-                  by_key: dict[str, Identified]) -> dict[str, Any]:
-        flat = _flat(seen.name, self._ref(seen, seen.owner, by_key),
-                     self._ref(seen, seen.support_group, by_key), seen.description,
-                     {**seen.attributes, **({"unresolved": True} if seen.unresolved else {})},
-                     seen.identifiers)
+    def _incoming(
+        self, seen: SeenCI, got: Identified, by_key: dict[str, Identified]
+    ) -> dict[str, Any]:
+        flat = _flat(
+            seen.name,
+            self._ref(seen, seen.owner, by_key),
+            self._ref(seen, seen.support_group, by_key),
+            seen.description,
+            {**seen.attributes, **({"unresolved": True} if seen.unresolved else {})},
+            seen.identifiers,
+        )
         flat.update((f"identifiers.keys.{k}", v) for k, v in got.keys.items())
         scope = _sighting_scope(seen, self.scan)
         if scope:
@@ -264,8 +310,9 @@ class CIPlanner:
     def _create(self, seen: SeenCI, got: Identified, flat: dict[str, Any]) -> CI:
         doc = _build({"id": got.ci_id, "class": seen.ci_class}, flat)
         doc["last_seen"] = {self.source: self.now}
-        doc["provenance"] = {p: self.source for p in flat if not p.startswith(
-            "identifiers.keys.seen_in:")}
+        doc["provenance"] = {
+            p: self.source for p in flat if not p.startswith("identifiers.keys.seen_in:")
+        }
         return CI.model_validate(doc)
 
     def _merge(self, seen: SeenCI, old: CI, flat: dict[str, Any]) -> CI | None:
@@ -275,17 +322,24 @@ class CIPlanner:
             # a reference to a CI described elsewhere: it names it, asserts nothing about it
             if src not in old.last_seen:
                 return old
-            flat = {f"identifiers.keys.{seen_in(src)}":
-                    flat.get(f"identifiers.keys.{seen_in(src)}")}
-        have = _flat(old.name, old.owner, old.support_group, old.description, old.attributes,
-                     old.identifiers)
+            flat = {
+                f"identifiers.keys.{seen_in(src)}": flat.get(f"identifiers.keys.{seen_in(src)}")
+            }
+        have = _flat(
+            old.name, old.owner, old.support_group, old.description, old.attributes, old.identifiers
+        )
         new, prov = dict(have), {}
         for path, value in flat.items():
             if value is None:
                 continue
             # a value nobody claims was entered by hand; a field removed by hand stays removed
-            owner = (old.provenance.get(path, MANUAL) if path in have
-                     else MANUAL if old.provenance.get(path) == MANUAL else None)
+            owner = (
+                old.provenance.get(path, MANUAL)
+                if path in have
+                else MANUAL
+                if old.provenance.get(path) == MANUAL
+                else None
+            )
             if path.startswith("identifiers.keys.seen_in:") or self.prec.may_set(src, owner):
                 new[path] = value
                 if not path.startswith("identifiers.keys.seen_in:"):
@@ -294,20 +348,33 @@ class CIPlanner:
             for path in have:
                 owner = old.provenance.get(path, MANUAL)
                 gone = path not in flat and path != "name"
-                if gone and (owner == src or (path == "attributes.unresolved" and placeholder
-                                              and self.prec.may_set(src, owner))):
+                if gone and (
+                    owner == src
+                    or (
+                        path == "attributes.unresolved"
+                        and placeholder
+                        and self.prec.may_set(src, owner)
+                    )
+                ):
                     new.pop(path)
         doc = _build(old.model_dump(by_alias=True), new)
         if old.status is Lifecycle.RETIRED:
             owner = old.provenance.get("status", MANUAL)
             if not self.prec.may_set(src, owner):
-                self.skipped.append(Skipped(what=seen.key, reason=f"CI '{old.id}' was retired "
-                                            f"by {owner}; not revived", origin=seen.origin))
+                self.skipped.append(
+                    Skipped(
+                        what=seen.key,
+                        reason=f"CI '{old.id}' was retired by {owner}; not revived",
+                        origin=seen.origin,
+                    )
+                )
                 return None
             doc["status"], prov["status"] = Lifecycle.LIVE, src
         if seen.ci_class != old.ci_class:
-            self.warnings.append(f"{seen.origin or seen.key}: seen as {seen.ci_class}, but CI "
-                                 f"'{old.id}' is a {old.ci_class}; class kept")
+            self.warnings.append(
+                f"{seen.origin or seen.key}: seen as {seen.ci_class}, but CI "
+                f"'{old.id}' is a {old.ci_class}; class kept"
+            )
         doc["last_seen"] = {**old.last_seen, src: self.now}
         doc["stale_since"] = {k: v for k, v in old.stale_since.items() if k != src}
         doc["provenance"] = {**old.provenance, **prov}
@@ -318,14 +385,19 @@ class CIPlanner:
             got = by_key[seen.key]
             where = seen.origin or seen.key
             if got.ci_id is None:
-                self.ambiguous.append(Skipped(what=seen.key, reason=got.reason or "ambiguous",
-                                              candidates=got.candidates, origin=seen.origin))
+                self.ambiguous.append(
+                    Skipped(
+                        what=seen.key,
+                        reason=got.reason or "ambiguous",
+                        candidates=got.candidates,
+                        origin=seen.origin,
+                    )
+                )
                 continue
             flat = self._incoming(seen, got, by_key)
             old, changes = got.existing, []
             try:
-                new = self._create(seen, got, flat) if old is None else self._merge(seen, old,
-                                                                                    flat)
+                new = self._create(seen, got, flat) if old is None else self._merge(seen, old, flat)
                 if new is not None and old is not None and new is not old:
                     before, after = old.content(), new.content()
                     changes = diff_documents(before, after) if before != after else []
@@ -341,21 +413,35 @@ class CIPlanner:
                 self.cis[new.id] = new
                 self._record(seen, old, new, changes)
 
-    def _record(self, seen: SeenCI, old: CI | None, new: CI, changes: list[FieldChange]
-                ) -> None:
+    def _record(self, seen: SeenCI, old: CI | None, new: CI, changes: list[FieldChange]) -> None:
         if old is None:
             self.batch_cis.append(new)
             self.expected.append(Expected(entity="ci", id=new.id, version=0))
-            self.creates.append(CIChange(ci_id=new.id, action="create", ci_class=new.ci_class,
-                                         name=new.name, key=seen.key))
+            self.creates.append(
+                CIChange(
+                    ci_id=new.id,
+                    action="create",
+                    ci_class=new.ci_class,
+                    name=new.name,
+                    key=seen.key,
+                )
+            )
             if seen.unresolved:
                 self.unresolved.append(new.id)
             return
         if new is old:
             return
         if changes:
-            self.updates.append(CIChange(ci_id=new.id, action="update", ci_class=new.ci_class,
-                                         name=new.name, key=seen.key, changes=tuple(changes)))
+            self.updates.append(
+                CIChange(
+                    ci_id=new.id,
+                    action="update",
+                    ci_class=new.ci_class,
+                    name=new.name,
+                    key=seen.key,
+                    changes=tuple(changes),
+                )
+            )
         else:
             self.unchanged += 1
         if changes or new.last_seen != old.last_seen or new.provenance != old.provenance:

@@ -34,8 +34,14 @@ from cmdb.errors import (
     ValidationError,
 )
 
-__all__ = ["AttributeSpec", "ClassSpec", "IdentificationSpec", "Registry", "RelTypeSpec",
-           "load_registry"]
+__all__ = [
+    "AttributeSpec",
+    "ClassSpec",
+    "IdentificationSpec",
+    "Registry",
+    "RelTypeSpec",
+    "load_registry",
+]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -112,8 +118,10 @@ class IdentificationSpec(BaseModel):
             for rule in rules:
                 bad = [c for c in rule if not NAME_RE.match(c)]
                 if not rule or bad or len(set(rule)) != len(rule):
-                    raise RegistryError(f"identification.{name}: bad identifier set {list(rule)}"
-                                        " (non-empty, distinct lower-case names)")
+                    raise RegistryError(
+                        f"identification.{name}: bad identifier set {list(rule)}"
+                        " (non-empty, distinct lower-case names)"
+                    )
 
 
 class _RegistryFile(BaseModel):
@@ -309,9 +317,11 @@ def load_registry(path: str | Path | None = None) -> Registry:
     if "identification" in extra.model_fields_set:
         ident = extra.identification
         base.identification = IdentificationSpec(
-            default=ident.default if "default" in ident.model_fields_set
+            default=ident.default
+            if "default" in ident.model_fields_set
             else base.identification.default,
-            classes={**base.identification.classes, **ident.classes})
+            classes={**base.identification.classes, **ident.classes},
+        )
     try:
         return Registry(base)
     except RegistryError as err:  # the built-in part is valid: the user's file is to blame

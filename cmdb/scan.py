@@ -96,8 +96,10 @@ class ScanResult(_Seen):
         for r in self.relationships:
             for end in (r.source, r.target):
                 if end not in known:
-                    raise ValueError(f"relationship {r.source} -[{r.type}]-> {r.target}: "
-                                     f"no CI with key '{end}' in the scan")
+                    raise ValueError(
+                        f"relationship {r.source} -[{r.type}]-> {r.target}: "
+                        f"no CI with key '{end}' in the scan"
+                    )
         return self
 
     def finished(self, at: datetime | None = None) -> ScanResult:

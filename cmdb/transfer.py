@@ -85,8 +85,17 @@ class FileFormat(StrEnum):
 
 _STORE_OWNED = STORE_OWNED
 _SECTIONS = ("cis", "relationships", "records")
-_CI_COLUMNS = ("id", "class", "name", "status", "criticality", "owner", "support_group",
-               "description", "min_required")
+_CI_COLUMNS = (
+    "id",
+    "class",
+    "name",
+    "status",
+    "criticality",
+    "owner",
+    "support_group",
+    "description",
+    "min_required",
+)
 _ID_SCALARS = ("serial_number", "fqdn")
 _ID_LISTS = ("hostnames", "ips", "macs", "cloud_ids", "k8s_uids")
 _REL_COLUMNS = ("source", "type", "target", "status")
@@ -96,8 +105,9 @@ _ITEM_RE = re.compile(r"^((?:cis|relationships)\[\d+\])(?: '[^']*')?(.*)$")
 
 
 # -- reading -----------------------------------------------------------------------------------
-def read_file(path: str | Path, *, format: str | None = None,
-              registry: Registry | None = None) -> Batch:
+def read_file(
+    path: str | Path, *, format: str | None = None, registry: Registry | None = None
+) -> Batch:
     """Parse an import file into a batch of whole entities, without touching a store.
 
     ``format`` defaults to the file extension. With a ``registry``, CSV attribute cells are
@@ -106,8 +116,15 @@ def read_file(path: str | Path, *, format: str | None = None,
     return build_batch(_parse(Path(path), format, registry))
 
 
-def import_file(store: GraphStore, path: str | Path, *, actor: str, change_id: str | None = None,
-                format: str | None = None, replace: bool = False) -> BatchResult:
+def import_file(
+    store: GraphStore,
+    path: str | Path,
+    *,
+    actor: str,
+    change_id: str | None = None,
+    format: str | None = None,
+    replace: bool = False,
+) -> BatchResult:
     """Read ``path`` and apply it to ``store`` as one batch: all of it or nothing.
 
     The file sets the fields it gives and keeps the others; ``replace`` replaces whole CIs
@@ -122,8 +139,9 @@ def import_file(store: GraphStore, path: str | Path, *, actor: str, change_id: s
         raise _locate(err, path, parsed.lines) from None
 
 
-def check_file(store: GraphStore, path: str | Path, *, format: str | None = None,
-               replace: bool = False) -> ImportPlan:
+def check_file(
+    store: GraphStore, path: str | Path, *, format: str | None = None, replace: bool = False
+) -> ImportPlan:
     """Validate ``path`` against ``store`` and say what importing it would do, field by field;
     write nothing."""
     path = Path(path)
@@ -143,8 +161,13 @@ def check_file(store: GraphStore, path: str | Path, *, format: str | None = None
     return plan_batch(store, batch, stored_cis=cis, stored_rels=rels)
 
 
-def _batch(store: GraphStore, parsed: Parsed, replace: bool,
-           cis: dict | None = None, rels: dict | None = None) -> Batch:
+def _batch(
+    store: GraphStore,
+    parsed: Parsed,
+    replace: bool,
+    cis: dict | None = None,
+    rels: dict | None = None,
+) -> Batch:
     """Whole entities (``replace``), or the file's fields merged over what is stored."""
     if replace:
         return build_batch(parsed)
@@ -187,8 +210,12 @@ def _locate(err: ValidationError, path: Path, lines: dict[str, int]) -> Validati
     match = _ITEM_RE.match(err.location or "")
     if match and match.group(1) in lines:
         located = type(err).__new__(type(err))
-        ValidationError.__init__(located, err.detail, field=err.field,
-                                 location=f"{path}:{lines[match.group(1)]}{match.group(2)}")
+        ValidationError.__init__(
+            located,
+            err.detail,
+            field=err.field,
+            location=f"{path}:{lines[match.group(1)]}{match.group(2)}",
+        )
         return located
     return err.at(str(path))
 
@@ -208,8 +235,10 @@ def _parse_json(path: Path, text: str) -> Parsed:
             f"{path}:{exc.lineno}: invalid JSON ({exc.msg}, column {exc.colno})"
         ) from None
     if not isinstance(data, dict) or set(data) - set(_SECTIONS):
-        raise ImportFormatError(f"{path}: expected a JSON object with the lists 'cis', "
-                                "'relationships' and 'records' (as `cmdb export` writes)")
+        raise ImportFormatError(
+            f"{path}: expected a JSON object with the lists 'cis', "
+            "'relationships' and 'records' (as `cmdb export` writes)"
+        )
     parsed = Parsed()
     for section in _SECTIONS:
         items = data.get(section, [])
@@ -267,8 +296,10 @@ def _csv_header(path: Path, header: list[str] | None) -> tuple[str, tuple[str, .
     elif {"id", "class", "name"} <= cols:
         kind, fixed = "cis", _CI_COLUMNS
     else:
-        raise ImportFormatError(f"{path}:1: the header needs the columns id,class,name (a CI "
-                                "file) or source,type,target (a relationship file)")
+        raise ImportFormatError(
+            f"{path}:1: the header needs the columns id,class,name (a CI "
+            "file) or source,type,target (a relationship file)"
+        )
     known = set(fixed) | (set(_ID_SCALARS + _ID_LISTS) if kind == "cis" else set())
     for col in header:
         if header.count(col) > 1:
@@ -300,12 +331,12 @@ def _parse_csv(path: Path, text: str, registry: Registry | None) -> Parsed:
                 continue
             if len(row) != len(header):
                 raise ImportFormatError(
-                    f"{path}:{line}: expected {len(header)} cells, got {len(row)}")
+                    f"{path}:{line}: expected {len(header)} cells, got {len(row)}"
+                )
             cells = {k: v.strip() for k, v in zip(header, row, strict=True)}
             cls = cells.get("class", "")
             try:
-                doc = _from_flat({k: _cell(k, v, registry, cls) for k, v in cells.items()},
-                                 fixed)
+                doc = _from_flat({k: _cell(k, v, registry, cls) for k, v in cells.items()}, fixed)
             except ValidationError as err:
                 raise err.at(f"{path}:{line}") from None
             items.append(Item(doc, f"{path}:{line}"))
@@ -322,12 +353,13 @@ def _parse_graphml(path: Path, data: bytes) -> Parsed:
         graph = nx.read_graphml(io.BytesIO(data), force_multigraph=True)
     except ET.ParseError as exc:
         line = exc.position[0]
-        raise ImportFormatError(f"{path}:{line}: not valid XML ({str(exc).split(':')[0]})") \
-            from None
+        raise ImportFormatError(
+            f"{path}:{line}: not valid XML ({str(exc).split(':')[0]})"
+        ) from None
     except (nx.NetworkXError, ValueError, KeyError, TypeError) as exc:
         raise ImportFormatError(f"{path}: not valid GraphML ({exc})") from None
     if not graph.is_directed():
-        raise ImportFormatError(f"{path}: the graph must be directed (edgedefault=\"directed\")")
+        raise ImportFormatError(f'{path}: the graph must be directed (edgedefault="directed")')
     parsed = Parsed()
     for node, attrs in graph.nodes(data=True):
         where = f"{path}: node '{node}'"
@@ -347,8 +379,10 @@ def _parse_graphml(path: Path, data: bytes) -> Parsed:
 
 # -- writing -----------------------------------------------------------------------------------
 def _graph(store: GraphStore, include_retired: bool) -> tuple[list[CI], list[Relationship]]:
-    return (store.find_cis(CIFilter(include_retired=include_retired)),
-            store.find_relationships(RelFilter(include_retired=include_retired)))
+    return (
+        store.find_cis(CIFilter(include_retired=include_retired)),
+        store.find_relationships(RelFilter(include_retired=include_retired)),
+    )
 
 
 def export_json(store: GraphStore, *, include_retired: bool = False) -> dict[str, list]:
@@ -362,8 +396,9 @@ def export_json(store: GraphStore, *, include_retired: bool = False) -> dict[str
     have = {c.id for c in cis}
     linked = tuple(sorted({i for r in records for i in r.ci_ids} - have))
     if linked:
-        cis = sorted([*cis, *store.find_cis(CIFilter(ids=linked, include_retired=True))],
-                     key=lambda c: c.id)
+        cis = sorted(
+            [*cis, *store.find_cis(CIFilter(ids=linked, include_retired=True))], key=lambda c: c.id
+        )
     return {
         "cis": [c.model_dump(mode="json", by_alias=True, exclude=_STORE_OWNED) for c in cis],
         "relationships": [r.model_dump(mode="json", exclude=_STORE_OWNED) for r in rels],
@@ -396,15 +431,30 @@ def export_csv(store: GraphStore, what: str = "cis", *, include_retired: bool = 
     cis, rels = _graph(store, include_retired)
     if what == "cis":
         fixed = [*_CI_COLUMNS, *_ID_SCALARS, *_ID_LISTS]
-        rows = [{"id": c.id, **_ci_flat(c), **{f"attr.{k}": _attr_cell(v)
-                                                 for k, v in c.attributes.items()}} for c in cis]
+        rows = [
+            {
+                "id": c.id,
+                **_ci_flat(c),
+                **{f"attr.{k}": _attr_cell(v) for k, v in c.attributes.items()},
+            }
+            for c in cis
+        ]
     elif what == "relationships":
         fixed = ["source", "type", "target", *(["status"] if include_retired else [])]
-        rows = [{"source": r.source, "type": r.type, "target": r.target, "status": r.status,
-                 **{f"attr.{k}": _attr_cell(v) for k, v in r.attributes.items()}} for r in rels]
+        rows = [
+            {
+                "source": r.source,
+                "type": r.type,
+                "target": r.target,
+                "status": r.status,
+                **{f"attr.{k}": _attr_cell(v) for k, v in r.attributes.items()},
+            }
+            for r in rels
+        ]
     else:
-        raise ValidationError(f"cannot export '{what}' as CSV: use cis or relationships",
-                              field="what")
+        raise ValidationError(
+            f"cannot export '{what}' as CSV: use cis or relationships", field="what"
+        )
     attrs = sorted({k for row in rows for k in row if k.startswith("attr.")})
     buf = io.StringIO()
     writer = csv.DictWriter(buf, [*fixed, *attrs], lineterminator="\n", extrasaction="ignore")
@@ -414,8 +464,10 @@ def export_csv(store: GraphStore, what: str = "cis", *, include_retired: bool = 
 
 
 def _graphml_attrs(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {(f"attr.{k}" if _scalar(v) else f"attrjson.{k}"): (v if _scalar(v) else json.dumps(v))
-            for k, v in attributes.items()}
+    return {
+        (f"attr.{k}" if _scalar(v) else f"attrjson.{k}"): (v if _scalar(v) else json.dumps(v))
+        for k, v in attributes.items()
+    }
 
 
 def export_graphml(store: GraphStore, *, include_retired: bool = False) -> str:
@@ -428,13 +480,15 @@ def export_graphml(store: GraphStore, *, include_retired: bool = False) -> str:
         graph.add_node(ci.id, **_ci_flat(ci), **_graphml_attrs(ci.attributes))
     for rel in rels:
         extra = {"status": rel.status} if rel.status != "active" else {}
-        graph.add_edge(rel.source, rel.target, type=rel.type, **extra,
-                       **_graphml_attrs(rel.attributes))
+        graph.add_edge(
+            rel.source, rel.target, type=rel.type, **extra, **_graphml_attrs(rel.attributes)
+        )
     return "\n".join(nx.generate_graphml(graph)) + "\n"
 
 
-def export_text(store: GraphStore, *, format: str = "json", what: str = "cis",
-                include_retired: bool = False) -> str:
+def export_text(
+    store: GraphStore, *, format: str = "json", what: str = "cis", include_retired: bool = False
+) -> str:
     """The export in ``format`` as text, for the CLI and the API."""
     fmt = FileFormat(format)
     if fmt is FileFormat.JSON:

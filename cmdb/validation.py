@@ -70,6 +70,19 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, default=str).encode())
 
 
+def _check_attributes(attributes: Mapping[str, Any]) -> None:
+    """Keys without control characters; values of at most :data:`MAX_VALUE_BYTES` as JSON."""
+    for key, value in attributes.items():
+        check_text(key, field="attributes")
+        _check_values(value, f"attributes.{key}")
+        size = _size(value)
+        if size > MAX_VALUE_BYTES:
+            raise ValidationError(
+                f"value is {size:,} bytes as JSON; the limit is {MAX_VALUE_BYTES:,}",
+                field=f"attributes.{key}",
+            )
+
+
 def validate_ci(ci: CI, registry: Registry) -> None:
     """Check one CI against the registry (class, attributes, group settings), its text (no
     control characters) and its size (:data:`~cmdb.model.MAX_VALUE_BYTES` per attribute value,
@@ -83,19 +96,12 @@ def validate_ci(ci: CI, registry: Registry) -> None:
         check_text(ci.description, field="description", multiline=True)
     for kind, value in ci.identifiers.items():
         check_text(value, field=f"identifiers.{kind}")
-    for key, value in ci.attributes.items():
-        check_text(key, field="attributes")
-        _check_values(value, f"attributes.{key}")
-        size = _size(value)
-        if size > MAX_VALUE_BYTES:
-            raise ValidationError(
-                f"value is {size:,} bytes as JSON; the limit is {MAX_VALUE_BYTES:,}",
-                field=f"attributes.{key}",
-            )
+    _check_attributes(ci.attributes)
     size = _size(ci.to_json())
     if size > MAX_CI_BYTES:
-        raise ValidationError(f"CI document is {size:,} bytes as JSON; the limit is "
-                              f"{MAX_CI_BYTES:,}")
+        raise ValidationError(
+            f"CI document is {size:,} bytes as JSON; the limit is {MAX_CI_BYTES:,}"
+        )
     registry.validate_attributes(ci.ci_class, ci.attributes)
     if ci.min_required is not None and not spec.group:
         raise ValidationError(
@@ -109,6 +115,7 @@ def validate_relationship(
 ) -> None:
     registry.rel_type(rel.type)
     registry.check_relationship(source_class, rel.type, target_class)
+    _check_attributes(rel.attributes)
 
 
 def validate_batch(batch: Batch, registry: Registry, lookup: Lookup) -> None:
@@ -164,8 +171,9 @@ def validate_batch(batch: Batch, registry: Registry, lookup: Lookup) -> None:
         where = f"records[{i}] '{rec.id}'" if rec.id else f"records[{i}] (new {rec.kind})"
         if rec.id is not None:
             if rec.id in record_ids:
-                raise ValidationError("duplicate record id in the batch", field="id",
-                                      location=where)
+                raise ValidationError(
+                    "duplicate record id in the batch", field="id", location=where
+                )
             record_ids.add(rec.id)
         try:
             check_text(rec.title, field="title")
@@ -181,8 +189,9 @@ def validate_batch(batch: Batch, registry: Registry, lookup: Lookup) -> None:
 _ENTITY_NAME = {"ci": "CI", "relationship": "relationship", "record": "record"}
 
 
-def check_expected(expected: list[Expected],
-                   stored: Callable[[list[Expected]], dict[tuple[str, str], int]]) -> None:
+def check_expected(
+    expected: list[Expected], stored: Callable[[list[Expected]], dict[tuple[str, str], int]]
+) -> None:
     """Compare each expectation with the stored version; ``stored`` returns
     ``{(entity, id): version}`` for the expected entities that exist. Raises
     :class:`~cmdb.errors.ConflictError` on the first stale or violated one (or
@@ -213,8 +222,10 @@ def pydantic_error(exc: PydanticError, *, location: str | None = None) -> Valida
     msg = err["msg"]
     if err.get("type") == "missing":
         msg = "is required"
-    elif "input" in err and err["type"] not in ("extra_forbidden",) and not isinstance(
-        err["input"], dict | list
+    elif (
+        "input" in err
+        and err["type"] not in ("extra_forbidden",)
+        and not isinstance(err["input"], dict | list)
     ):
         msg = f"{msg} (got {err['input']!r})"
     return ValidationError(msg, field=field, location=location)

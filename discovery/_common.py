@@ -55,25 +55,50 @@ _HOSTPORT_RE = re.compile(rf"(?<![\w.:/@-])({_HOST}):(\d{{1,5}})(?![\w.:])", re.
 _WORD_RE = re.compile(r"[-_.]")
 _TOKEN_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9])?", re.I)
 _SCHEME_ENGINE = {
-    "postgres": "postgresql", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql",
-    "sqlserver": "sqlserver", "mssql": "sqlserver", "oracle": "oracle", "db2": "db2",
-    "mongodb": "other", "mongodb+srv": "other", "redis": "other", "rediss": "other",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlserver": "sqlserver",
+    "mssql": "sqlserver",
+    "oracle": "oracle",
+    "db2": "db2",
+    "mongodb": "other",
+    "mongodb+srv": "other",
+    "redis": "other",
+    "rediss": "other",
 }
 # image name word -> (class, attributes): a word of the image name (split on / - _ .) names it
 _IMAGES: dict[str, tuple[str, dict[str, str]]] = {
-    **{w: ("database_instance", {"engine": "postgresql"})
-       for w in ("postgres", "postgresql", "postgis", "timescaledb")},
+    **{
+        w: ("database_instance", {"engine": "postgresql"})
+        for w in ("postgres", "postgresql", "postgis", "timescaledb")
+    },
     **{w: ("database_instance", {"engine": "mysql"}) for w in ("mysql", "mariadb", "percona")},
     **{w: ("database_instance", {"engine": "sqlserver"}) for w in ("mssql", "sqlserver")},
     "oracle": ("database_instance", {"engine": "oracle"}),
     "db2": ("database_instance", {"engine": "db2"}),
-    **{w: ("database_instance", {"engine": "other"})
-       for w in ("mongo", "mongodb", "redis", "valkey", "cassandra", "couchdb")},
+    **{
+        w: ("database_instance", {"engine": "other"})
+        for w in ("mongo", "mongodb", "redis", "valkey", "cassandra", "couchdb")
+    },
     **{w: ("middleware", {"product": w}) for w in ("rabbitmq", "kafka", "nats", "memcached")},
     **{w: ("load_balancer", {"product": w}) for w in ("nginx", "haproxy", "traefik", "envoy")},
 }
-_TOOLS = {"exporter", "commander", "express", "admin", "ui", "operator", "client", "cli",
-          "backup", "migrate", "migrations", "proxy-init"}
+_TOOLS = {
+    "exporter",
+    "commander",
+    "express",
+    "admin",
+    "ui",
+    "operator",
+    "client",
+    "cli",
+    "backup",
+    "migrate",
+    "migrations",
+    "proxy-init",
+}
 
 
 @dataclass(frozen=True)
@@ -178,8 +203,7 @@ def located(origin: str) -> Iterator[None]:
     try:
         yield
     except KeyError as exc:
-        raise ValidationError(f"missing required field '{exc.args[0]}'",
-                              location=origin) from None
+        raise ValidationError(f"missing required field '{exc.args[0]}'", location=origin) from None
     except (TypeError, AttributeError) as exc:
         raise ValidationError(f"unexpected shape ({exc})", location=origin) from None
 
@@ -222,12 +246,12 @@ def find_refs(text: str, known: Callable[[str], bool] | None = None) -> list[Ref
     rest = text
     for m in _URL_RE.finditer(text):
         found.extend((m.start(), r) for r in _authority(m.group(1), m.group(2), m.group(0)))
-        rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
+        rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end() :]
     for m in _HOSTPORT_RE.finditer(rest):
         host, port = m.group(1).lower(), int(m.group(2))
         if _host_ok(host) and 0 < port < 65536 and not host.isdigit():
             found.append((m.start(), Ref(host, port, None, m.group(0))))
-        rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
+        rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end() :]
     if known is not None:
         for m in _TOKEN_RE.finditer(rest):
             word = m.group(0).lower()
@@ -282,8 +306,12 @@ def file_scope(path: str | Path) -> str:
 
 def scoped_by_file(cis: Iterable[SeenCI]) -> list[SeenCI]:
     """The CIs, each with the scope of the file its ``origin`` (``path:line``) names."""
-    return [ci.model_copy(update={"scope": file_scope(ci.origin.rsplit(":", 1)[0])})
-            if ci.origin else ci for ci in cis]
+    return [
+        ci.model_copy(update={"scope": file_scope(ci.origin.rsplit(":", 1)[0])})
+        if ci.origin
+        else ci
+        for ci in cis
+    ]
 
 
 class Collector:
@@ -308,16 +336,16 @@ class Collector:
     def placeholder(self, key: str, ci_class: str, name: str, **fields: Any) -> str:
         """Add an unresolved CI for a reference to ``key`` unless the input describes it."""
         if key not in self.cis:
-            self.cis[key] = SeenCI(key=key, ci_class=ci_class, name=name, unresolved=True,
-                                   **fields)
+            self.cis[key] = SeenCI(key=key, ci_class=ci_class, name=name, unresolved=True, **fields)
         return key
 
-    def rel(self, source: str, rel_type: str, target: str, origin: str | None = None,
-            **attributes: Any) -> None:
+    def rel(
+        self, source: str, rel_type: str, target: str, origin: str | None = None, **attributes: Any
+    ) -> None:
         if source != target and (source, rel_type, target) not in self.rels:
             self.rels[source, rel_type, target] = SeenRelationship(
-                source=source, type=rel_type, target=target, attributes=attributes,
-                origin=origin)
+                source=source, type=rel_type, target=target, attributes=attributes, origin=origin
+            )
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

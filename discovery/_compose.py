@@ -39,8 +39,15 @@ __all__ = ["ComposeLoader", "expand", "merge_files", "normalize", "parse_env_fil
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?", re.S)
-_AS_MAP = ("environment", "labels", "annotations", "depends_on", "networks", "extra_hosts",
-           "sysctls")
+_AS_MAP = (
+    "environment",
+    "labels",
+    "annotations",
+    "depends_on",
+    "networks",
+    "extra_hosts",
+    "sysctls",
+)
 _REPLACED = ("command", "entrypoint")
 
 
@@ -100,8 +107,14 @@ def parse_env_file(text: str, where: str) -> dict[str, str]:
     return out
 
 
-def expand(data: Any, env: Mapping[str, str], where: str, unset: set[str],
-           warnings: list[str], path: str = "") -> Any:
+def expand(
+    data: Any,
+    env: Mapping[str, str],
+    where: str,
+    unset: set[str],
+    warnings: list[str],
+    path: str = "",
+) -> Any:
     """``data`` with variables expanded in every string value (keys are left alone).
 
     ``unset`` collects the variables used without a value and default; the first use of each
@@ -109,11 +122,12 @@ def expand(data: Any, env: Mapping[str, str], where: str, unset: set[str],
     naming the file and the path in it.
     """
     if isinstance(data, dict):
-        return {k: expand(v, env, where, unset, warnings, f"{path}.{k}" if path else str(k))
-                for k, v in data.items()}
+        return {
+            k: expand(v, env, where, unset, warnings, f"{path}.{k}" if path else str(k))
+            for k, v in data.items()
+        }
     if isinstance(data, list):
-        return [expand(v, env, where, unset, warnings, f"{path}[{i}]")
-                for i, v in enumerate(data)]
+        return [expand(v, env, where, unset, warnings, f"{path}[{i}]") for i, v in enumerate(data)]
     if isinstance(data, Tagged):
         return Tagged(data.tag, expand(data.value, env, where, unset, warnings, path))
     if not isinstance(data, str) or "$" not in data:
@@ -125,15 +139,18 @@ def expand(data: Any, env: Mapping[str, str], where: str, unset: set[str],
     def missing(name: str) -> str:
         if name not in unset:
             unset.add(name)
-            warnings.append(f"variable {name} is not set: substituted an empty string "
-                            f"(first used in {where} at {path or 'the top'})")
+            warnings.append(
+                f"variable {name} is not set: substituted an empty string "
+                f"(first used in {where} at {path or 'the top'})"
+            )
         return ""
 
     return _expand(data, lookup, missing, f"{where}: {path}")
 
 
-def _expand(text: str, lookup: Callable[[str], str | None], missing: Callable[[str], str],
-            where: str) -> str:
+def _expand(
+    text: str, lookup: Callable[[str], str | None], missing: Callable[[str], str], where: str
+) -> str:
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -167,8 +184,9 @@ def _expand(text: str, lookup: Callable[[str], str | None], missing: Callable[[s
     return "".join(out)
 
 
-def _substitute(body: str, lookup: Callable[[str], str | None], missing: Callable[[str], str],
-                where: str) -> str:
+def _substitute(
+    body: str, lookup: Callable[[str], str | None], missing: Callable[[str], str], where: str
+) -> str:
     m = _BRACED.fullmatch(body)
     if m is None:
         raise ValidationError(f"invalid variable '${{{body}}}'", location=where)
@@ -182,8 +200,9 @@ def _substitute(body: str, lookup: Callable[[str], str | None], missing: Callabl
     if op in (":+", "+"):
         return _expand(arg, lookup, missing, where) if set_ else ""
     if not set_ or value is None:  # ":?" or "?"
-        raise ValidationError(f"required variable {name} is not set"
-                              + (f": {arg}" if arg else ""), location=where)
+        raise ValidationError(
+            f"required variable {name} is not set" + (f": {arg}" if arg else ""), location=where
+        )
     return value
 
 
@@ -208,9 +227,13 @@ def normalize(doc: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         return doc
     out = dict(doc)
     out["services"] = {
-        name: ({k: _as_map(k, v, env) if k in _AS_MAP else v for k, v in svc.items()}
-               if isinstance(svc, dict) else svc)
-        for name, svc in services.items()}
+        name: (
+            {k: _as_map(k, v, env) if k in _AS_MAP else v for k, v in svc.items()}
+            if isinstance(svc, dict)
+            else svc
+        )
+        for name, svc in services.items()
+    }
     return out
 
 
@@ -229,8 +252,11 @@ def _strip(value: Any) -> Any:
     if isinstance(value, Tagged):
         return _strip(value.value)
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if not
-                (isinstance(v, Tagged) and v.tag == "!reset")}
+        return {
+            k: _strip(v)
+            for k, v in value.items()
+            if not (isinstance(v, Tagged) and v.tag == "!reset")
+        }
     if isinstance(value, list):
         return [_strip(v) for v in value]
     return value

@@ -63,19 +63,31 @@ from discovery._common import (
 __all__ = ["get_entities", "parse_ref", "scan", "transform_entities"]
 
 SOURCE = "backstage"
-CLASSES = {"component": "application", "api": "technical_service", "system": "system",
-           "domain": "domain", "group": "support_group", "user": "person",
-           "resource": "technical_service"}
+CLASSES = {
+    "component": "application",
+    "api": "technical_service",
+    "system": "system",
+    "domain": "domain",
+    "group": "support_group",
+    "user": "person",
+    "resource": "technical_service",
+}
 KINDS = ("Component", "API", "Resource", "System", "Domain", "Group", "User")
 KIND_NAMES = {k.lower(): k for k in KINDS}
 _DB_WORDS = ("database", "db", "sql", "postgres", "mysql", "oracle", "mongo", "rds", "redis")
 _STORAGE_WORDS = ("bucket", "s3", "storage", "volume", "filesystem", "blob", "disk")
-_ENGINES = {"postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql", "oracle": "oracle",
-            "mssql": "sqlserver", "sqlserver": "sqlserver", "db2": "db2"}
+_ENGINES = {
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "oracle": "oracle",
+    "mssql": "sqlserver",
+    "sqlserver": "sqlserver",
+    "db2": "db2",
+}
 
 
-def parse_ref(ref: str, *, default_kind: str | None, namespace: str) -> tuple[str | None, str,
-                                                                                  str]:
+def parse_ref(ref: str, *, default_kind: str | None, namespace: str) -> tuple[str | None, str, str]:
     """``(kind, namespace, name)`` of an entity reference, lower-cased; kind None when the
     reference has none and the field has no default.
 
@@ -95,12 +107,16 @@ def parse_ref(ref: str, *, default_kind: str | None, namespace: str) -> tuple[st
 
 
 def _is_entity(data: Any) -> bool:
-    return (isinstance(data, dict) and str(data.get("apiVersion", "")).startswith("backstage.io/")
-            and "kind" in data)
+    return (
+        isinstance(data, dict)
+        and str(data.get("apiVersion", "")).startswith("backstage.io/")
+        and "kind" in data
+    )
 
 
-def get_entities(paths: Iterable[str | Path], *, follow_locations: bool = True,
-                 strict: bool = True) -> tuple[list[Doc], list[str], list[str]]:
+def get_entities(
+    paths: Iterable[str | Path], *, follow_locations: bool = True, strict: bool = True
+) -> tuple[list[Doc], list[str], list[str]]:
     """Read the catalog files: ``(entities, errors, files read)``, following ``Location``
     targets. A file that cannot be read or parsed, or a missing Location target, raises
     :class:`ImportFormatError` (with ``strict=False`` it is an error in the result). When no
@@ -132,8 +148,10 @@ def get_entities(paths: Iterable[str | Path], *, follow_locations: bool = True,
                 queue.extend((t, doc.origin) for t in _targets(doc, path))
             entities.append(doc)
     if not entities and not errors:
-        raise ImportFormatError(f"{', '.join(files)}: no Backstage entities (documents with "
-                                "apiVersion backstage.io/..., kind and metadata) in it")
+        raise ImportFormatError(
+            f"{', '.join(files)}: no Backstage entities (documents with "
+            "apiVersion backstage.io/..., kind and metadata) in it"
+        )
     return entities, errors, files
 
 
@@ -188,8 +206,10 @@ def transform_entities(entities: Sequence[Doc]) -> Collector:
             data = doc.data
             kind = str(data["kind"])
             if kind.lower() == "location":
-                for t in [(data.get("spec") or {}).get("target"),
-                          *((data.get("spec") or {}).get("targets") or [])]:
+                for t in [
+                    (data.get("spec") or {}).get("target"),
+                    *((data.get("spec") or {}).get("targets") or []),
+                ]:
                     if t and "://" in str(t):
                         out.warn(f"{doc.origin}: Location target {t} is a URL: not fetched")
                 continue
@@ -214,15 +234,20 @@ def transform_entities(entities: Sequence[Doc]) -> Collector:
     return out
 
 
-def _describe(out: Collector, kind: str, ns: str, name: str, data: dict[str, Any],
-              origin: str) -> bool:
+def _describe(
+    out: Collector, kind: str, ns: str, name: str, data: dict[str, Any], origin: str
+) -> bool:
     key = _key(kind, ns, name)
     if key in out.cis:
         out.warn(f"{key} is defined twice; the first definition ({out.cis[key].origin}) is kept")
         return False
     meta, spec = data["metadata"], data.get("spec") or {}
-    attrs: dict[str, Any] = {"kind": KIND_NAMES[kind], "namespace": ns, "name": str(meta["name"]),
-                             "ref": f"{kind}:{ns}/{name}"}
+    attrs: dict[str, Any] = {
+        "kind": KIND_NAMES[kind],
+        "namespace": ns,
+        "name": str(meta["name"]),
+        "ref": f"{kind}:{ns}/{name}",
+    }
     for field in ("type", "lifecycle"):
         if spec.get(field):
             attrs[field] = str(spec[field])
@@ -240,38 +265,68 @@ def _describe(out: Collector, kind: str, ns: str, name: str, data: dict[str, Any
         attrs.update(extra)
     if profile.get("displayName"):
         attrs["display_name"] = str(profile["displayName"])
-    out.add(SeenCI(key=key, ci_class=ci_class, name=str(meta["name"]), attributes=attrs,
-                   description=meta.get("description"), origin=origin))
+    out.add(
+        SeenCI(
+            key=key,
+            ci_class=ci_class,
+            name=str(meta["name"]),
+            attributes=attrs,
+            description=meta.get("description"),
+            origin=origin,
+        )
+    )
     return True
 
 
-def _connect(out: Collector, catalog: _Catalog, kind: str, ns: str, name: str,
-             data: dict[str, Any], origin: str) -> None:
+def _connect(
+    out: Collector,
+    catalog: _Catalog,
+    kind: str,
+    ns: str,
+    name: str,
+    data: dict[str, Any],
+    origin: str,
+) -> None:
     key = _key(kind, ns, name)
     spec = data.get("spec") or {}
 
     def target(ref: str, default_kind: str | None, field: str) -> str:
         t_kind, t_ns, t_name = parse_ref(ref, default_kind=default_kind, namespace=ns)
         if t_kind is None:
-            kinds = [k for k in catalog.by_name.get((t_ns, t_name), [])
-                     if k in ("component", "resource")]
+            kinds = [
+                k for k in catalog.by_name.get((t_ns, t_name), []) if k in ("component", "resource")
+            ]
             t_kind = kinds[0] if len(kinds) == 1 else "component"
-            out.warn(f"{origin}: {field} '{ref}' has no kind (Backstage requires one, e.g. "
-                     f"component: or resource:); read as {t_kind}:{t_ns}/{t_name}")
+            out.warn(
+                f"{origin}: {field} '{ref}' has no kind (Backstage requires one, e.g. "
+                f"component: or resource:); read as {t_kind}:{t_ns}/{t_name}"
+            )
         if t_kind not in CLASSES:
             out.warn(f"{origin}: {field} '{ref}' names a {t_kind}, which is not modelled")
             return ""
         t_key = _key(t_kind, t_ns, t_name)
         if (t_kind, t_ns, t_name) not in catalog.refs:
-            out.placeholder(t_key, CLASSES[t_kind], t_name, origin=origin, attributes={
-                "kind": KIND_NAMES[t_kind], "namespace": t_ns, "name": t_name,
-                "ref": f"{t_kind}:{t_ns}/{t_name}"})
+            out.placeholder(
+                t_key,
+                CLASSES[t_kind],
+                t_name,
+                origin=origin,
+                attributes={
+                    "kind": KIND_NAMES[t_kind],
+                    "namespace": t_ns,
+                    "name": t_name,
+                    "ref": f"{t_kind}:{t_ns}/{t_name}",
+                },
+            )
         return t_key
 
     def each(field: str) -> list[str]:
         value = spec.get(field)
-        return [] if value is None else [str(v) for v in
-                                          (value if isinstance(value, list) else [value])]
+        return (
+            []
+            if value is None
+            else [str(v) for v in (value if isinstance(value, list) else [value])]
+        )
 
     if spec.get("owner"):
         owner = target(str(spec["owner"]), "group", "owner")
@@ -281,15 +336,21 @@ def _connect(out: Collector, catalog: _Catalog, kind: str, ns: str, name: str,
         elif owner:
             user = out.cis[owner]
             out.cis[key] = out.cis[key].model_copy(
-                update={"owner": user.attributes.get("display_name") or user.name})
+                update={"owner": user.attributes.get("display_name") or user.name}
+            )
     for field, default, rel, reverse in (
-            ("system", "system", "part_of", False), ("domain", "domain", "part_of", False),
-            ("subdomainOf", "domain", "part_of", False),
-            ("subcomponentOf", "component", "part_of", False),
-            ("parent", "group", "part_of", False), ("memberOf", "group", "part_of", False),
-            ("children", "group", "part_of", True), ("members", "user", "part_of", True),
-            ("dependsOn", None, "depends_on", False), ("dependencyOf", None, "depends_on", True),
-            ("consumesApis", "api", "depends_on", False)):
+        ("system", "system", "part_of", False),
+        ("domain", "domain", "part_of", False),
+        ("subdomainOf", "domain", "part_of", False),
+        ("subcomponentOf", "component", "part_of", False),
+        ("parent", "group", "part_of", False),
+        ("memberOf", "group", "part_of", False),
+        ("children", "group", "part_of", True),
+        ("members", "user", "part_of", True),
+        ("dependsOn", None, "depends_on", False),
+        ("dependencyOf", None, "depends_on", True),
+        ("consumesApis", "api", "depends_on", False),
+    ):
         for ref in each(field):
             if t := target(ref, default, field):
                 out.rel(*((t, rel, key) if reverse else (key, rel, t)), origin, via=field)
@@ -301,20 +362,27 @@ def _connect(out: Collector, catalog: _Catalog, kind: str, ns: str, name: str,
             out.rel(t, "depends_on", key, origin, via="providesApis")
 
 
-def scan(paths: Iterable[str | Path], *, follow_locations: bool = True,
-         strict: bool = True) -> ScanResult:
+def scan(
+    paths: Iterable[str | Path], *, follow_locations: bool = True, strict: bool = True
+) -> ScanResult:
     """Read Backstage catalog files and return what they describe (see the module
     docstring). ``strict=False`` reports unreadable files as errors of an incomplete result
     instead of raising."""
     started = utcnow()
-    entities, errors, files = get_entities(paths, follow_locations=follow_locations,
-                                           strict=strict)
+    entities, errors, files = get_entities(paths, follow_locations=follow_locations, strict=strict)
     out = transform_entities(entities)
     if not any(not c.unresolved for c in out.cis.values()) and not errors:
         raise ImportFormatError(
             f"{', '.join(files)}: no Backstage entities this scanner reads "
-            f"({', '.join(KINDS)}); {'; '.join(out.warnings) or 'nothing found'}")
-    return ScanResult(source=SOURCE, scope=[file_scope(f) for f in files],
-                      complete=not errors, started_at=started,
-                      cis=scoped_by_file(out.cis.values()), relationships=list(out.rels.values()),
-                      errors=errors, warnings=out.warnings).finished()
+            f"({', '.join(KINDS)}); {'; '.join(out.warnings) or 'nothing found'}"
+        )
+    return ScanResult(
+        source=SOURCE,
+        scope=[file_scope(f) for f in files],
+        complete=not errors,
+        started_at=started,
+        cis=scoped_by_file(out.cis.values()),
+        relationships=list(out.rels.values()),
+        errors=errors,
+        warnings=out.warnings,
+    ).finished()

@@ -64,8 +64,17 @@ from discovery._compose import ComposeLoader, expand, merge_files, normalize, pa
 __all__ = ["get_env", "get_files", "scan", "transform_project"]
 
 SOURCE = "compose"
-TOP_KEYS = {"services", "volumes", "networks", "secrets", "configs", "name", "version",
-            "include", "models"}
+TOP_KEYS = {
+    "services",
+    "volumes",
+    "networks",
+    "secrets",
+    "configs",
+    "name",
+    "version",
+    "include",
+    "models",
+}
 
 
 def get_files(paths: Iterable[str | Path]) -> list[Doc]:
@@ -78,22 +87,25 @@ def get_files(paths: Iterable[str | Path]) -> list[Doc]:
         if len(found) > 1:
             raise ImportFormatError(f"{found[1].origin}: a Compose file holds one YAML document")
         if not found or not isinstance(found[0].data, dict):
-            raise ImportFormatError(f"{path}: not a Compose file (expected a mapping with "
-                                    "'services')")
+            raise ImportFormatError(
+                f"{path}: not a Compose file (expected a mapping with 'services')"
+            )
         keys = {k for k in found[0].data if not str(k).startswith("x-")}
         if not keys & TOP_KEYS:
             raise ImportFormatError(
                 f"{path}: not a Compose file: none of its top-level keys "
                 f"({', '.join(map(str, sorted(keys, key=str)))}) is services, volumes, "
-                "networks, configs or secrets")
+                "networks, configs or secrets"
+            )
         docs.append(found[0])
     if not docs:
         raise ImportFormatError("no Compose file given")
     return docs
 
 
-def get_env(env_file: str | Path | None, first: str | Path,
-            environ: Mapping[str, str] | None) -> dict[str, str]:
+def get_env(
+    env_file: str | Path | None, first: str | Path, environ: Mapping[str, str] | None
+) -> dict[str, str]:
     """The variables for interpolation: the env file (default ``.env`` beside ``first``),
     overridden by ``environ`` (default: the process environment)."""
     env: dict[str, str] = {}
@@ -102,8 +114,9 @@ def get_env(env_file: str | Path | None, first: str | Path,
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ImportFormatError(f"{path}: cannot read env file "
-                                    f"({getattr(exc, 'strerror', None) or exc})") from None
+            raise ImportFormatError(
+                f"{path}: cannot read env file ({getattr(exc, 'strerror', None) or exc})"
+            ) from None
         env.update(parse_env_file(text, str(path)))
     env.update(os.environ if environ is None else environ)
     return env
@@ -116,9 +129,13 @@ def _project_name(raw: str) -> str:
     return name
 
 
-def transform_project(docs: Sequence[Doc], env: Mapping[str, str], *,
-                      project: str | None = None,
-                      profiles: Sequence[str] = ()) -> Collector:
+def transform_project(
+    docs: Sequence[Doc],
+    env: Mapping[str, str],
+    *,
+    project: str | None = None,
+    profiles: Sequence[str] = (),
+) -> Collector:
     """The CIs and relationships that the merged files describe (pure; see the module
     docstring)."""
     out = Collector()
@@ -128,24 +145,40 @@ def transform_project(docs: Sequence[Doc], env: Mapping[str, str], *,
         expanded.append(normalize(expand(doc.data, env, doc.path, unset, out.warnings), env))
     model = merge_files(expanded)
     where = " + ".join(d.path for d in docs)
-    name = _project_name(project or model.get("name") or env.get("COMPOSE_PROJECT_NAME")
-                         or Path(docs[0].path).resolve().parent.name)
+    name = _project_name(
+        project
+        or model.get("name")
+        or env.get("COMPOSE_PROJECT_NAME")
+        or Path(docs[0].path).resolve().parent.name
+    )
     with located(f"{where}: services"):
         services: dict[str, dict[str, Any]] = dict(model.get("services") or {})
         for svc_name, svc in services.items():
             if not isinstance(svc, dict):
-                raise ValidationError("expected a mapping", location=f"{where}: services."
-                                      f"{svc_name}")
-    skipped = [s for s, svc in services.items() if svc.get("profiles")
-               and "*" not in profiles and not set(svc["profiles"]) & set(profiles)]
+                raise ValidationError(
+                    "expected a mapping", location=f"{where}: services.{svc_name}"
+                )
+    skipped = [
+        s
+        for s, svc in services.items()
+        if svc.get("profiles") and "*" not in profiles and not set(svc["profiles"]) & set(profiles)
+    ]
     if skipped:
         out.warn(f"skipped services not in an active profile: {', '.join(skipped)}")
     services = {s: svc for s, svc in services.items() if s not in skipped}
     if not services:
-        raise ImportFormatError(f"{where}: no services to read (a Compose file lists them "
-                                "under 'services')")
-    project_key = out.add(SeenCI(key=f"compose:{name}", ci_class="system", name=name,
-                                 attributes={"project": name}, origin=docs[0].origin))
+        raise ImportFormatError(
+            f"{where}: no services to read (a Compose file lists them under 'services')"
+        )
+    project_key = out.add(
+        SeenCI(
+            key=f"compose:{name}",
+            ci_class="system",
+            name=name,
+            attributes={"project": name},
+            origin=docs[0].origin,
+        )
+    )
     names = _names(services)
     volumes = model.get("volumes") or {}
     for svc_name, svc in services.items():
@@ -173,8 +206,9 @@ def _aliases(svc_name: str, svc: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(a) for a in out if a))
 
 
-def _service_ci(project: str, svc_name: str, svc: dict[str, Any], names: dict[str, str],
-                origin: str) -> SeenCI:
+def _service_ci(
+    project: str, svc_name: str, svc: dict[str, Any], names: dict[str, str], origin: str
+) -> SeenCI:
     image = svc.get("image")
     attrs: dict[str, Any] = {"project": project, "service": svc_name}
     ci_class = "application_instance"
@@ -195,9 +229,15 @@ def _service_ci(project: str, svc_name: str, svc: dict[str, Any], names: dict[st
     mounts = [_mount(v) for v in svc.get("volumes") or []]
     if mounts:
         attrs["volumes"] = [f"{src}:{dst}" if src else dst for src, dst, _ in mounts]
-    return SeenCI(key=f"compose:{project}/{svc_name}", ci_class=ci_class, name=svc_name,
-                  identifiers=Identifiers(hostnames=_aliases(svc_name, svc)), attributes=attrs,
-                  parent=f"compose:{project}", origin=origin)
+    return SeenCI(
+        key=f"compose:{project}/{svc_name}",
+        ci_class=ci_class,
+        name=svc_name,
+        identifiers=Identifiers(hostnames=_aliases(svc_name, svc)),
+        attributes=attrs,
+        parent=f"compose:{project}",
+        origin=origin,
+    )
 
 
 def _mount(vol: Any) -> tuple[str, str, bool]:
@@ -212,27 +252,39 @@ def _mount(vol: Any) -> tuple[str, str, bool]:
     return src, parts[1], not src.startswith((".", "/", "~", "$"))
 
 
-def _connect(out: Collector, project: str, svc_name: str, svc: dict[str, Any],
-             names: dict[str, str], volumes: dict[str, Any], project_key: str,
-             origin: str) -> None:
+def _connect(
+    out: Collector,
+    project: str,
+    svc_name: str,
+    svc: dict[str, Any],
+    names: dict[str, str],
+    volumes: dict[str, Any],
+    project_key: str,
+    origin: str,
+) -> None:
     key = f"compose:{project}/{svc_name}"
     out.rel(key, "part_of", project_key, origin)
 
     def service(target: str, via: str, **attrs: Any) -> None:
         if target not in names:
             out.warn(f"service {svc_name} refers to service {target}, which is not defined")
-            out.placeholder(f"compose:{project}/{target}", "application_instance", target,
-                            parent=project_key, origin=origin,
-                            identifiers=Identifiers(hostnames=[target]),
-                            attributes={"project": project, "service": target})
+            out.placeholder(
+                f"compose:{project}/{target}",
+                "application_instance",
+                target,
+                parent=project_key,
+                origin=origin,
+                identifiers=Identifiers(hostnames=[target]),
+                attributes={"project": project, "service": target},
+            )
             out.rel(key, "depends_on", f"compose:{project}/{target}", origin, via=via, **attrs)
         else:
-            out.rel(key, "depends_on", f"compose:{project}/{names[target]}", origin, via=via,
-                    **attrs)
+            out.rel(
+                key, "depends_on", f"compose:{project}/{names[target]}", origin, via=via, **attrs
+            )
 
     for dep, spec in (svc.get("depends_on") or {}).items():
-        service(str(dep), "depends_on", condition=(spec or {}).get("condition",
-                                                                   "service_started"))
+        service(str(dep), "depends_on", condition=(spec or {}).get("condition", "service_started"))
     for link in svc.get("links") or []:
         service(str(link).split(":", 1)[0], "links")
     for src in svc.get("volumes_from") or []:
@@ -244,49 +296,76 @@ def _connect(out: Collector, project: str, svc_name: str, svc: dict[str, Any],
     for src, dst, named in (_mount(v) for v in svc.get("volumes") or []):
         if named:
             spec = volumes.get(src) or {}
-            vkey = out.add(SeenCI(
-                key=f"compose:{project}/volume/{src}", ci_class="storage", name=src,
-                parent=project_key, origin=origin,
-                attributes={"project": project, "volume": src,
-                            "driver": spec.get("driver", "local"),
-                            "external": bool(spec.get("external", False))}))
+            vkey = out.add(
+                SeenCI(
+                    key=f"compose:{project}/volume/{src}",
+                    ci_class="storage",
+                    name=src,
+                    parent=project_key,
+                    origin=origin,
+                    attributes={
+                        "project": project,
+                        "volume": src,
+                        "driver": spec.get("driver", "local"),
+                        "external": bool(spec.get("external", False)),
+                    },
+                )
+            )
             out.rel(key, "depends_on", vkey, origin, via=f"volume {dst}")
     _refs(out, project, svc_name, svc, names, origin)
 
 
-def _refs(out: Collector, project: str, svc_name: str, svc: dict[str, Any],
-          names: dict[str, str], origin: str) -> None:
+def _refs(
+    out: Collector,
+    project: str,
+    svc_name: str,
+    svc: dict[str, Any],
+    names: dict[str, str],
+    origin: str,
+) -> None:
     key = f"compose:{project}/{svc_name}"
-    texts = [(f"environment {k}", str(v)) for k, v in (svc.get("environment") or {}).items()
-             if v is not None]
+    texts = [
+        (f"environment {k}", str(v))
+        for k, v in (svc.get("environment") or {}).items()
+        if v is not None
+    ]
     for field in ("command", "entrypoint"):
         value = svc.get(field)
         if value:
-            texts.append((field, " ".join(map(str, value)) if isinstance(value, list)
-                          else str(value)))
+            texts.append(
+                (field, " ".join(map(str, value)) if isinstance(value, list) else str(value))
+            )
     for where, text in texts:
         for ref in find_refs(text, lambda w: w in names):
             attrs: dict[str, Any] = {"via": where}
             if ref.port:
                 attrs["port"] = ref.port
             if ref.host in names:
-                out.rel(key, "depends_on", f"compose:{project}/{names[ref.host]}", origin,
-                        **attrs)
+                out.rel(key, "depends_on", f"compose:{project}/{names[ref.host]}", origin, **attrs)
                 continue
             engine = engine_of_scheme(ref.scheme)
             is_ip = ref.host.replace(".", "").isdigit()
             target = out.placeholder(
-                f"compose:host/{ref.host}", "database_instance" if engine else
-                "technical_service", ref.host, origin=origin,
-                identifiers=Identifiers(ips=[ref.host]) if is_ip else
-                Identifiers(hostnames=[ref.host]),
-                attributes={"engine": engine} if engine else {})
+                f"compose:host/{ref.host}",
+                "database_instance" if engine else "technical_service",
+                ref.host,
+                origin=origin,
+                identifiers=Identifiers(ips=[ref.host])
+                if is_ip
+                else Identifiers(hostnames=[ref.host]),
+                attributes={"engine": engine} if engine else {},
+            )
             out.rel(key, "depends_on", target, origin, **attrs)
 
 
-def scan(paths: Iterable[str | Path], *, env_file: str | Path | None = None,
-         environ: Mapping[str, str] | None = None, project: str | None = None,
-         profiles: Sequence[str] = ()) -> ScanResult:
+def scan(
+    paths: Iterable[str | Path],
+    *,
+    env_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    project: str | None = None,
+    profiles: Sequence[str] = (),
+) -> ScanResult:
     """Read Compose files (base first, then overrides) and return what they describe (see the
     module docstring)."""
     started = utcnow()
@@ -297,6 +376,12 @@ def scan(paths: Iterable[str | Path], *, env_file: str | Path | None = None,
     env = get_env(env_file, docs[0].path, environ)
     out = transform_project(docs, env, project=project, profiles=profiles)
     scope = [file_scope(d.path) for d in docs]
-    return ScanResult(source=SOURCE, scope=scope, complete=True, started_at=started,
-                      cis=list(out.cis.values()), relationships=list(out.rels.values()),
-                      warnings=out.warnings).finished()
+    return ScanResult(
+        source=SOURCE,
+        scope=scope,
+        complete=True,
+        started_at=started,
+        cis=list(out.cis.values()),
+        relationships=list(out.rels.values()),
+        warnings=out.warnings,
+    ).finished()

@@ -165,14 +165,18 @@ def _csv_rows(path: Path, text: str, mapping: Mapping) -> list[Row]:
             raise ImportFormatError(f"{path}:1: column '{dup}' appears twice in the header")
         for col in mapping.used():
             if col not in header:
-                raise ImportFormatError(f"{path}:1: the mapping names column '{col}', which the "
-                                        f"header does not have (it has: {', '.join(header)})")
+                raise ImportFormatError(
+                    f"{path}:1: the mapping names column '{col}', which the "
+                    f"header does not have (it has: {', '.join(header)})"
+                )
         rows, start = [], reader.line_num + 1
         for cells in reader:
             if any(c.strip() for c in cells):
                 if len(cells) > len(header):
-                    raise ImportFormatError(f"{path}:{start}: {len(cells)} cells, but the header "
-                                            f"has {len(header)} columns")
+                    raise ImportFormatError(
+                        f"{path}:{start}: {len(cells)} cells, but the header "
+                        f"has {len(header)} columns"
+                    )
                 values = {h: c.strip() or None for h, c in zip(header, cells, strict=False)}
                 rows.append(Row(values, f"{path}:{start}", _file_scope(path)))
             start = reader.line_num + 1
@@ -189,8 +193,9 @@ def _walk(data: Any, dotted: str | None, path: Path) -> Any:
     if dotted is None and isinstance(data, dict):
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) != 1:
-            raise ImportFormatError(f"{path}: which list holds the records? Say it with "
-                                    "`records:` in the mapping")
+            raise ImportFormatError(
+                f"{path}: which list holds the records? Say it with `records:` in the mapping"
+            )
         return data[lists[0]], lists[0]
     return data, dotted or ""
 
@@ -207,8 +212,9 @@ def _tree_rows(path: Path, text: str, mapping: Mapping, fmt: str) -> list[Row]:
     try:
         data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg}, column "
-                                f"{exc.colno})") from None
+        raise ImportFormatError(
+            f"{path}:{exc.lineno}: malformed JSON ({exc.msg}, column {exc.colno})"
+        ) from None
     except yaml.YAMLError as exc:
         raise _yaml_error(path, exc) from None
     records, dotted = _walk(data, mapping.records, path)
@@ -219,8 +225,9 @@ def _tree_rows(path: Path, text: str, mapping: Mapping, fmt: str) -> list[Row]:
     for i, rec in enumerate(records):
         where = f"{path}:{lines[i]}" if lines else f"{path}: {dotted or 'records'}[{i}]"
         if not isinstance(rec, dict):
-            raise ImportFormatError(f"{where}: a record is a mapping of fields, not "
-                                    f"{type(rec).__name__}")
+            raise ImportFormatError(
+                f"{where}: a record is a mapping of fields, not {type(rec).__name__}"
+            )
         values = {}
         for col in mapping.used():
             value: Any = rec
@@ -234,18 +241,18 @@ def _tree_rows(path: Path, text: str, mapping: Mapping, fmt: str) -> list[Row]:
 def get_rows(path: str | Path, mapping: Mapping) -> list[Row]:
     """The records of one inventory file, by its suffix (``.csv``, ``.json``, ``.yaml``)."""
     path = Path(path)
-    fmt = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(
-        path.suffix.lower())
+    fmt = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(path.suffix.lower())
     if fmt is None:
         raise ImportFormatError(f"{path}: unknown inventory format (use .csv, .json or .yaml)")
     text = _read(path)
-    rows = _csv_rows(path, text, mapping) if fmt == "csv" else _tree_rows(path, text, mapping,
-                                                                           fmt)
+    rows = _csv_rows(path, text, mapping) if fmt == "csv" else _tree_rows(path, text, mapping, fmt)
     if not rows:
         raise ImportFormatError(f"{path}: no inventory records in the file")
     if not any(r.values.get(mapping.columns.name) for r in rows):
-        raise ImportFormatError(f"{path}: no record has a value in '{mapping.columns.name}' (the "
-                                "name column): nothing this scanner understands")
+        raise ImportFormatError(
+            f"{path}: no record has a value in '{mapping.columns.name}' (the "
+            "name column): nothing this scanner understands"
+        )
     return rows
 
 
@@ -279,8 +286,10 @@ def _class(row: Row, spec: str | ClassMap) -> str:
     value = _text(row, spec.column)
     found = spec.values.get(value, value) if value is not None else spec.default
     if found is None:
-        raise ImportFormatError(f"{row.where}: no class (column '{spec.column}' is empty and "
-                                "the mapping's class has no default)")
+        raise ImportFormatError(
+            f"{row.where}: no class (column '{spec.column}' is empty and "
+            "the mapping's class has no default)"
+        )
     return found
 
 
@@ -304,8 +313,9 @@ def _identifiers(row: Row, cols: Columns) -> tuple[Identifiers, dict[str, Any]]:
         raise ImportFormatError(f"{row.where}: column '{col}': {msg}") from None
 
 
-def transform_rows(rows: Sequence[Row], mapping: Mapping
-                   ) -> tuple[list[SeenCI], list[SeenRelationship]]:
+def transform_rows(
+    rows: Sequence[Row], mapping: Mapping
+) -> tuple[list[SeenCI], list[SeenRelationship]]:
     """The CIs and relationships that ``rows`` describe; pure. Raises
     :class:`~cmdb.errors.ImportFormatError` at the row for bad cells, duplicates and
     references to names no row has (unless the relationship has a ``target_class``)."""
@@ -317,24 +327,31 @@ def transform_rows(rows: Sequence[Row], mapping: Mapping
         name = _text(row, cols.name)
         ident = _text(row, key_col)
         if name is None or ident is None:
-            raise ImportFormatError(f"{row.where}: no value in column "
-                                    f"'{cols.name if name is None else key_col}'")
+            raise ImportFormatError(
+                f"{row.where}: no value in column '{cols.name if name is None else key_col}'"
+            )
         key = f"{src}:{ident}"
         if key in cis:
-            raise ImportFormatError(f"{row.where}: '{ident}' is already at "
-                                    f"{cis[key].origin}")
+            raise ImportFormatError(f"{row.where}: '{ident}' is already at {cis[key].origin}")
         identifiers, extra = _identifiers(row, cols)
-        attrs = {a: _convert(row, spec, "str") if isinstance(spec, str)
-                 else _convert(row, spec.column, spec.type)
-                 for a, spec in mapping.attributes.items()}
-        cis[key] = SeenCI(key=key, ci_class=_class(row, mapping.ci_class), name=name,
-                          identifiers=identifiers,
-                          attributes={**extra, **{k: v for k, v in attrs.items()
-                                                  if v is not None}},
-                          owner=_text(row, cols.owner),
-                          support_group=_text(row, cols.support_group),
-                          description=_text(row, cols.description), origin=row.where,
-                          scope=row.scope)
+        attrs = {
+            a: _convert(row, spec, "str")
+            if isinstance(spec, str)
+            else _convert(row, spec.column, spec.type)
+            for a, spec in mapping.attributes.items()
+        }
+        cis[key] = SeenCI(
+            key=key,
+            ci_class=_class(row, mapping.ci_class),
+            name=name,
+            identifiers=identifiers,
+            attributes={**extra, **{k: v for k, v in attrs.items() if v is not None}},
+            owner=_text(row, cols.owner),
+            support_group=_text(row, cols.support_group),
+            description=_text(row, cols.description),
+            origin=row.where,
+            scope=row.scope,
+        )
         for label in {ident.lower(), name.lower()}:
             names[label] = key if names.get(label, key) == key else None
     rels: dict[tuple[str, str, str], SeenRelationship] = {}
@@ -345,34 +362,57 @@ def transform_rows(rows: Sequence[Row], mapping: Mapping
                 if not target:
                     continue
                 if target.lower() in names and names[target.lower()] is None:
-                    raise ImportFormatError(f"{row.where}: column '{spec.column}' names "
-                                            f"'{target}', which several rows have")
+                    raise ImportFormatError(
+                        f"{row.where}: column '{spec.column}' names "
+                        f"'{target}', which several rows have"
+                    )
                 found = names.get(target.lower())
                 if found is None:
                     if spec.target_class is None:
                         raise ImportFormatError(
                             f"{row.where}: column '{spec.column}' names '{target}', which no "
                             "row has (give the relationship a target_class to record it as "
-                            "unresolved)")
+                            "unresolved)"
+                        )
                     found = f"{src}:{target}"
-                    cis.setdefault(found, SeenCI(key=found, ci_class=spec.target_class,
-                                                 name=target, unresolved=True,
-                                                 origin=row.where, scope=row.scope))
+                    cis.setdefault(
+                        found,
+                        SeenCI(
+                            key=found,
+                            ci_class=spec.target_class,
+                            name=target,
+                            unresolved=True,
+                            origin=row.where,
+                            scope=row.scope,
+                        ),
+                    )
                 if found != key:
-                    rels.setdefault((key, spec.type, found), SeenRelationship(
-                        source=key, type=spec.type, target=found, origin=row.where))
+                    rels.setdefault(
+                        (key, spec.type, found),
+                        SeenRelationship(
+                            source=key, type=spec.type, target=found, origin=row.where
+                        ),
+                    )
     return list(cis.values()), list(rels.values())
 
 
 def scan(paths: Iterable[str | Path], *, mapping: str | Path | None = None) -> ScanResult:
     """Read the inventory files at ``paths`` through the ``mapping`` file."""
     if mapping is None:
-        raise ImportFormatError("the inventory scanner needs --mapping FILE (which column is "
-                                "the name, the serial number, the class...)")
+        raise ImportFormatError(
+            "the inventory scanner needs --mapping FILE (which column is "
+            "the name, the serial number, the class...)"
+        )
     started = utcnow()
     spec = get_mapping(mapping)
     files = [Path(p) for p in paths]
     rows = [row for path in files for row in get_rows(path, spec)]
     cis, rels = transform_rows(rows, spec)
-    return ScanResult(source=spec.source, scope=[_file_scope(p) for p in files], complete=True,
-                      started_at=started, cis=cis, relationships=rels).finished()
+    return ScanResult(
+        source=spec.source,
+        scope=[_file_scope(p) for p in files],
+        complete=True,
+        started_at=started,
+        cis=cis,
+        relationships=rels,
+    ).finished()

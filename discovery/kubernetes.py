@@ -77,8 +77,9 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Cro
 KINDS = ("Namespace", *WORKLOADS, "Service", "Ingress", "ConfigMap", "Secret")
 
 
-def get_objects(paths: Iterable[str | Path], *, strict: bool = True
-                ) -> tuple[list[Doc], list[str], list[str]]:
+def get_objects(
+    paths: Iterable[str | Path], *, strict: bool = True
+) -> tuple[list[Doc], list[str], list[str]]:
     """Read every file: ``(objects, errors, files read)``. ``List`` kinds are unpacked into
     their items, each with its own line. A file that cannot be read or parsed raises
     :class:`ImportFormatError` (with ``strict=False`` it is an error in the result instead).
@@ -101,8 +102,10 @@ def get_objects(paths: Iterable[str | Path], *, strict: bool = True
         if not found:
             empty.append(str(path))
     if empty and not objects and not errors:
-        raise ImportFormatError(f"{', '.join(empty)}: no Kubernetes objects (documents with "
-                                "apiVersion, kind and metadata) in it")
+        raise ImportFormatError(
+            f"{', '.join(empty)}: no Kubernetes objects (documents with "
+            "apiVersion, kind and metadata) in it"
+        )
     return objects, errors, files
 
 
@@ -112,8 +115,11 @@ def _unpack(doc: Doc) -> list[Doc]:
         return []
     if str(data["kind"]).endswith("List") and isinstance(data.get("items"), list):
         lines = item_lines(doc.node, "items") or [doc.line] * len(data["items"])
-        return [Doc(item, doc.path, line) for item, line in zip(data["items"], lines, strict=False)
-                if isinstance(item, dict)]
+        return [
+            Doc(item, doc.path, line)
+            for item, line in zip(data["items"], lines, strict=False)
+            if isinstance(item, dict)
+        ]
     return [doc]
 
 
@@ -132,16 +138,21 @@ def _containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
 class _Index:
     """The objects of the input by (namespace, kind, name), and what Services select."""
 
-    def __init__(self, objs: list[tuple[str, str | None, str, dict[str, Any], str]],
-                 cluster_domain: str):
+    def __init__(
+        self, objs: list[tuple[str, str | None, str, dict[str, Any], str]], cluster_domain: str
+    ):
         self.objs = {(ns, kind, name): obj for kind, ns, name, obj, _ in objs}
         self.namespaces = {ns for _, ns, _, _, _ in objs if ns} | {
-            name for kind, _, name, _, _ in objs if kind == "Namespace"}
+            name for kind, _, name, _, _ in objs if kind == "Namespace"
+        }
         self.domain = cluster_domain
         self.ingress_hosts = {
-            str(rule["host"]).lower(): _key(ns, kind, name) for kind, ns, name, obj, _ in objs
-            if kind == "Ingress" for rule in (obj.get("spec") or {}).get("rules") or []
-            if isinstance(rule, dict) and rule.get("host")}
+            str(rule["host"]).lower(): _key(ns, kind, name)
+            for kind, ns, name, obj, _ in objs
+            if kind == "Ingress"
+            for rule in (obj.get("spec") or {}).get("rules") or []
+            if isinstance(rule, dict) and rule.get("host")
+        }
         # (namespace, label, value) -> keys of the workloads whose pod template has it, in order
         self.labelled: dict[tuple[str | None, str, str], dict[str, None]] = {}
         for kind, ns, name, obj, origin in objs:
@@ -149,15 +160,17 @@ class _Index:
                 with located(origin):
                     labels = (_template(kind, obj).get("metadata") or {}).get("labels") or {}
                     for k, v in labels.items():
-                        self.labelled.setdefault((ns, str(k), str(v)), {})[_key(ns, kind,
-                                                                               name)] = None
+                        self.labelled.setdefault((ns, str(k), str(v)), {})[_key(ns, kind, name)] = (
+                            None
+                        )
 
     def selected(self, ns: str, selector: dict[str, Any]) -> list[str]:
         """Keys of the workloads in ``ns`` whose pod-template labels match ``selector``."""
         if not selector:
             return []
-        sets = sorted((self.labelled.get((ns, str(k), str(v)), {}) for k, v in selector.items()),
-                      key=len)
+        sets = sorted(
+            (self.labelled.get((ns, str(k), str(v)), {}) for k, v in selector.items()), key=len
+        )
         return [key for key in sets[0] if all(key in s for s in sets[1:])]
 
     def service_of(self, host: str, ns: str) -> tuple[str, str, bool] | None:
@@ -182,8 +195,9 @@ def _hostnames(ns: str, name: str, domain: str) -> list[str]:
     return [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.{domain}"]
 
 
-def transform_objects(objects: Sequence[Doc], *, namespace: str = "default",
-                      cluster_domain: str = "cluster.local") -> Collector:
+def transform_objects(
+    objects: Sequence[Doc], *, namespace: str = "default", cluster_domain: str = "cluster.local"
+) -> Collector:
     """The CIs and relationships that the objects describe (pure; see the module docstring).
     A missing required field raises a :class:`~cmdb.errors.ValidationError` at the object's
     line."""
@@ -208,8 +222,13 @@ def transform_objects(objects: Sequence[Doc], *, namespace: str = "default",
     for _, ns, _, _, origin in objs:
         first.setdefault(ns, origin)
     for ns in sorted(index.namespaces):
-        out.placeholder(_key(None, "Namespace", ns), "namespace", ns, origin=first.get(ns),
-                        attributes={"kind": "Namespace", "name": ns})
+        out.placeholder(
+            _key(None, "Namespace", ns),
+            "namespace",
+            ns,
+            origin=first.get(ns),
+            attributes={"kind": "Namespace", "name": ns},
+        )
     for kind, ns, name, obj, origin in objs:
         with located(origin):
             _describe(out, index, kind, ns, name, obj, origin)
@@ -220,13 +239,21 @@ def transform_objects(objects: Sequence[Doc], *, namespace: str = "default",
         kinds = ", ".join(f"{k} ({n})" for k, n in sorted(ignored.items()))
         out.warn(f"ignored objects of kinds this scanner does not model: {kinds}")
     if folded:
-        out.warn(f"folded {folded} objects that a controller owns (ReplicaSets, Pods) into "
-                 "their owners")
+        out.warn(
+            f"folded {folded} objects that a controller owns (ReplicaSets, Pods) into their owners"
+        )
     return out
 
 
-def _describe(out: Collector, index: _Index, kind: str, ns: str | None, name: str,
-              obj: dict[str, Any], origin: str) -> None:
+def _describe(
+    out: Collector,
+    index: _Index,
+    kind: str,
+    ns: str | None,
+    name: str,
+    obj: dict[str, Any],
+    origin: str,
+) -> None:
     key = _key(ns, kind, name)
     if key in out.cis and not out.cis[key].unresolved:
         out.warn(f"{key} is defined twice; the first definition ({out.cis[key].origin}) is kept")
@@ -257,8 +284,11 @@ def _describe(out: Collector, index: _Index, kind: str, ns: str | None, name: st
         assert ns is not None
         ci_class = "technical_service"
         spec = obj.get("spec") or {}
-        attrs.update(type=spec.get("type", "ClusterIP"), selector=spec.get("selector") or {},
-                     ports=[p["port"] for p in spec.get("ports") or []])
+        attrs.update(
+            type=spec.get("type", "ClusterIP"),
+            selector=spec.get("selector") or {},
+            ports=[p["port"] for p in spec.get("ports") or []],
+        )
         ids["hostnames"] = _hostnames(ns, name, index.domain)
     elif kind == "Ingress":
         ci_class = "load_balancer"
@@ -268,13 +298,28 @@ def _describe(out: Collector, index: _Index, kind: str, ns: str | None, name: st
         ci_class = "configuration"
         if kind == "ConfigMap":
             attrs["keys"] = sorted(obj.get("data") or {})
-    out.add(SeenCI(key=key, ci_class=ci_class, name=name, identifiers=Identifiers(**ids),
-                   attributes=attrs, parent=_key(None, "Namespace", ns) if ns else None,
-                   origin=origin))
+    out.add(
+        SeenCI(
+            key=key,
+            ci_class=ci_class,
+            name=name,
+            identifiers=Identifiers(**ids),
+            attributes=attrs,
+            parent=_key(None, "Namespace", ns) if ns else None,
+            origin=origin,
+        )
+    )
 
 
-def _connect(out: Collector, index: _Index, kind: str, ns: str | None, name: str,
-             obj: dict[str, Any], origin: str) -> None:
+def _connect(
+    out: Collector,
+    index: _Index,
+    kind: str,
+    ns: str | None,
+    name: str,
+    obj: dict[str, Any],
+    origin: str,
+) -> None:
     key = _key(ns, kind, name)
     if ns is None:
         return
@@ -284,8 +329,7 @@ def _connect(out: Collector, index: _Index, kind: str, ns: str | None, name: str
         for target in index.selected(ns, spec.get("selector") or {}):
             out.rel(key, "depends_on", target, origin, via="selector")
         if spec.get("externalName"):
-            _depend(out, index, key, ns, spec["externalName"], None, None, origin,
-                    "externalName")
+            _depend(out, index, key, ns, spec["externalName"], None, None, origin, "externalName")
     elif kind == "Ingress":
         for svc in _ingress_backends(spec):
             target = _service(out, index, ns, svc, origin)
@@ -294,8 +338,13 @@ def _connect(out: Collector, index: _Index, kind: str, ns: str | None, name: str
         for container in _containers(_template(kind, obj)["spec"]):
             _container_refs(out, index, key, ns, container, origin)
         for cfg_kind, cfg_name in _volume_configs(_template(kind, obj)["spec"]):
-            out.rel(key, "depends_on", _config(out, ns, cfg_kind, cfg_name, origin), origin,
-                    via="volume")
+            out.rel(
+                key,
+                "depends_on",
+                _config(out, ns, cfg_kind, cfg_name, origin),
+                origin,
+                via="volume",
+            )
 
 
 def _ingress_backends(spec: dict[str, Any]) -> list[str]:
@@ -319,18 +368,24 @@ def _volume_configs(pod_spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _config(out: Collector, ns: str, kind: str, name: str, origin: str) -> str:
-    return out.placeholder(_key(ns, kind, name), "configuration", name, origin=origin,
-                           parent=_key(None, "Namespace", ns),
-                           attributes={"kind": kind, "namespace": ns, "name": name})
+    return out.placeholder(
+        _key(ns, kind, name),
+        "configuration",
+        name,
+        origin=origin,
+        parent=_key(None, "Namespace", ns),
+        attributes={"kind": kind, "namespace": ns, "name": name},
+    )
 
 
-def _container_refs(out: Collector, index: _Index, key: str, ns: str,
-                    container: dict[str, Any], origin: str) -> None:
+def _container_refs(
+    out: Collector, index: _Index, key: str, ns: str, container: dict[str, Any], origin: str
+) -> None:
     texts: list[tuple[str, str]] = []  # (where, text)
     for env in container.get("env") or []:
         if env.get("value") is not None:
             texts.append((f"env {env['name']}", str(env["value"])))
-        ref = (env.get("valueFrom") or {})
+        ref = env.get("valueFrom") or {}
         for ref_kind, field in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
             if field in ref:
                 cfg = ref[field]
@@ -338,14 +393,20 @@ def _container_refs(out: Collector, index: _Index, key: str, ns: str,
                 out.rel(key, "depends_on", target, origin, via=f"env {env['name']}")
                 data = (index.objs.get((ns, ref_kind, cfg["name"])) or {}).get("data") or {}
                 if ref_kind == "ConfigMap" and cfg["key"] in data:
-                    texts.append((f"configmap {cfg['name']} key {cfg['key']}",
-                                  str(data[cfg["key"]])))
+                    texts.append(
+                        (f"configmap {cfg['name']} key {cfg['key']}", str(data[cfg["key"]]))
+                    )
     for src in container.get("envFrom") or []:
         for ref_kind, field in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
             if field in src:
                 name = src[field]["name"]
-                out.rel(key, "depends_on", _config(out, ns, ref_kind, name, origin), origin,
-                        via="envFrom")
+                out.rel(
+                    key,
+                    "depends_on",
+                    _config(out, ns, ref_kind, name, origin),
+                    origin,
+                    via="envFrom",
+                )
                 data = (index.objs.get((ns, ref_kind, name)) or {}).get("data") or {}
                 if ref_kind == "ConfigMap":
                     texts.extend((f"configmap {name} key {k}", str(v)) for k, v in data.items())
@@ -365,14 +426,28 @@ def _service(out: Collector, index: _Index, ns: str, name: str, origin: str) -> 
     key = _key(ns, "Service", name)
     if (ns, "Service", name) in index.objs:
         return key
-    return out.placeholder(key, "technical_service", name, parent=_key(None, "Namespace", ns),
-                           origin=origin,
-                           identifiers=Identifiers(hostnames=_hostnames(ns, name, index.domain)),
-                           attributes={"kind": "Service", "namespace": ns, "name": name})
+    return out.placeholder(
+        key,
+        "technical_service",
+        name,
+        parent=_key(None, "Namespace", ns),
+        origin=origin,
+        identifiers=Identifiers(hostnames=_hostnames(ns, name, index.domain)),
+        attributes={"kind": "Service", "namespace": ns, "name": name},
+    )
 
 
-def _depend(out: Collector, index: _Index, key: str, ns: str, host: str, port: int | None,
-            scheme: str | None, origin: str, where: str) -> None:
+def _depend(
+    out: Collector,
+    index: _Index,
+    key: str,
+    ns: str,
+    host: str,
+    port: int | None,
+    scheme: str | None,
+    origin: str,
+    where: str,
+) -> None:
     attrs: dict[str, Any] = {"via": where}
     if port:
         attrs["port"] = port
@@ -392,14 +467,24 @@ def _depend(out: Collector, index: _Index, key: str, ns: str, host: str, port: i
     is_ip = host.replace(".", "").isdigit()
     ids = Identifiers(ips=[host]) if is_ip else Identifiers(hostnames=[host])
     target = out.placeholder(
-        f"k8s:host/{host}", "database_instance" if engine else "technical_service", host,
-        identifiers=ids, origin=origin, attributes={"engine": engine} if engine else {})
+        f"k8s:host/{host}",
+        "database_instance" if engine else "technical_service",
+        host,
+        identifiers=ids,
+        origin=origin,
+        attributes={"engine": engine} if engine else {},
+    )
     out.rel(key, "depends_on", target, origin, **attrs)
 
 
-def scan(paths: Iterable[str | Path], *, namespace: str = "default",
-         cluster_domain: str = "cluster.local", scope_by: str = "file",
-         strict: bool = True) -> ScanResult:
+def scan(
+    paths: Iterable[str | Path],
+    *,
+    namespace: str = "default",
+    cluster_domain: str = "cluster.local",
+    scope_by: str = "file",
+    strict: bool = True,
+) -> ScanResult:
     """Read Kubernetes YAML files and return what they describe (see the module docstring).
 
     ``namespace`` is where objects without one live. ``scope_by`` says what a complete run
@@ -417,18 +502,35 @@ def scan(paths: Iterable[str | Path], *, namespace: str = "default",
     if not any(not c.unresolved for c in out.cis.values()) and not errors:
         raise ImportFormatError(
             f"{', '.join(files)}: no Kubernetes objects this scanner reads "
-            f"({', '.join(KINDS)}); {'; '.join(out.warnings) or 'nothing found'}")
-    namespaces = sorted({str(c.attributes["namespace"]) for c in out.cis.values()
-                         if not c.unresolved and "namespace" in c.attributes})
+            f"({', '.join(KINDS)}); {'; '.join(out.warnings) or 'nothing found'}"
+        )
+    namespaces = sorted(
+        {
+            str(c.attributes["namespace"])
+            for c in out.cis.values()
+            if not c.unresolved and "namespace" in c.attributes
+        }
+    )
     scope = [file_scope(f) for f in files] + [f"namespace:{ns}" for ns in namespaces]
     if scope_by == "file":
         cis = scoped_by_file(out.cis.values())
     else:
-        cis = [c.model_copy(update={"scope": f"namespace:{_namespace_of(c)}"})
-               if _namespace_of(c) in namespaces else c for c in out.cis.values()]
-    return ScanResult(source=SOURCE, scope=scope, complete=not errors, started_at=started,
-                      cis=cis, relationships=list(out.rels.values()),
-                      errors=errors, warnings=out.warnings).finished()
+        cis = [
+            c.model_copy(update={"scope": f"namespace:{_namespace_of(c)}"})
+            if _namespace_of(c) in namespaces
+            else c
+            for c in out.cis.values()
+        ]
+    return ScanResult(
+        source=SOURCE,
+        scope=scope,
+        complete=not errors,
+        started_at=started,
+        cis=cis,
+        relationships=list(out.rels.values()),
+        errors=errors,
+        warnings=out.warnings,
+    ).finished()
 
 
 def _namespace_of(ci: SeenCI) -> str | None:

@@ -51,8 +51,11 @@ def neo4j_settings_or_skip() -> Settings:
         _unavailable(f"CMDB_TEST_NEO4J_PASSWORD is not set for {uri}")
     if not _reachable(uri):
         _unavailable(f"no Neo4j server answers at {uri}")
-    return Settings(store=uri, neo4j_password=password,
-                    neo4j_user=os.environ.get("CMDB_TEST_NEO4J_USER", "neo4j"))
+    return Settings(
+        store=uri,
+        neo4j_password=password,
+        neo4j_user=os.environ.get("CMDB_TEST_NEO4J_USER", "neo4j"),
+    )
 
 
 def _delete_some(tx, what: str) -> int:
@@ -67,8 +70,11 @@ def wipe(store) -> None:
         for what in ("MATCH ()-[x]->() WITH x", "MATCH (x) WITH x"):
             while s.execute_write(_delete_some, what):
                 pass
-        s.execute_write(lambda tx: tx.run(
-            "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
-            "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $sid",
-            sid=store.store_id).consume())
+        s.execute_write(
+            lambda tx: tx.run(
+                "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
+                "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $sid",
+                sid=store.store_id,
+            ).consume()
+        )
     store._topology = None

@@ -54,8 +54,10 @@ _TIME = TypeAdapter(datetime)
 # carries the document once (it is both the stored ``doc`` and the history ``after``). Rows are
 # lists, not maps, which halves what the driver packs; the History fields common to the batch
 # travel as parameters.
-_HISTORY = ("CREATE (:History {seq: row[0], entity: $entity, entity_id: row[1], action: $action, "
-            "after: row[2], at: $at, actor: $actor, change_id: $change_id, batch_id: $batch_id})")
+_HISTORY = (
+    "CREATE (:History {seq: row[0], entity: $entity, entity_id: row[1], action: $action, "
+    "after: row[2], at: $at, actor: $actor, change_id: $change_id, batch_id: $batch_id})"
+)
 _CREATE_CIS = (
     "UNWIND $rows AS row CREATE (:CI {id: row[1], doc: row[2], version: 1, class: row[3], "
     "name: row[4], status: row[5], criticality: row[6], owner: row[7], support_group: row[8], "
@@ -94,20 +96,30 @@ def schema_statements(registry: Registry) -> list[str]:
     return stmts
 
 
-
 def _ci_props(ci: CI) -> dict[str, Any]:
     return {
-        "id": ci.id, "class": ci.ci_class, "name": ci.name, "status": ci.status.value,
-        "criticality": ci.criticality.value, "owner": ci.owner,
-        "support_group": ci.support_group, "min_required": ci.min_required,
-        "availability": ci.own_availability(), "last_seen": ci.last_seen_epoch(),
-        "doc": json.dumps(ci.to_json()), "version": ci.version,
+        "id": ci.id,
+        "class": ci.ci_class,
+        "name": ci.name,
+        "status": ci.status.value,
+        "criticality": ci.criticality.value,
+        "owner": ci.owner,
+        "support_group": ci.support_group,
+        "min_required": ci.min_required,
+        "availability": ci.own_availability(),
+        "last_seen": ci.last_seen_epoch(),
+        "doc": json.dumps(ci.to_json()),
+        "version": ci.version,
     }
 
 
 def _rel_props(rel: Relationship) -> dict[str, Any]:
-    return {"key": rel.id, "status": rel.status, "doc": json.dumps(rel.to_json()),
-            "version": rel.version}
+    return {
+        "key": rel.id,
+        "status": rel.status,
+        "doc": json.dumps(rel.to_json()),
+        "version": rel.version,
+    }
 
 
 class Writer:
@@ -143,14 +155,25 @@ class Writer:
             out.update(zip(found, docs, strict=True))
         return out
 
-    def log(self, entity: str, entity_id: str, action: HistoryAction,
-            before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    def log(
+        self,
+        entity: str,
+        entity_id: str,
+        action: HistoryAction,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
         self.seq += 1
-        self.history.append({
-            "seq": self.seq, "entity": entity, "entity_id": entity_id,
-            "action": action.value, "before": json.dumps(before) if before is not None else None,
-            "after": json.dumps(after) if after is not None else None,
-        })
+        self.history.append(
+            {
+                "seq": self.seq,
+                "entity": entity,
+                "entity_id": entity_id,
+                "action": action.value,
+                "before": json.dumps(before) if before is not None else None,
+                "after": json.dumps(after) if after is not None else None,
+            }
+        )
         self.result.tally(action)
 
     def log_create(self) -> int:
@@ -167,8 +190,14 @@ class Writer:
         return json.dumps(data)
 
     def history_params(self, entity: str) -> dict[str, Any]:
-        return {"entity": entity, "action": HistoryAction.CREATE.value, "at": self.now,
-                "actor": self.actor, "change_id": self.change_id, "batch_id": self.batch_id}
+        return {
+            "entity": entity,
+            "action": HistoryAction.CREATE.value,
+            "at": self.now,
+            "actor": self.actor,
+            "change_id": self.change_id,
+            "batch_id": self.batch_id,
+        }
 
     def write(self, batch: Batch) -> BatchResult:
         check_expected(batch.expected, self._versions)
@@ -177,13 +206,21 @@ class Writer:
         self._retire_rels(batch.retire_relationships)
         self._retire_cis(batch.retire_cis)
         self._records(batch.records)
-        self.run("UNWIND $rows AS row CREATE (h:History) SET h = row, h.at = $at, "
-                 "h.actor = $actor, h.change_id = $change_id, h.batch_id = $batch_id",
-                 self.history, at=self.now, actor=self.actor, change_id=self.change_id,
-                 batch_id=self.batch_id)
+        self.run(
+            "UNWIND $rows AS row CREATE (h:History) SET h = row, h.at = $at, "
+            "h.actor = $actor, h.change_id = $change_id, h.batch_id = $batch_id",
+            self.history,
+            at=self.now,
+            actor=self.actor,
+            change_id=self.change_id,
+            batch_id=self.batch_id,
+        )
         bump = 1 if self.seq != self.first_seq or self.touched else 0  # any history
-        row = self.tx.run(f"{META} SET m.seq = $seq, m.version = m.version + $bump "
-                          "RETURN m.version AS v", seq=self.seq, bump=bump).single()
+        row = self.tx.run(
+            f"{META} SET m.seq = $seq, m.version = m.version + $bump RETURN m.version AS v",
+            seq=self.seq,
+            bump=bump,
+        ).single()
         self.result.store_version = int(row["v"])
         return self.result
 
@@ -191,10 +228,11 @@ class Writer:
         """The stored versions of the expected entities that exist (the meta node is locked,
         so they cannot move before this batch commits)."""
         out: dict[tuple[str, str], int] = {}
-        queries = {"ci": "UNWIND $keys AS k MATCH (c:CI {id: k}) "
-                         "RETURN collect(c.id), collect(c.version)",
-                   "record": "UNWIND $keys AS k MATCH (r:Record {id: k}) "
-                             "RETURN collect(r.id), collect(r.version)"}
+        queries = {
+            "ci": "UNWIND $keys AS k MATCH (c:CI {id: k}) RETURN collect(c.id), collect(c.version)",
+            "record": "UNWIND $keys AS k MATCH (r:Record {id: k}) "
+            "RETURN collect(r.id), collect(r.version)",
+        }
         for entity, query in queries.items():
             ids = [e.id for e in expected if e.entity == entity]
             if ids:
@@ -203,43 +241,69 @@ class Writer:
         by_type: dict[str, list[str]] = defaultdict(list)
         for e in expected:
             parts = e.id.split("|")
-            if e.entity == "relationship" and len(parts) == 3 and (
-                    parts[1] in self.registry.relationships):
+            if (
+                e.entity == "relationship"
+                and len(parts) == 3
+                and (parts[1] in self.registry.relationships)
+            ):
                 by_type[parts[1]].append(e.id)
         for t, keys in by_type.items():
-            q = (f"UNWIND $keys AS k MATCH ()-[r:`{rel_type(self.registry, t)}` {{key: k}}]->() "
-                 "RETURN collect(r.key), collect(r.version)")
+            q = (
+                f"UNWIND $keys AS k MATCH ()-[r:`{rel_type(self.registry, t)}` {{key: k}}]->() "
+                "RETURN collect(r.key), collect(r.version)"
+            )
             found, versions = self.tx.run(q, keys=keys).single()
             out.update((("relationship", i), int(v)) for i, v in zip(found, versions, strict=True))
         return out
 
     # -- CIs --------------------------------------------------------------------------------
     def _ci_docs(self, ids: list[str]) -> dict[str, str]:
-        return self.fetch(("UNWIND $keys AS k MATCH (c:CI {id: k}) "
-                           "RETURN collect(c.id), collect(c.doc)"), ids)
+        return self.fetch(
+            ("UNWIND $keys AS k MATCH (c:CI {id: k}) RETURN collect(c.id), collect(c.doc)"), ids
+        )
 
     def _put_cis(self, cis: list[CI], reindex: list[CI]) -> None:
-        self.run("UNWIND $rows AS row MERGE (c:CI {id: row.id}) SET c = row",
-                 [_ci_props(c) for c in cis])
-        self.run("UNWIND $rows AS row MATCH (i:Identifier {ci: row.id}) DELETE i",
-                 [{"id": c.id} for c in reindex])
-        idents = [{"kind": kind, "value": v, "ci": c.id} for c in reindex
-                  for kind, v in c.identifiers.index_rows()]
+        self.run(
+            "UNWIND $rows AS row MERGE (c:CI {id: row.id}) SET c = row", [_ci_props(c) for c in cis]
+        )
+        self.run(
+            "UNWIND $rows AS row MATCH (i:Identifier {ci: row.id}) DELETE i",
+            [{"id": c.id} for c in reindex],
+        )
+        idents = [
+            {"kind": kind, "value": v, "ci": c.id}
+            for c in reindex
+            for kind, v in c.identifiers.index_rows()
+        ]
         self.run("UNWIND $rows AS row CREATE (i:Identifier) SET i = row", idents)
 
     def _create_row(self, ci: CI) -> list[Any]:
         """The :data:`_CREATE_CIS` row of a CI that does not exist yet; logs its creation."""
-        return [self.log_create(), ci.id, self.new_doc(ci), ci.ci_class, ci.name,
-                ci.status.value, ci.criticality.value, ci.owner, ci.support_group,
-                ci.min_required, ci.own_availability(), ci.last_seen_epoch()]
+        return [
+            self.log_create(),
+            ci.id,
+            self.new_doc(ci),
+            ci.ci_class,
+            ci.name,
+            ci.status.value,
+            ci.criticality.value,
+            ci.owner,
+            ci.support_group,
+            ci.min_required,
+            ci.own_availability(),
+            ci.last_seen_epoch(),
+        ]
 
     def _create_cis(self, cis: list[CI], rows: list[list[Any]]) -> None:
         """CREATE (not MERGE: the writer has looked them up, and validation rules out
         duplicate ids) new CIs with their History nodes and identifiers; a CI that never
         existed has no Identifier nodes to delete."""
         self.run(_CREATE_CIS, rows, **self.history_params("ci"))
-        idents = [{"kind": kind, "value": v, "ci": c.id} for c in cis
-                  for kind, v in c.identifiers.index_rows()]
+        idents = [
+            {"kind": kind, "value": v, "ci": c.id}
+            for c in cis
+            for kind, v in c.identifiers.index_rows()
+        ]
         self.run("UNWIND $rows AS row CREATE (i:Identifier) SET i = row", idents)
 
     def _cis(self, cis: list[CI]) -> None:
@@ -278,8 +342,13 @@ class Writer:
             old = CI.model_validate_json(existing[ci_id])
             if old.status is Lifecycle.RETIRED:
                 continue
-            new = old.model_copy(update={"status": Lifecycle.RETIRED, "updated_at": self.now,
-                                         "version": old.version + 1})
+            new = old.model_copy(
+                update={
+                    "status": Lifecycle.RETIRED,
+                    "updated_at": self.now,
+                    "version": old.version + 1,
+                }
+            )
             put.append(new)
             done.append(ci_id)
         # history order as in SQLite: each CI, then the relationships it retires
@@ -310,8 +379,7 @@ class Writer:
             by_type[r.type].append({"source": r.source, "key": r.id, "props": _rel_props(r)})
         for t, rows in by_type.items():
             cy = rel_type(self.registry, t)
-            q = (f"UNWIND $rows AS row MATCH ()-[r:`{cy}` {{key: row.key}}]->() "
-                 "SET r = row.props")
+            q = f"UNWIND $rows AS row MATCH ()-[r:`{cy}` {{key: row.key}}]->() SET r = row.props"
             self.run(q, sorted(rows, key=lambda row: row["source"]))
 
     def _create_rels(self, rows: list[list[Any]]) -> None:
@@ -322,9 +390,11 @@ class Writer:
             by_type[row[3]].append(row)
         params = self.history_params("relationship")
         for t, typed in by_type.items():
-            q = ("UNWIND $rows AS row MATCH (a:CI {id: row[4]}) MATCH (b:CI {id: row[5]}) "
-                 f"CREATE (a)-[:`{rel_type(self.registry, t)}` {{key: row[1], status: row[6], "
-                 "doc: row[2], version: 1}]->(b) " + _HISTORY)
+            q = (
+                "UNWIND $rows AS row MATCH (a:CI {id: row[4]}) MATCH (b:CI {id: row[5]}) "
+                f"CREATE (a)-[:`{rel_type(self.registry, t)}` {{key: row[1], status: row[6], "
+                "doc: row[2], version: 1}]->(b) " + _HISTORY
+            )
             self.run(q, sorted(typed, key=lambda row: row[4]), **params)
 
     def _rels(self, rels: list[Relationship]) -> None:
@@ -335,8 +405,17 @@ class Writer:
             key = rel.id
             doc = existing.get(key)
             if doc is None:
-                created.append([self.log_create(), key, self.new_doc(rel), rel.type,
-                                rel.source, rel.target, rel.status])
+                created.append(
+                    [
+                        self.log_create(),
+                        key,
+                        self.new_doc(rel),
+                        rel.type,
+                        rel.source,
+                        rel.target,
+                        rel.status,
+                    ]
+                )
                 continue
             old = Relationship.model_validate_json(doc)
             merged = merge_relationship(old, rel, self.now)
@@ -347,8 +426,7 @@ class Writer:
                 self.result.unchanged += 1
                 continue
             updated.append(merged.entity)
-            self.log("relationship", rel.id, merged.action, old.to_json(),
-                     merged.entity.to_json())
+            self.log("relationship", rel.id, merged.action, old.to_json(), merged.entity.to_json())
         self._create_rels(created)
         self._put_rels(updated)
 
@@ -359,8 +437,9 @@ class Writer:
             if old.status == "retired" or old.id in self.retired_keys:
                 continue
             self.retired_keys.add(old.id)
-            new = old.model_copy(update={"status": "retired", "updated_at": self.now,
-                                         "version": old.version + 1})
+            new = old.model_copy(
+                update={"status": "retired", "updated_at": self.now, "version": old.version + 1}
+            )
             out.append(new)
             self.log("relationship", old.id, HistoryAction.RETIRE, old.to_json(), new.to_json())
         return out
@@ -380,9 +459,11 @@ class Writer:
 
     def _active_rels_of(self, ids: list[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = defaultdict(list)
-        q = ("UNWIND $keys AS k MATCH (c:CI {id: k})-[r]-(o:CI) WHERE r.status = 'active' "
-             "WITH k, r, startNode(r).id AS s, endNode(r).id AS t "
-             "ORDER BY s, toLower(type(r)), t RETURN k, collect(r.doc)")
+        q = (
+            "UNWIND $keys AS k MATCH (c:CI {id: k})-[r]-(o:CI) WHERE r.status = 'active' "
+            "WITH k, r, startNode(r).id AS s, endNode(r).id AS t "
+            "ORDER BY s, toLower(type(r)), t RETURN k, collect(r.doc)"
+        )
         for i in range(0, len(ids), CHUNK):
             for k, docs in self.tx.run(q, keys=ids[i : i + CHUNK]).values():
                 out[k] = docs
@@ -404,24 +485,33 @@ class Writer:
             prefix = RECORD_PREFIX[kind] + "-"
             stored = self.tx.run(
                 "MATCH (r:Record) WHERE toUpper(r.id) STARTS WITH $prefix "
-                "RETURN max(toInteger(substring(r.id, size($prefix))))", prefix=prefix).single()[0]
-            here = [int(r.id[len(prefix):]) for r in records if r.id is not None
-                    and r.id.upper().startswith(prefix) and r.id[len(prefix):].isdigit()]
+                "RETURN max(toInteger(substring(r.id, size($prefix))))",
+                prefix=prefix,
+            ).single()[0]
+            here = [
+                int(r.id[len(prefix) :])
+                for r in records
+                if r.id is not None
+                and r.id.upper().startswith(prefix)
+                and r.id[len(prefix) :].isdigit()
+            ]
             out[kind] = max([stored or 0, *here])
         return out
 
     def _records(self, records: list) -> None:
         last = self._next_ids(records)
-        stored = self.fetch(("UNWIND $keys AS k MATCH (r:Record {id: k}) "
-                            "RETURN collect(r.id), collect(r.doc)"),
-                            list(dict.fromkeys(r.id for r in records if r.id is not None)))
+        stored = self.fetch(
+            ("UNWIND $keys AS k MATCH (r:Record {id: k}) RETURN collect(r.id), collect(r.doc)"),
+            list(dict.fromkeys(r.id for r in records if r.id is not None)),
+        )
         rows = []
         skip = ("created_at", "updated_at", "version")
         for rec in records:
             if rec.id is None:
                 last[rec.kind] += 1
                 rec = rec.model_copy(
-                    update={"id": f"{RECORD_PREFIX[rec.kind]}-{last[rec.kind]:06d}"})
+                    update={"id": f"{RECORD_PREFIX[rec.kind]}-{last[rec.kind]:06d}"}
+                )
                 self.result.allocated.append(rec.id)
             doc = stored.get(rec.id)
             if doc is not None:
@@ -431,19 +521,33 @@ class Writer:
                         f"record '{rec.id}' is a {old.get('kind')}, not a {rec.kind}", field="id"
                     )
                 if {k: v for k, v in rec.to_json().items() if k not in skip} == {
-                        k: v for k, v in old.items() if k not in skip}:
+                    k: v for k, v in old.items() if k not in skip
+                }:
                     self.result.unchanged += 1
                     continue
-                new = rec.model_copy(update={"created_at": record_from_json(doc).created_at,
-                                             "updated_at": self.now,
-                                             "version": old.get("version", 0) + 1})
+                new = rec.model_copy(
+                    update={
+                        "created_at": record_from_json(doc).created_at,
+                        "updated_at": self.now,
+                        "version": old.get("version", 0) + 1,
+                    }
+                )
             else:
-                new = rec.model_copy(update={"created_at": self.now, "updated_at": self.now,
-                                             "version": 1})
+                new = rec.model_copy(
+                    update={"created_at": self.now, "updated_at": self.now, "version": 1}
+                )
             stored[new.id] = json.dumps(new.to_json())
-            rows.append({"id": new.id, "kind": new.kind, "is_open": is_open(new),
-                         "at": record_time(new), "doc": stored[new.id], "version": new.version,
-                         "ci_ids": sorted(set(new.ci_ids))})
+            rows.append(
+                {
+                    "id": new.id,
+                    "kind": new.kind,
+                    "is_open": is_open(new),
+                    "at": record_time(new),
+                    "doc": stored[new.id],
+                    "version": new.version,
+                    "ci_ids": sorted(set(new.ci_ids)),
+                }
+            )
             action = HistoryAction.CREATE if doc is None else HistoryAction.UPDATE
             self.log(new.kind, new.id, action, json.loads(doc) if doc else None, new.to_json())
         self.run("UNWIND $rows AS row MERGE (r:Record {id: row.id}) SET r = row", rows)

@@ -42,24 +42,38 @@ def merge_ci(old: CI, incoming: CI, now: datetime) -> Merged[CI]:
     prov = {**old.provenance, **incoming.provenance}
     if incoming.content() == old.content():
         if seen != old.last_seen or prov != old.provenance:
-            return Merged(None, old.model_copy(update={"last_seen": seen, "provenance": prov}),
-                          touched=True)
+            return Merged(
+                None, old.model_copy(update={"last_seen": seen, "provenance": prov}), touched=True
+            )
         return Merged(None, old)
-    new = incoming.model_copy(update={"created_at": old.created_at, "updated_at": now,
-                                      "version": old.version + 1, "last_seen": seen,
-                                      "provenance": prov})
+    new = incoming.model_copy(
+        update={
+            "created_at": old.created_at,
+            "updated_at": now,
+            "version": old.version + 1,
+            "last_seen": seen,
+            "provenance": prov,
+        }
+    )
     retiring = new.status is Lifecycle.RETIRED and old.status is not Lifecycle.RETIRED
     return Merged(HistoryAction.RETIRE if retiring else HistoryAction.UPDATE, new)
 
 
-def merge_relationship(old: Relationship, incoming: Relationship,
-                       now: datetime) -> Merged[Relationship]:
+def merge_relationship(
+    old: Relationship, incoming: Relationship, now: datetime
+) -> Merged[Relationship]:
     seen = merge_last_seen(old.last_seen, incoming.last_seen)
     if incoming.content() == old.content():
         if seen != old.last_seen:
             return Merged(None, old.model_copy(update={"last_seen": seen}), touched=True)
         return Merged(None, old)
-    new = incoming.model_copy(update={"created_at": old.created_at, "updated_at": now,
-                                      "version": old.version + 1, "last_seen": seen})
+    new = incoming.model_copy(
+        update={
+            "created_at": old.created_at,
+            "updated_at": now,
+            "version": old.version + 1,
+            "last_seen": seen,
+        }
+    )
     retiring = new.status == "retired" != old.status
     return Merged(HistoryAction.RETIRE if retiring else HistoryAction.UPDATE, new)

@@ -51,16 +51,26 @@ def _where(conds: list[str]) -> str:
 class Neo4jStore:
     """A :class:`~cmdb.store.protocol.GraphStore` on a Neo4j server at ``uri``."""
 
-    def __init__(self, uri: str, registry: Registry, *, user: str = "neo4j",
-                 password: str, database: str | None = None):
+    def __init__(
+        self,
+        uri: str,
+        registry: Registry,
+        *,
+        user: str = "neo4j",
+        password: str,
+        database: str | None = None,
+    ):
         self.registry, self.uri, self.user, self.database = registry, uri, user, database
         self.store_id = ""
         self._topology: Topology | None = None
         self._driver = None
         try:
-            driver = GraphDatabase.driver(uri, auth=(user, password),
-                                          notifications_min_severity="OFF",
-                                          connection_timeout=10.0)
+            driver = GraphDatabase.driver(
+                uri,
+                auth=(user, password),
+                notifications_min_severity="OFF",
+                connection_timeout=10.0,
+            )
         except ValueError as exc:
             raise ConfigError(f"bad Neo4j URI '{uri}': {exc}") from None
         with map_driver_errors(uri, user):
@@ -96,11 +106,14 @@ class Neo4jStore:
             store_id = s.run(
                 "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
                 "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $id RETURN m.store_id",
-                id=uuid.uuid4().hex).single()[0]
+                id=uuid.uuid4().hex,
+            ).single()[0]
             if store_id is None:  # a store from before store ids; a SET that reads the
                 # property it sets locks the node first, so the first opener's id wins
-                store_id = s.run(f"{META} SET m.store_id = coalesce(m.store_id, $id) "
-                                 "RETURN m.store_id", id=uuid.uuid4().hex).single()[0]
+                store_id = s.run(
+                    f"{META} SET m.store_id = coalesce(m.store_id, $id) RETURN m.store_id",
+                    id=uuid.uuid4().hex,
+                ).single()[0]
             self.store_id = str(store_id)
             s.run("CALL db.awaitIndexes(300)").consume()
 
@@ -117,6 +130,7 @@ class Neo4jStore:
     # -- writes -----------------------------------------------------------------------------
     def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
         """Apply ``batch`` in one write transaction (see :mod:`cmdb.store.cypher` on size)."""
+
         def work(tx) -> BatchResult:
             writer = Writer(tx, self.registry, actor, change_id)  # locks the meta node first
 
@@ -125,7 +139,8 @@ class Neo4jStore:
                 got, classes, status = tx.run(
                     "UNWIND $ids AS k MATCH (c:CI {id: k}) "
                     "RETURN collect(c.id), collect(c.class), collect(c.status)",
-                    ids=list(ids)).single()
+                    ids=list(ids),
+                ).single()
                 states = {s: Lifecycle(s) for s in set(status)}
                 return {i: (c, states[s]) for i, c, s in zip(got, classes, status, strict=True)}
 
@@ -149,16 +164,20 @@ class Neo4jStore:
             head = "UNWIND $ids AS k MATCH (c:CI {id: k})"
             params["ids"] = list(dict.fromkeys(flt.ids))
         elif flt.identifier is not None:
-            head = ("MATCH (i:Identifier {value: $ident}) WITH DISTINCT i.ci AS k "
-                    "MATCH (c:CI {id: k})")
+            head = (
+                "MATCH (i:Identifier {value: $ident}) WITH DISTINCT i.ci AS k MATCH (c:CI {id: k})"
+            )
         else:
             head = "MATCH (c:CI)"
         if flt.identifier is not None:
             params["ident"] = flt.identifier.strip().lower()
             if flt.ids:
                 conds.append("EXISTS { MATCH (:Identifier {value: $ident, ci: c.id}) }")
-        for prop, values in (("class", flt.classes), ("status", flt.status),
-                             ("criticality", flt.criticality)):
+        for prop, values in (
+            ("class", flt.classes),
+            ("status", flt.status),
+            ("criticality", flt.criticality),
+        ):
             if values:
                 conds.append(f"c.{prop} IN ${prop}")
                 params[prop] = [str(v) for v in values]
@@ -189,8 +208,10 @@ class Neo4jStore:
         conds: list[str] = []
         params: dict[str, Any] = {}
         if flt.ci is not None:
-            head = (f"MATCH (:CI {{id: $ci}})-[r{types}]-(:CI) WITH DISTINCT r "
-                    "WITH r, startNode(r) AS s, endNode(r) AS t")
+            head = (
+                f"MATCH (:CI {{id: $ci}})-[r{types}]-(:CI) WITH DISTINCT r "
+                "WITH r, startNode(r) AS s, endNode(r) AS t"
+            )
             params["ci"] = flt.ci
         else:
             head = f"MATCH (s:CI)-[r{types}]->(t:CI)"
@@ -211,8 +232,10 @@ class Neo4jStore:
             self.registry.rel_type(t)
         self.get_ci(ci_id)
         pattern = self._types(types) or ""
-        step = (f"UNWIND $frontier AS k MATCH (:CI {{id: k}})-[r{pattern}]-(o:CI) "
-                "WHERE r.status = 'active' RETURN collect(DISTINCT o.id)")
+        step = (
+            f"UNWIND $frontier AS k MATCH (:CI {{id: k}})-[r{pattern}]-(o:CI) "
+            "WHERE r.status = 'active' RETURN collect(DISTINCT o.id)"
+        )
         seen, frontier = {ci_id}, {ci_id}
         for _ in range(max(depth, 0)):
             frontier = set(self._read(step, frontier=sorted(frontier))[0][0]) - seen
@@ -224,9 +247,12 @@ class Neo4jStore:
         docs = self._read(
             f"UNWIND $ids AS k MATCH (s:CI {{id: k}})-[r{pattern}]->(t:CI) "
             "WHERE t.id IN $ids AND r.status = 'active' "
-            "RETURN r.doc ORDER BY s.id, toLower(type(r)), t.id", ids=live)
-        return Subgraph(cis=cis, relationships=[Relationship.model_validate_json(d)
-                                                for (d,) in docs])
+            "RETURN r.doc ORDER BY s.id, toLower(type(r)), t.id",
+            ids=live,
+        )
+        return Subgraph(
+            cis=cis, relationships=[Relationship.model_validate_json(d) for (d,) in docs]
+        )
 
     def get_record(self, record_id: str) -> AnyRecord:
         rows = self._read("MATCH (r:Record {id: $id}) RETURN r.doc", id=record_id)
@@ -251,8 +277,9 @@ class Neo4jStore:
         if flt.since is not None:
             conds.append("r.at >= $since")
             params["since"] = _aware(flt.since)
-        rows = self._read("MATCH (r:Record)" + _where(conds) + " RETURN r.doc ORDER BY r.id",
-                          **params)
+        rows = self._read(
+            "MATCH (r:Record)" + _where(conds) + " RETURN r.doc ORDER BY r.id", **params
+        )
         return [record_from_json(d) for (d,) in rows]
 
     def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
@@ -276,9 +303,13 @@ class Neo4jStore:
         for (h,) in self._read(query, **params):
             fields = {k: h.get(k) for k in _HISTORY_KEYS}
             fields["at"] = fields["at"].to_native()
-            out.append(HistoryEntry(**fields,
-                                    before=json.loads(h["before"]) if h.get("before") else None,
-                                    after=json.loads(h["after"]) if h.get("after") else None))
+            out.append(
+                HistoryEntry(
+                    **fields,
+                    before=json.loads(h["before"]) if h.get("before") else None,
+                    after=json.loads(h["after"]) if h.get("after") else None,
+                )
+            )
         return out
 
     # -- topology ---------------------------------------------------------------------------
@@ -298,14 +329,18 @@ class Neo4jStore:
         class_code = {c: i for i, c in enumerate(reg.class_names)}
         type_code = {rel_type(reg, t): i for i, t in enumerate(reg.rel_type_names)}
         crit = {c.value: c.rank for c in Criticality}
-        nodes = ("MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
-                 "WITH c ORDER BY c.id LIMIT $page "
-                 "RETURN collect(c.id), collect(c.class), collect(c.criticality), "
-                 "collect(coalesce(c.min_required, 0)), collect(coalesce(c.last_seen, $none)), "
-                 "collect(coalesce(c.availability, $none))")
-        edges = ("MATCH (s:CI)-[r]->(t:CI) WHERE s.id > $after AND s.id <= $last "
-                 "AND r.status = 'active' AND s.status <> 'retired' AND t.status <> 'retired' "
-                 "RETURN collect(s.id), collect(type(r)), collect(t.id)")
+        nodes = (
+            "MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
+            "WITH c ORDER BY c.id LIMIT $page "
+            "RETURN collect(c.id), collect(c.class), collect(c.criticality), "
+            "collect(coalesce(c.min_required, 0)), collect(coalesce(c.last_seen, $none)), "
+            "collect(coalesce(c.availability, $none))"
+        )
+        edges = (
+            "MATCH (s:CI)-[r]->(t:CI) WHERE s.id > $after AND s.id <= $last "
+            "AND r.status = 'active' AND s.status <> 'retired' AND t.status <> 'retired' "
+            "RETURN collect(s.id), collect(type(r)), collect(t.id)"
+        )
         ids: list[str] = []
         cols: list[list[Any]] = [[], [], [], [], []]
         src: list[str] = []
@@ -353,9 +388,13 @@ class Neo4jStore:
         )
 
     # -- analysis in the database -----------------------------------------------------------
-    def server_side_blast_radius(self, failed: Iterable[str], *,
-                                 types: Sequence[str] | None = None,
-                                 through_groups: bool = False) -> set[str]:
+    def server_side_blast_radius(
+        self,
+        failed: Iterable[str],
+        *,
+        types: Sequence[str] | None = None,
+        through_groups: bool = False,
+    ) -> set[str]:
         """The live CIs that a failure of ``failed`` reaches, computed inside the database.
 
         A CI is in the result if it is one of ``failed`` (and not retired) or is reachable from
@@ -381,14 +420,26 @@ class Neo4jStore:
         """
         reg = self.registry
         names = reg.rel_type_names if types is None else [reg.rel_type(t).name for t in types]
-        by_prop = {p: [rel_type(reg, t) for t in names if reg.relationships[t].propagation is p]
-                   for p in (Propagation.TO_SOURCE, Propagation.TO_TARGET)}
-        member = [rel_type(reg, t) for t in reg.rel_type_names
-                  if reg.relationships[t].propagation is Propagation.MEMBERSHIP
-                  ] if through_groups else []
-        params = {"ids": sorted(set(failed)), "up": by_prop[Propagation.TO_SOURCE],
-                  "down": by_prop[Propagation.TO_TARGET], "member": member,
-                  "groups": [c for c in reg.class_names if reg.is_group(c)]}
+        by_prop = {
+            p: [rel_type(reg, t) for t in names if reg.relationships[t].propagation is p]
+            for p in (Propagation.TO_SOURCE, Propagation.TO_TARGET)
+        }
+        member = (
+            [
+                rel_type(reg, t)
+                for t in reg.rel_type_names
+                if reg.relationships[t].propagation is Propagation.MEMBERSHIP
+            ]
+            if through_groups
+            else []
+        )
+        params = {
+            "ids": sorted(set(failed)),
+            "up": by_prop[Propagation.TO_SOURCE],
+            "down": by_prop[Propagation.TO_TARGET],
+            "member": member,
+            "groups": [c for c in reg.class_names if reg.is_group(c)],
+        }
         walked = params["up"] + params["down"] + member
         start = "UNWIND $ids AS k MATCH (f:CI {id: k}) WHERE f.status <> 'retired' "
         if not walked:
@@ -412,8 +463,10 @@ class Neo4jStore:
             given.setdefault((kind, value.strip().lower()), []).append((kind, value))
         keys = [list(p) for p in given]
         out: dict[tuple[str, str], list[str]] = {}
-        query = ("UNWIND $pairs AS p MATCH (i:Identifier {value: p[1]}) WHERE i.kind = p[0] "
-                 "WITH p, collect(DISTINCT i.ci) AS ids RETURN collect([p, ids])")
+        query = (
+            "UNWIND $pairs AS p MATCH (i:Identifier {value: p[1]}) WHERE i.kind = p[0] "
+            "WITH p, collect(DISTINCT i.ci) AS ids RETURN collect([p, ids])"
+        )
         for i in range(0, len(keys), PAGE):
             for (kind, value), ids in self._read(query, pairs=keys[i : i + PAGE])[0][0]:
                 for pair in given[(kind, value)]:
@@ -422,9 +475,13 @@ class Neo4jStore:
 
     def find_relationships_from(self, sources: Sequence[str]) -> list[Relationship]:
         ids = sorted(set(sources))
-        query = ("UNWIND $ids AS k MATCH (:CI {id: k})-[r]->(:CI) WHERE r.doc IS NOT NULL "
-                 "RETURN collect(r.doc)")
-        rels = [Relationship.model_validate_json(d)
-                for i in range(0, len(ids), PAGE)
-                for d in self._read(query, ids=ids[i : i + PAGE])[0][0]]
+        query = (
+            "UNWIND $ids AS k MATCH (:CI {id: k})-[r]->(:CI) WHERE r.doc IS NOT NULL "
+            "RETURN collect(r.doc)"
+        )
+        rels = [
+            Relationship.model_validate_json(d)
+            for i in range(0, len(ids), PAGE)
+            for d in self._read(query, ids=ids[i : i + PAGE])[0][0]
+        ]
         return sorted(rels, key=lambda r: r.key)

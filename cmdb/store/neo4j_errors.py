@@ -67,7 +67,8 @@ def map_driver_errors(uri: str, user: str) -> Iterator[None]:
         raise ConflictError(f"Neo4j at {uri} refused a write: {_first_line(exc)}") from None
     except nx.TransientError as exc:  # still failing after the managed transaction's retries
         raise StoreUnavailableError(
-            f"Neo4j at {uri} is busy: {exc.code}: {_first_line(exc)}") from None
+            f"Neo4j at {uri} is busy: {exc.code}: {_first_line(exc)}"
+        ) from None
     except nx.ConfigurationError as exc:
         raise ConfigError(f"bad Neo4j settings for {uri}: {_first_line(exc)}") from None
     except nx.Neo4jError as exc:

@@ -78,9 +78,7 @@ class GraphStore(Protocol):
         """Relationships matching ``flt``, ordered by (source, type, target)."""
         ...
 
-    def neighbourhood(
-        self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()
-    ) -> Subgraph:
+    def neighbourhood(self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()) -> Subgraph:
         """The CIs within ``depth`` hops of ``ci_id`` (either direction) and the active
         relationships among them, optionally limited to relationship ``types``."""
         ...

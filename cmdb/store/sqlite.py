@@ -97,8 +97,9 @@ def _like(text: str) -> str:
 class SQLiteStore:
     """A :class:`~cmdb.store.protocol.GraphStore` on one SQLite file."""
 
-    def __init__(self, path: str | Path, registry: Registry, *, create: bool = False,
-                 read_only: bool = False):
+    def __init__(
+        self, path: str | Path, registry: Registry, *, create: bool = False, read_only: bool = False
+    ):
         """Open the store file at ``path``; create it (and its directory) only if ``create``,
         else :class:`~cmdb.errors.StoreNotFoundError`. It is opened read-only when
         ``read_only`` or when this process cannot write the file or its directory."""
@@ -208,12 +209,16 @@ class SQLiteStore:
         return CI.model_validate_json(doc)
 
     def find_cis(self, flt: CIFilter) -> list[CI]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if flt.ids:
             where.append("id IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(flt.ids)))
-        for col, values in (("class", flt.classes), ("status", flt.status),
-                            ("criticality", flt.criticality)):
+        for col, values in (
+            ("class", flt.classes),
+            ("status", flt.status),
+            ("criticality", flt.criticality),
+        ):
             if values:
                 where.append(f"{col} IN (SELECT value FROM json_each(?))")
                 params.append(json.dumps([str(v) for v in values]))
@@ -264,9 +269,11 @@ class SQLiteStore:
         self.get_ci(ci_id)
         seen, frontier = {ci_id}, {ci_id}
         type_sql = " AND r.type IN (SELECT value FROM json_each(?))" if types else ""
-        sql = ("SELECT s.id, t.id FROM rel r JOIN ci s ON s.n = r.src JOIN ci t ON t.n = r.dst "
-               "WHERE r.status = 'active' AND (s.id IN (SELECT value FROM json_each(?1)) "
-               "OR t.id IN (SELECT value FROM json_each(?1)))" + type_sql.replace("?", "?2"))
+        sql = (
+            "SELECT s.id, t.id FROM rel r JOIN ci s ON s.n = r.src JOIN ci t ON t.n = r.dst "
+            "WHERE r.status = 'active' AND (s.id IN (SELECT value FROM json_each(?1)) "
+            "OR t.id IN (SELECT value FROM json_each(?1)))" + type_sql.replace("?", "?2")
+        )
         with self._lock:
             for _ in range(max(depth, 0)):
                 params = [json.dumps(sorted(frontier))]
@@ -283,9 +290,11 @@ class SQLiteStore:
         return Subgraph(cis=cis, relationships=rels)
 
     def _rels_among(self, ids: set[str]) -> list[Relationship]:
-        sql = ("SELECT r.doc FROM rel r JOIN ci s ON s.n = r.src JOIN ci t ON t.n = r.dst "
-               "WHERE r.status = 'active' AND s.id IN (SELECT value FROM json_each(?1)) "
-               "AND t.id IN (SELECT value FROM json_each(?1)) ORDER BY s.id, r.type, t.id")
+        sql = (
+            "SELECT r.doc FROM rel r JOIN ci s ON s.n = r.src JOIN ci t ON t.n = r.dst "
+            "WHERE r.status = 'active' AND s.id IN (SELECT value FROM json_each(?1)) "
+            "AND t.id IN (SELECT value FROM json_each(?1)) ORDER BY s.id, r.type, t.id"
+        )
         with self._lock:
             rows = self._rows(sql, [json.dumps(sorted(ids))])
         return [Relationship.model_validate_json(doc) for (doc,) in rows]
@@ -320,8 +329,12 @@ class SQLiteStore:
 
     def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
         where, params = [], []
-        for col, value in (("entity", flt.entity), ("entity_id", flt.entity_id),
-                           ("actor", flt.actor), ("change_id", flt.change_id)):
+        for col, value in (
+            ("entity", flt.entity),
+            ("entity_id", flt.entity_id),
+            ("actor", flt.actor),
+            ("change_id", flt.change_id),
+        ):
             if value is not None:
                 where.append(f"{col} = ?")
                 params.append(value)
@@ -331,16 +344,20 @@ class SQLiteStore:
         if flt.until is not None:
             where.append("at <= ?")
             params.append(_utc(flt.until))
-        sql = ("SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, before, "
-               "after FROM history" + (" WHERE " + " AND ".join(where) if where else ""))
+        sql = (
+            "SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, before, "
+            "after FROM history" + (" WHERE " + " AND ".join(where) if where else "")
+        )
         sql += " ORDER BY seq" + (f" LIMIT {int(flt.limit)}" if flt.limit else "")
         with self._lock:
             rows = self._rows(sql, params)
         keys = ("seq", "at", "actor", "change_id", "batch_id", "entity", "entity_id", "action")
         return [
-            HistoryEntry(**dict(zip(keys, row[:8], strict=True)),
-                         before=json.loads(row[8]) if row[8] else None,
-                         after=json.loads(row[9]) if row[9] else None)
+            HistoryEntry(
+                **dict(zip(keys, row[:8], strict=True)),
+                before=json.loads(row[8]) if row[8] else None,
+                after=json.loads(row[9]) if row[9] else None,
+            )
             for row in rows
         ]
 
@@ -349,9 +366,12 @@ class SQLiteStore:
     def _schema(self) -> tuple:
         """What a snapshot takes from the registry (see :func:`~cmdb.store.snapshots.schema_of`)."""
         reg = self.registry
-        return (reg.class_names, tuple(reg.classes[c].category for c in reg.class_names),
-                reg.rel_type_names,
-                tuple(reg.relationships[t].propagation.value for t in reg.rel_type_names))
+        return (
+            reg.class_names,
+            tuple(reg.classes[c].category for c in reg.class_names),
+            reg.rel_type_names,
+            tuple(reg.relationships[t].propagation.value for t in reg.rel_type_names),
+        )
 
     def _key(self) -> SnapshotKey:
         """The store's identity and state now, read in one statement."""
@@ -359,7 +379,8 @@ class SQLiteStore:
             store_id, version, last = self._conn.execute(
                 "SELECT (SELECT value FROM meta WHERE key = 'store_id'), "
                 "(SELECT value FROM meta WHERE key = 'version'), "
-                "(SELECT seq || '@' || at FROM history ORDER BY seq DESC LIMIT 1)").fetchone()
+                "(SELECT seq || '@' || at FROM history ORDER BY seq DESC LIMIT 1)"
+            ).fetchone()
         state = hashlib.sha256(str(last).encode()).hexdigest()[:8]
         return SnapshotKey(store_id or "", int(version), self.registry.fingerprint, state)
 
@@ -414,9 +435,11 @@ class SQLiteStore:
                 key = self._key()
                 rows = db.execute(
                     "SELECT n, id, class, criticality, min_required, last_seen, availability "
-                    "FROM ci WHERE status != 'retired' ORDER BY n").fetchall()
+                    "FROM ci WHERE status != 'retired' ORDER BY n"
+                ).fetchall()
                 edges = db.execute(
-                    "SELECT src, type, dst FROM rel WHERE status = 'active'").fetchall()
+                    "SELECT src, type, dst FROM rel WHERE status = 'active'"
+                ).fetchall()
             finally:
                 if db.in_transaction:
                     db.execute("COMMIT")
@@ -452,9 +475,11 @@ class SQLiteStore:
             given.setdefault((kind, value.strip().lower()), []).append((kind, value))
         if not given:
             return {}
-        sql = ("SELECT k.value ->> 0, k.value ->> 1, c.id FROM json_each(?) k "
-               "JOIN ci_identifier i ON i.value = k.value ->> 1 AND i.kind = k.value ->> 0 "
-               "JOIN ci c ON c.n = i.n ORDER BY c.id")
+        sql = (
+            "SELECT k.value ->> 0, k.value ->> 1, c.id FROM json_each(?) k "
+            "JOIN ci_identifier i ON i.value = k.value ->> 1 AND i.kind = k.value ->> 0 "
+            "JOIN ci c ON c.n = i.n ORDER BY c.id"
+        )
         with self._lock:
             rows = self._rows(sql, (json.dumps([list(p) for p in given]),))
         out: dict[tuple[str, str], list[str]] = {}
@@ -466,8 +491,10 @@ class SQLiteStore:
         return out
 
     def find_relationships_from(self, sources: Sequence[str]) -> list[Relationship]:
-        sql = ("SELECT r.doc FROM json_each(?) k JOIN ci s ON s.id = k.value "
-               "JOIN rel r ON r.src = s.n JOIN ci t ON t.n = r.dst ORDER BY s.id, r.type, t.id")
+        sql = (
+            "SELECT r.doc FROM json_each(?) k JOIN ci s ON s.id = k.value "
+            "JOIN rel r ON r.src = s.n JOIN ci t ON t.n = r.dst ORDER BY s.id, r.type, t.id"
+        )
         with self._lock:
             rows = self._rows(sql, (json.dumps(sorted(set(sources))),))
         return [Relationship.model_validate_json(doc) for (doc,) in rows]

@@ -47,16 +47,19 @@ def upgrade_identifier_index(db: sqlite3.Connection) -> None:
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        rows = [(kind, value, n) for n, doc in db.execute("SELECT n, doc FROM ci")
-                for kind, value in CI.model_validate_json(doc).identifiers.index_rows()]
-        db.executemany("INSERT OR IGNORE INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
-                       rows)
+        rows = [
+            (kind, value, n)
+            for n, doc in db.execute("SELECT n, doc FROM ci")
+            for kind, value in CI.model_validate_json(doc).identifiers.index_rows()
+        ]
+        db.executemany(
+            "INSERT OR IGNORE INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)", rows
+        )
         db.execute("DROP TABLE ci_ident")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
-
 
 
 class Writer:
@@ -76,14 +79,32 @@ class Writer:
         self.touched = False
         self.next_numbers: dict[str, int] = {}
 
-    def _log(self, entity: str, entity_id: str, action: HistoryAction,
-             before: dict[str, Any] | str | None, after: dict[str, Any] | str | None) -> None:
+    def _log(
+        self,
+        entity: str,
+        entity_id: str,
+        action: HistoryAction,
+        before: dict[str, Any] | str | None,
+        after: dict[str, Any] | str | None,
+    ) -> None:
         """Queue one history row; documents may come already serialised."""
+
         def doc(d):
             return d if d is None or isinstance(d, str) else json.dumps(d)
 
-        self.history.append((self.at, self.actor, self.change_id, self.batch_id, entity,
-                             entity_id, action.value, doc(before), doc(after)))
+        self.history.append(
+            (
+                self.at,
+                self.actor,
+                self.change_id,
+                self.batch_id,
+                entity,
+                entity_id,
+                action.value,
+                doc(before),
+                doc(after),
+            )
+        )
         self.result.tally(action)
 
     def write(self, batch: Batch) -> BatchResult:
@@ -114,12 +135,17 @@ class Writer:
         out: dict[tuple[str, str], int] = {}
         for entity, sql in (
             ("ci", "SELECT id, version FROM ci WHERE id IN (SELECT value FROM json_each(?))"),
-            ("record", "SELECT id, version FROM record "
-                       "WHERE id IN (SELECT value FROM json_each(?))"),
-            ("relationship", "SELECT s.id || '|' || r.type || '|' || t.id, r.version "
-                             "FROM json_each(?) k JOIN ci s ON s.id = k.value ->> 0 "
-                             "JOIN ci t ON t.id = k.value ->> 2 JOIN rel r ON r.src = s.n "
-                             "AND r.type = k.value ->> 1 AND r.dst = t.n"),
+            (
+                "record",
+                "SELECT id, version FROM record WHERE id IN (SELECT value FROM json_each(?))",
+            ),
+            (
+                "relationship",
+                "SELECT s.id || '|' || r.type || '|' || t.id, r.version "
+                "FROM json_each(?) k JOIN ci s ON s.id = k.value ->> 0 "
+                "JOIN ci t ON t.id = k.value ->> 2 JOIN rel r ON r.src = s.n "
+                "AND r.type = k.value ->> 1 AND r.dst = t.n",
+            ),
         ):
             ids: list = [e.id for e in expected if e.entity == entity]
             if entity == "relationship":
@@ -137,9 +163,19 @@ class Writer:
         return {i: (n, doc) for i, n, doc in rows}
 
     def _row(self, ci: CI) -> tuple:
-        return (ci.ci_class, ci.name, ci.status.value, ci.criticality.value, ci.owner,
-                ci.support_group, ci.min_required, ci.own_availability(), ci.last_seen_epoch(),
-                json.dumps(ci.to_json()), ci.version)
+        return (
+            ci.ci_class,
+            ci.name,
+            ci.status.value,
+            ci.criticality.value,
+            ci.owner,
+            ci.support_group,
+            ci.min_required,
+            ci.own_availability(),
+            ci.last_seen_epoch(),
+            json.dumps(ci.to_json()),
+            ci.version,
+        )
 
     def _new_doc(self, model: CI | Relationship) -> str:
         data = model.to_json()
@@ -157,13 +193,19 @@ class Writer:
         self.db.executemany(
             "INSERT INTO ci (class, name, status, criticality, owner, support_group, "
             "min_required, availability, last_seen, doc, version, id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         if fresh:
             numbers = self._numbers({ci.id for ci in fresh})
             self.db.executemany(
                 "INSERT INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
-                [(kind, value, numbers[ci.id]) for ci in fresh
-                 for kind, value in ci.identifiers.index_rows()])
+                [
+                    (kind, value, numbers[ci.id])
+                    for ci in fresh
+                    for kind, value in ci.identifiers.index_rows()
+                ],
+            )
         for ci in cis:
             found = existing.get(ci.id)
             if found is None:
@@ -193,16 +235,19 @@ class Writer:
 
     def _index(self, n: int, ci: CI) -> None:
         self.db.execute("DELETE FROM ci_identifier WHERE n = ?", (n,))
-        self.db.executemany("INSERT INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
-                            [(kind, value, n) for kind, value in ci.identifiers.index_rows()])
+        self.db.executemany(
+            "INSERT INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)",
+            [(kind, value, n) for kind, value in ci.identifiers.index_rows()],
+        )
 
     def _retire_ci(self, ci_id: str) -> None:
         n, doc = self._existing([ci_id])[ci_id]
         old = CI.model_validate_json(doc)
         if old.status is Lifecycle.RETIRED:
             return
-        new = old.model_copy(update={"status": Lifecycle.RETIRED, "updated_at": self.now,
-                                     "version": old.version + 1})
+        new = old.model_copy(
+            update={"status": Lifecycle.RETIRED, "updated_at": self.now, "version": old.version + 1}
+        )
         self._update(n, new)
         self._log("ci", ci_id, HistoryAction.RETIRE, old.to_json(), new.to_json())
         self._retire_rels_of(n)
@@ -235,7 +280,8 @@ class Writer:
                 rows.append((*key, rel.status, doc, 1))
                 self._log("relationship", rel.id, HistoryAction.CREATE, None, doc)
         self.db.executemany(
-            "INSERT INTO rel (src, type, dst, status, doc, version) VALUES (?,?,?,?,?,?)", rows)
+            "INSERT INTO rel (src, type, dst, status, doc, version) VALUES (?,?,?,?,?,?)", rows
+        )
         for rel, key in zip(rels, keys, strict=True):
             if key not in stored:
                 continue
@@ -248,8 +294,7 @@ class Writer:
                 self.result.unchanged += 1
                 continue
             self._put_rel(key, merged.entity)
-            self._log("relationship", rel.id, merged.action, old.to_json(),
-                      merged.entity.to_json())
+            self._log("relationship", rel.id, merged.action, old.to_json(), merged.entity.to_json())
 
     def _put_rel(self, key: tuple[int, str, int], rel: Relationship) -> None:
         self.db.execute(
@@ -275,8 +320,9 @@ class Writer:
         old = Relationship.model_validate_json(doc)
         if old.status == "retired":
             return
-        new = old.model_copy(update={"status": "retired", "updated_at": self.now,
-                                     "version": old.version + 1})
+        new = old.model_copy(
+            update={"status": "retired", "updated_at": self.now, "version": old.version + 1}
+        )
         self._put_rel((src, old.type, dst), new)
         self._log("relationship", old.id, HistoryAction.RETIRE, old.to_json(), new.to_json())
 
@@ -299,8 +345,11 @@ class Writer:
                 "SELECT max(CAST(substr(id, ?) AS INTEGER)) FROM record WHERE id LIKE ?",
                 (len(prefix) + 1, prefix + "%"),
             ).fetchone()[0]
-            here = [int(i[len(prefix):]) for i in batch_ids
-                    if i.upper().startswith(prefix) and i[len(prefix):].isdigit()]
+            here = [
+                int(i[len(prefix) :])
+                for i in batch_ids
+                if i.upper().startswith(prefix) and i[len(prefix) :].isdigit()
+            ]
             last = max([stored or 0, *here])
         self.next_numbers[kind] = last + 1
         return f"{prefix}{last + 1:06d}"
@@ -311,35 +360,50 @@ class Writer:
             if rec.id is None:
                 rec = rec.model_copy(update={"id": self._next_id(rec.kind, batch_ids)})
                 self.result.allocated.append(rec.id)
-            row = self.db.execute("SELECT doc, version FROM record WHERE id = ?",
-                                  (rec.id,)).fetchone()
+            row = self.db.execute(
+                "SELECT doc, version FROM record WHERE id = ?", (rec.id,)
+            ).fetchone()
             if row is not None:
                 old = json.loads(row[0])
                 if old.get("kind") != rec.kind:
                     raise ValidationError(
                         f"record '{rec.id}' is a {old.get('kind')}, not a {rec.kind}", field="id"
                     )
-                cmp = {k: v for k, v in rec.to_json().items()
-                       if k not in ("created_at", "updated_at", "version")}
-                if cmp == {k: v for k, v in old.items()
-                           if k not in ("created_at", "updated_at", "version")}:
+                cmp = {
+                    k: v
+                    for k, v in rec.to_json().items()
+                    if k not in ("created_at", "updated_at", "version")
+                }
+                if cmp == {
+                    k: v for k, v in old.items() if k not in ("created_at", "updated_at", "version")
+                }:
                     self.result.unchanged += 1
                     continue
                 created = record_from_json(row[0]).created_at
-                new = rec.model_copy(update={"created_at": created,
-                                             "updated_at": self.now, "version": row[1] + 1})
+                new = rec.model_copy(
+                    update={"created_at": created, "updated_at": self.now, "version": row[1] + 1}
+                )
             else:
-                new = rec.model_copy(update={"created_at": self.now, "updated_at": self.now,
-                                             "version": 1})
+                new = rec.model_copy(
+                    update={"created_at": self.now, "updated_at": self.now, "version": 1}
+                )
             at = record_time(new)
             self.db.execute(
                 "INSERT OR REPLACE INTO record (id, kind, is_open, at, doc, version) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (new.id, new.kind, int(is_open(new)), iso(at),
-                 json.dumps(new.to_json()), new.version),
+                (
+                    new.id,
+                    new.kind,
+                    int(is_open(new)),
+                    iso(at),
+                    json.dumps(new.to_json()),
+                    new.version,
+                ),
             )
             self.db.execute("DELETE FROM record_ci WHERE record_id = ?", (new.id,))
-            self.db.executemany("INSERT INTO record_ci (ci_id, record_id) VALUES (?, ?)",
-                                [(c, new.id) for c in set(new.ci_ids)])
+            self.db.executemany(
+                "INSERT INTO record_ci (ci_id, record_id) VALUES (?, ?)",
+                [(c, new.id) for c in set(new.ci_ids)],
+            )
             action = HistoryAction.CREATE if row is None else HistoryAction.UPDATE
             self._log(new.kind, new.id, action, json.loads(row[0]) if row else None, new.to_json())

@@ -8,10 +8,32 @@ import pytest
 
 
 def add_db_stack(cmdb):
-    cmdb("ci", "add", "cb-db", "--class", "database", "--name", "Core DB", "--set", "engine=oracle",
-         "--owner", "dba-team", "--ip", "10.1.1.5")
-    cmdb("ci", "add", "cb-app", "--class", "application", "--name", "Core app",
-         "--criticality", "critical")
+    cmdb(
+        "ci",
+        "add",
+        "cb-db",
+        "--class",
+        "database",
+        "--name",
+        "Core DB",
+        "--set",
+        "engine=oracle",
+        "--owner",
+        "dba-team",
+        "--ip",
+        "10.1.1.5",
+    )
+    cmdb(
+        "ci",
+        "add",
+        "cb-app",
+        "--class",
+        "application",
+        "--name",
+        "Core app",
+        "--criticality",
+        "critical",
+    )
     cmdb("rel", "add", "cb-app", "depends_on", "cb-db")
 
 
@@ -30,8 +52,19 @@ class TestCi:
 
     def test_update_and_retire_are_in_history(self, cmdb):
         add_db_stack(cmdb)
-        out = cmdb("ci", "update", "cb-db", "--owner", "dba-2", "--set", "version=19c",
-                   "--change", "CHG-1", "-f", "json").stdout
+        out = cmdb(
+            "ci",
+            "update",
+            "cb-db",
+            "--owner",
+            "dba-2",
+            "--set",
+            "version=19c",
+            "--change",
+            "CHG-1",
+            "-f",
+            "json",
+        ).stdout
         assert json.loads(out)["owner"] == "dba-2"
         assert json.loads(out)["version"] == 2
         cmdb("ci", "retire", "cb-db")
@@ -42,18 +75,37 @@ class TestCi:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            (["ci", "add", "x", "--class", "spaceship", "--name", "X"],
-             "field 'class': unknown CI class 'spaceship'"),
-            (["ci", "add", "x", "--class", "database", "--name", "X"],
-             "field 'attributes.engine': required"),
-            (["ci", "add", "bad id", "--class", "application", "--name", "X"],
-             "field 'id'"),
-            (["ci", "add", "x", "--class", "application", "--name", "X", "--ip", "999.1.1.1"],
-             "'999.1.1.1' is not an IP address"),
-            (["ci", "add", "x", "--class", "application", "--name", "X", "--set", "novalue"],
-             "field '--set': expected NAME=VALUE"),
-            (["ci", "add", "cb-db", "--class", "database", "--name", "X", "--set", "engine=oracle"],
-             "CI 'cb-db' already exists"),
+            (
+                ["ci", "add", "x", "--class", "spaceship", "--name", "X"],
+                "field 'class': unknown CI class 'spaceship'",
+            ),
+            (
+                ["ci", "add", "x", "--class", "database", "--name", "X"],
+                "field 'attributes.engine': required",
+            ),
+            (["ci", "add", "bad id", "--class", "application", "--name", "X"], "field 'id'"),
+            (
+                ["ci", "add", "x", "--class", "application", "--name", "X", "--ip", "999.1.1.1"],
+                "'999.1.1.1' is not an IP address",
+            ),
+            (
+                ["ci", "add", "x", "--class", "application", "--name", "X", "--set", "novalue"],
+                "field '--set': expected NAME=VALUE",
+            ),
+            (
+                [
+                    "ci",
+                    "add",
+                    "cb-db",
+                    "--class",
+                    "database",
+                    "--name",
+                    "X",
+                    "--set",
+                    "engine=oracle",
+                ],
+                "CI 'cb-db' already exists",
+            ),
             (["ci", "show", "ghost"], "CI 'ghost' not found"),
             (["ci", "update", "ghost", "--owner", "x"], "CI 'ghost' not found"),
             (["ci", "update", "cb-db", "--unset", "colour"], "has no such attribute"),
@@ -81,11 +133,28 @@ class TestCi:
 
     def test_set_reads_values_as_the_registry_types_them(self, cmdb):
         """`--set version=12.2` is text for a database (declared str), as in a CSV import."""
-        out = cmdb("ci", "add", "db-9", "--class", "database", "--name", "DB", "--set",
-                   "engine=oracle", "--set", "version=12.2", "--set", "port=1521", "-f",
-                   "json").stdout
-        assert json.loads(out)["attributes"] == {"engine": "oracle", "version": "12.2",
-                                                 "port": 1521}
+        out = cmdb(
+            "ci",
+            "add",
+            "db-9",
+            "--class",
+            "database",
+            "--name",
+            "DB",
+            "--set",
+            "engine=oracle",
+            "--set",
+            "version=12.2",
+            "--set",
+            "port=1521",
+            "-f",
+            "json",
+        ).stdout
+        assert json.loads(out)["attributes"] == {
+            "engine": "oracle",
+            "version": "12.2",
+            "port": 1521,
+        }
         out = cmdb("ci", "update", "db-9", "--set", "version=19.3", "-f", "json").stdout
         assert json.loads(out)["attributes"]["version"] == "19.3"
 
@@ -96,8 +165,18 @@ class TestCi:
         assert "missing recommended" in cmdb("ci", "show", "cb-db").stdout
 
     def test_oversized_value_is_one_line(self, cmdb):
-        result = cmdb("ci", "add", "big", "--class", "application", "--name", "Big", "--set",
-                      "blob=" + "x" * 70_000, code=1)
+        result = cmdb(
+            "ci",
+            "add",
+            "big",
+            "--class",
+            "application",
+            "--name",
+            "Big",
+            "--set",
+            "blob=" + "x" * 70_000,
+            code=1,
+        )
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "field 'attributes.blob'" in lines[0]
         assert "the limit is 65,536" in lines[0] and "xxxx" not in lines[0]
@@ -113,7 +192,8 @@ class TestRel:
         add_db_stack(cmdb)
         rels = json.loads(cmdb("rel", "list", "--ci", "cb-db", "-f", "json").stdout)
         assert [(r["source"], r["type"], r["target"]) for r in rels] == [
-            ("cb-app", "depends_on", "cb-db")]
+            ("cb-app", "depends_on", "cb-db")
+        ]
         cmdb("rel", "remove", "cb-app", "depends_on", "cb-db")
         assert json.loads(cmdb("rel", "list", "-f", "json").stdout) == []
         retired = json.loads(cmdb("rel", "list", "--include-retired", "-f", "json").stdout)
@@ -168,12 +248,28 @@ class TestAdmin:
 
     def test_registry_extension_adds_a_class(self, cmdb, tmp_path):
         path = tmp_path / "reg.yaml"
-        path.write_text("classes:\n  atm:\n    category: enduser\n    attributes:\n"
-                        "      model: {type: str, required: true}\n")
-        cmdb("--registry", str(path), "ci", "add", "atm-1", "--class", "atm", "--name", "ATM",
-             "--set", "model=NCR", "-f", "json")
-        result = cmdb("--registry", str(path), "ci", "add", "atm-2", "--class", "atm",
-                      "--name", "ATM", code=1)
+        path.write_text(
+            "classes:\n  atm:\n    category: enduser\n    attributes:\n"
+            "      model: {type: str, required: true}\n"
+        )
+        cmdb(
+            "--registry",
+            str(path),
+            "ci",
+            "add",
+            "atm-1",
+            "--class",
+            "atm",
+            "--name",
+            "ATM",
+            "--set",
+            "model=NCR",
+            "-f",
+            "json",
+        )
+        result = cmdb(
+            "--registry", str(path), "ci", "add", "atm-2", "--class", "atm", "--name", "ATM", code=1
+        )
         assert "field 'attributes.model': required" in result.stderr
 
 

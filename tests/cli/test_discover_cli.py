@@ -20,11 +20,17 @@ class TestDiscover:
     def test_inventory_then_blast_radius(self, cmdb):
         out = discover(cmdb, str(CSV)).stdout
         assert "RUN-000001 applied: 10 created" in out and "(complete)" in out
-        got = json.loads(cmdb("impact", "blast-radius", "inventory:esx-01", "--format",
-                              "json").stdout)
+        got = json.loads(
+            cmdb("impact", "blast-radius", "inventory:esx-01", "--format", "json").stdout
+        )
         down = {a["id"] for a in got["affected"] if a["state"] == "down"}
-        assert down == {"inventory:web-01", "inventory:app-01", "inventory:storefront",
-                        "inventory:orders", "inventory:bookshop"}
+        assert down == {
+            "inventory:web-01",
+            "inventory:app-01",
+            "inventory:storefront",
+            "inventory:orders",
+            "inventory:bookshop",
+        }
 
     def test_dry_run_writes_nothing_then_equals_the_real_run(self, cmdb):
         cmdb("init")
@@ -35,7 +41,8 @@ class TestDiscover:
         real = json.loads(discover(cmdb, str(CSV), "--format", "json").stdout)
         strip = ("now",)
         assert {k: v for k, v in real["plan"].items() if k not in strip} == {
-            k: v for k, v in dry["plan"].items() if k not in strip}
+            k: v for k, v in dry["plan"].items() if k not in strip
+        }
         assert real["result"]["created"] == 10 + 11  # CIs and relationships
 
     def test_dry_run_text_lists_the_plan(self, cmdb):
@@ -57,10 +64,12 @@ class TestDiscover:
         discover(cmdb, str(CSV))
         runs = json.loads(cmdb("discover", "runs", "--format", "json").stdout)
         assert [(r["id"], r["source"], r["status"], r["complete"]) for r in runs] == [
-            ("RUN-000001", "inventory", "applied", True)]
+            ("RUN-000001", "inventory", "applied", True)
+        ]
         assert "RUN-000001" in cmdb("discover", "runs").stdout
-        out = cmdb("discover", "purge", "--source", "inventory", "--stale-for", "0s",
-                   "--dry-run").stdout
+        out = cmdb(
+            "discover", "purge", "--source", "inventory", "--stale-for", "0s", "--dry-run"
+        ).stdout
         assert "would retire 0 CIs and 0 relationships" in out
 
     def test_stale_marks_after_a_complete_run(self, cmdb, tmp_path, monkeypatch):
@@ -80,16 +89,20 @@ class TestDiscover:
 
 
 class TestBadInput:
-    @pytest.mark.parametrize("text, where", [
-        ("Name,Type\nweb,vm\nweb,vm\n", "hosts.csv:3: 'web' is already at"),
-        ("Name,Type\nweb,robot\n", "hosts.csv:2: field 'class': unknown CI class 'robot'"),
-    ])
+    @pytest.mark.parametrize(
+        "text, where",
+        [
+            ("Name,Type\nweb,vm\nweb,vm\n", "hosts.csv:3: 'web' is already at"),
+            ("Name,Type\nweb,robot\n", "hosts.csv:2: field 'class': unknown CI class 'robot'"),
+        ],
+    )
     def test_names_file_and_line_exit_1_nothing_written(self, cmdb, tmp_path, text, where):
         bad = tmp_path / "hosts.csv"
         bad.write_text(text)
         mapping = tmp_path / "map.yaml"
-        mapping.write_text("class: {column: Type, values: {vm: virtual_machine}}\n"
-                           "columns: {name: Name}\n")
+        mapping.write_text(
+            "class: {column: Type, values: {vm: virtual_machine}}\ncolumns: {name: Name}\n"
+        )
         result = cmdb("discover", "inventory", str(bad), "--mapping", str(mapping), code=1)
         assert where in result.stderr and len(result.stderr.strip().splitlines()) == 1
         if Path(cmdb.db).exists():  # the registry check runs against the store

@@ -47,11 +47,14 @@ class TestImport:
         path.write_text(CIS)
         assert "2 created" in cmdb("import", str(path), "--format", "csv").stdout
 
-    @pytest.mark.parametrize(("name", "text", "expected"), [
-        ("bad.csv", CIS.replace("mysql", "sybase"), "bad.csv:3: field 'attributes.engine'"),
-        ("bad.json", '{"cis": [\n  {"id": 1,}\n]}', "bad.json:2: invalid JSON"),
-        ("bad.xlsx", "x", "unknown extension '.xlsx'"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "text", "expected"),
+        [
+            ("bad.csv", CIS.replace("mysql", "sybase"), "bad.csv:3: field 'attributes.engine'"),
+            ("bad.json", '{"cis": [\n  {"id": 1,}\n]}', "bad.json:2: invalid JSON"),
+            ("bad.xlsx", "x", "unknown extension '.xlsx'"),
+        ],
+    )
     def test_bad_input_is_one_line_and_exit_1(self, cmdb, tmp_path, name, text, expected):
         path = tmp_path / name
         path.write_text(text)
@@ -79,9 +82,27 @@ class TestPartialImport:
 
     @pytest.fixture
     def stored(self, cmdb, tmp_path):
-        cmdb("ci", "add", "srv-01", "--class", "database", "--name", "DB", "--owner", "x",
-             "--support-group", "dba", "--criticality", "critical", "--set", "engine=oracle",
-             "--set", "version=12.2", "--ip", "10.0.0.5")
+        cmdb(
+            "ci",
+            "add",
+            "srv-01",
+            "--class",
+            "database",
+            "--name",
+            "DB",
+            "--owner",
+            "x",
+            "--support-group",
+            "dba",
+            "--criticality",
+            "critical",
+            "--set",
+            "engine=oracle",
+            "--set",
+            "version=12.2",
+            "--ip",
+            "10.0.0.5",
+        )
         path = tmp_path / "part.csv"
         path.write_text("id,class,name,attr.engine\nsrv-01,database,DB,db2\n")
         return path
@@ -113,8 +134,9 @@ class TestPartialImport:
 
     def test_dry_run_lists_the_first_changes(self, cmdb, tmp_path):
         path = tmp_path / "many.csv"
-        path.write_text("id,class,name\n" + "".join(f"a-{i:02},application,A{i}\n"
-                                                    for i in range(30)))
+        path.write_text(
+            "id,class,name\n" + "".join(f"a-{i:02},application,A{i}\n" for i in range(30))
+        )
         lines = cmdb("import", str(path), "--dry-run").stdout.splitlines()
         assert lines[1:3] == ["  a-00: created", "  a-01: created"]
         assert len(lines) == 22 and lines[-1] == "  ... and 10 more"
@@ -134,11 +156,14 @@ class TestExport:
         result = CliRunner().invoke(app, ["--db", str(tmp_path / "other.db"), "import", str(out)])
         assert result.exit_code == 0 and "3 created" in result.stdout
 
-    @pytest.mark.parametrize(("args", "first"), [
-        (["--format", "csv"], "id,class,name,"),
-        (["--format", "csv", "--what", "relationships"], "source,type,target"),
-        (["--format", "graphml"], "<graphml"),
-    ])
+    @pytest.mark.parametrize(
+        ("args", "first"),
+        [
+            (["--format", "csv"], "id,class,name,"),
+            (["--format", "csv", "--what", "relationships"], "source,type,target"),
+            (["--format", "graphml"], "<graphml"),
+        ],
+    )
     def test_formats(self, cmdb, files, args, first):
         cmdb("import", str(files / "cis.csv"))
         assert cmdb("export", *args).stdout.startswith(first)

@@ -124,8 +124,9 @@ class TestGenerateTopology:
         assert topo.is_group.tolist() == [reg.is_group(ci.ci_class) for ci in cis]
         edges = Counter(
             (topo.ids[s], topo.rel_type_names[t], topo.ids[d])
-            for s, d, t in zip(topo.src.tolist(), topo.dst.tolist(), topo.rtype.tolist(),
-                               strict=True)
+            for s, d, t in zip(
+                topo.src.tolist(), topo.dst.tolist(), topo.rtype.tolist(), strict=True
+            )
         )
         assert edges == Counter(r.key for b in batches for r in b.relationships)
 
@@ -147,8 +148,12 @@ class TestGenerateTopology:
         ]
         pairs = {
             (int(a), int(t), int(b))
-            for a, t, b in zip(topo5k.class_code[topo5k.src], topo5k.rtype,
-                               topo5k.class_code[topo5k.dst], strict=True)
+            for a, t, b in zip(
+                topo5k.class_code[topo5k.src],
+                topo5k.rtype,
+                topo5k.class_code[topo5k.dst],
+                strict=True,
+            )
         }
         for a, t, b in pairs:
             reg.check_relationship(reg.class_names[a], reg.rel_type_names[t], reg.class_names[b])
@@ -199,8 +204,14 @@ class TestGenerateTopology:
     def test_uplinks_are_switch_pairs(self, topo5k):
         switch = topo5k.class_mask("switch")
         frm, to = topo5k.impact_edges()
-        dual = topo5k.class_mask("physical_server", "hypervisor", "hypervisor_cluster",
-                                 "storage", "load_balancer", "firewall")
+        dual = topo5k.class_mask(
+            "physical_server",
+            "hypervisor",
+            "hypervisor_cluster",
+            "storage",
+            "load_balancer",
+            "firewall",
+        )
         assert not (switch[frm] & (dual | switch)[to]).any()  # no hard link to one switch
         paired = np.flatnonzero(switch & (topo5k.groups.degree() == 1))
         pairs = {int(topo5k.groups.row(s)[0]) for s in paired}
@@ -212,8 +223,9 @@ class TestGenerateTopology:
         single = np.flatnonzero(switch & (topo5k.groups.degree() == 0))
         feeds = topo5k.dependencies.degree()[single]
         assert (feeds == 1).all()  # branch access switches hang on one branch router
-        assert topo5k.class_mask("router")[topo5k.dependencies.indices[
-            topo5k.dependencies.indptr[single]]].all()
+        assert topo5k.class_mask("router")[
+            topo5k.dependencies.indices[topo5k.dependencies.indptr[single]]
+        ].all()
 
     def test_groups_are_satisfiable(self, topo5k):
         groups = np.flatnonzero(topo5k.is_group)

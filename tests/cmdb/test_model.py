@@ -12,8 +12,12 @@ from cmdb.model import CI, Batch, Change, Identifiers, Incident, Relationship, m
 
 class TestIdentifiers:
     def test_normalises(self):
-        ids = Identifiers(ips=[" 10.0.0.1", "2001:DB8::1"], macs=["AA-BB-CC-00-11-22"],
-                          hostnames=["Core-DB-01"], fqdn="Core-DB-01.Bank.Local")
+        ids = Identifiers(
+            ips=[" 10.0.0.1", "2001:DB8::1"],
+            macs=["AA-BB-CC-00-11-22"],
+            hostnames=["Core-DB-01"],
+            fqdn="Core-DB-01.Bank.Local",
+        )
         assert ids.ips == ["10.0.0.1", "2001:db8::1"]
         assert ids.macs == ["aa:bb:cc:00:11:22"]
         assert ids.hostnames == ["core-db-01"] and ids.fqdn == "core-db-01.bank.local"
@@ -21,9 +25,11 @@ class TestIdentifiers:
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),
-        [({"ips": ["10.0.0.256"]}, "not an IP address"),
-         ({"macs": ["zz:bb:cc:00:11:22"]}, "not a MAC address"),
-         ({"serial": "x"}, "Extra inputs")],
+        [
+            ({"ips": ["10.0.0.256"]}, "not an IP address"),
+            ({"macs": ["zz:bb:cc:00:11:22"]}, "not a MAC address"),
+            ({"serial": "x"}, "Extra inputs"),
+        ],
     )
     def test_rejects(self, kwargs, match):
         with pytest.raises(PydanticError, match=match):
@@ -38,21 +44,27 @@ class TestCI:
 
     @pytest.mark.parametrize(
         ("data", "match"),
-        [({"id": "has space"}, "String should match pattern"),
-         ({"id": "-leading"}, "String should match pattern"),
-         ({"name": ""}, "at least 1 character"),
-         ({"status": "dead"}, "Input should be"),
-         ({"criticality": "extreme"}, "Input should be"),
-         ({"min_required": 0}, "greater than or equal to 1"),
-         ({"colour": "red"}, "Extra inputs")],
+        [
+            ({"id": "has space"}, "String should match pattern"),
+            ({"id": "-leading"}, "String should match pattern"),
+            ({"name": ""}, "at least 1 character"),
+            ({"status": "dead"}, "Input should be"),
+            ({"criticality": "extreme"}, "Input should be"),
+            ({"min_required": 0}, "greater than or equal to 1"),
+            ({"colour": "red"}, "Extra inputs"),
+        ],
     )
     def test_rejects(self, data, match):
         with pytest.raises(PydanticError, match=match):
             CI.model_validate({"id": "x", "class": "application", "name": "X", **data})
 
     def test_naive_timestamps_become_utc(self):
-        ci = CI(id="x", ci_class="application", name="X",
-                last_seen={"nmap": datetime(2026, 1, 1, 12, 0)})
+        ci = CI(
+            id="x",
+            ci_class="application",
+            name="X",
+            last_seen={"nmap": datetime(2026, 1, 1, 12, 0)},
+        )
         assert ci.last_seen["nmap"].tzinfo is UTC
         assert ci.last_seen_epoch() == datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()
 
@@ -86,8 +98,14 @@ class TestRecords:
             Incident(id="i", priority=6)
 
     def test_batch_records_are_discriminated(self):
-        batch = Batch.model_validate({"records": [{"kind": "change", "id": "c", "type": "normal"},
-                                                  {"kind": "incident", "id": "i"}]})
+        batch = Batch.model_validate(
+            {
+                "records": [
+                    {"kind": "change", "id": "c", "type": "normal"},
+                    {"kind": "incident", "id": "i"},
+                ]
+            }
+        )
         assert [type(r).__name__ for r in batch.records] == ["Change", "Incident"]
         assert len(batch) == 2
         with pytest.raises(PydanticError):

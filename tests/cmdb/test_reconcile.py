@@ -21,17 +21,26 @@ def seen(key, cls="virtual_machine", **kw):
 
 
 def scan(cis, rels=(), *, source="inventory", scope=("file:a",), complete=True):
-    return ScanResult(source=source, scope=list(scope), complete=complete, cis=list(cis),
-                      relationships=[SeenRelationship(source=s, type=t, target=d)
-                                     for s, t, d in rels])
+    return ScanResult(
+        source=source,
+        scope=list(scope),
+        complete=complete,
+        cis=list(cis),
+        relationships=[SeenRelationship(source=s, type=t, target=d) for s, t, d in rels],
+    )
 
 
 WEB = seen("inventory:web", identifiers={"serial_number": "SN-1"}, attributes={"os": "linux"})
 DB = seen("inventory:db", identifiers={"serial_number": "SN-2"})
 ESX = seen("inventory:esx", "physical_server", identifiers={"fqdn": "esx.example"})
-ESTATE = scan([WEB, DB, ESX], [("inventory:web", "depends_on", "inventory:db"),
-                               ("inventory:web", "hosted_on", "inventory:esx"),
-                               ("inventory:db", "hosted_on", "inventory:esx")])
+ESTATE = scan(
+    [WEB, DB, ESX],
+    [
+        ("inventory:web", "depends_on", "inventory:db"),
+        ("inventory:web", "hosted_on", "inventory:esx"),
+        ("inventory:db", "hosted_on", "inventory:esx"),
+    ],
+)
 
 
 def state(store):
@@ -57,7 +66,11 @@ class TestReconcile:
         assert set(rel.last_seen) == {"inventory"}
         run = store.get_record(report.run.id)
         assert (run.kind, run.status, run.complete, run.scope) == (
-            "discovery_run", "applied", True, ["file:a"])
+            "discovery_run",
+            "applied",
+            True,
+            ["file:a"],
+        )
         assert run.counts["created"] == 3 and run.finished_at is not None
         entries = data_history(store)
         assert len(entries) == 6
@@ -67,10 +80,14 @@ class TestReconcile:
         now = utcnow()
         reconcile(store, ESTATE, now=now - timedelta(hours=1))
         ops.update_ci(store, "inventory:db", fields={"owner": "dba"}, actor="alice")
-        changed = scan([WEB.model_copy(update={"attributes": {"os": "bsd"}}),
-                        DB.model_copy(update={"owner": "team-x"}),
-                        seen("inventory:new", identifiers={"serial_number": "SN-3"})],
-                       [("inventory:new", "depends_on", "inventory:db")])
+        changed = scan(
+            [
+                WEB.model_copy(update={"attributes": {"os": "bsd"}}),
+                DB.model_copy(update={"owner": "team-x"}),
+                seen("inventory:new", identifiers={"serial_number": "SN-3"}),
+            ],
+            [("inventory:new", "depends_on", "inventory:db")],
+        )
         before, version, history = state(store), store.version(), store.history(HistoryFilter())
         dry = reconcile(store, changed, dry_run=True, now=now, stale_after_runs=1)
         assert (state(store), store.version()) == (before, version)
@@ -82,8 +99,11 @@ class TestReconcile:
             {(c.ci_id, "create") for c in dry.plan.creates}
             | {(c.ci_id, "update") for c in dry.plan.updates}
             | {(c.ci_id, "update") for c in dry.plan.stale}
-            | {(r.rel_id, "create" if r.action == "create" else "update")
-               for r in dry.plan.relationships})
+            | {
+                (r.rel_id, "create" if r.action == "create" else "update")
+                for r in dry.plan.relationships
+            }
+        )
         for c in dry.plan.updates + dry.plan.stale:
             h = next(h for h in entries if h.entity_id == c.ci_id)
             ignore = {"created_at", "updated_at", "version", "last_seen", "provenance"}
@@ -140,24 +160,43 @@ class TestReconcile:
         second = reconcile(store, without_db, stale_after_runs=2)
         assert [c.ci_id for c in second.plan.stale] == ["inventory:db"]
         assert {r.rel_id for r in second.plan.relationships if r.action == "stale"} == {
-            "inventory:web|depends_on|inventory:db", "inventory:db|hosted_on|inventory:esx"}
+            "inventory:web|depends_on|inventory:db",
+            "inventory:db|hosted_on|inventory:esx",
+        }
         back = reconcile(store, ESTATE, stale_after_runs=2)
         assert [c.ci_id for c in back.plan.updates] == ["inventory:db"]
         assert store.get_ci("inventory:db").stale_since == {}
 
     def test_stale_after_age(self, store):
         reconcile(store, ESTATE, now=utcnow() - timedelta(days=10))
-        report = reconcile(store, scan([WEB, ESX]), stale_after_runs=None,
-                           stale_after=timedelta(days=7))
+        report = reconcile(
+            store, scan([WEB, ESX]), stale_after_runs=None, stale_after=timedelta(days=7)
+        )
         assert [c.ci_id for c in report.plan.stale] == ["inventory:db"]
 
 
 class TestIdentification:
     def test_two_sources_one_ci(self, store):
-        reconcile(store, scan([seen("inventory:srv", "physical_server", identifiers={
-            "serial_number": "SN-7", "fqdn": "srv.example"}, attributes={"os": "linux"})]))
-        k8s = seen("k8s:Node/srv", "physical_server", name="srv-node",
-                   identifiers={"fqdn": "SRV.example"}, attributes={"os": "ubuntu"})
+        reconcile(
+            store,
+            scan(
+                [
+                    seen(
+                        "inventory:srv",
+                        "physical_server",
+                        identifiers={"serial_number": "SN-7", "fqdn": "srv.example"},
+                        attributes={"os": "linux"},
+                    )
+                ]
+            ),
+        )
+        k8s = seen(
+            "k8s:Node/srv",
+            "physical_server",
+            name="srv-node",
+            identifiers={"fqdn": "SRV.example"},
+            attributes={"os": "ubuntu"},
+        )
         report = reconcile(store, scan([k8s], source="kubernetes", scope=["cluster:c"]))
         assert [c.ci_id for c in report.plan.updates] == ["inventory:srv"]
         (ci,) = store.find_cis(CIFilter())
@@ -165,22 +204,51 @@ class TestIdentification:
         assert ci.provenance["attributes.os"] == "kubernetes"
         assert ci.provenance["identifiers.serial_number"] == "inventory"
         assert ci.attributes["os"] == "ubuntu"
-        again = reconcile(store, scan([seen("inventory:srv", "physical_server", identifiers={
-            "serial_number": "SN-7"}, attributes={"os": "linux", "rack": "r1"})]))
+        again = reconcile(
+            store,
+            scan(
+                [
+                    seen(
+                        "inventory:srv",
+                        "physical_server",
+                        identifiers={"serial_number": "SN-7"},
+                        attributes={"os": "linux", "rack": "r1"},
+                    )
+                ]
+            ),
+        )
         ci = store.get_ci("inventory:srv")
         assert ci.attributes == {"os": "ubuntu", "rack": "r1"}  # lower source: only new fields
         assert [f.path for f in again.plan.updates[0].changes] == ["attributes.rack"]
 
     def test_ambiguous_match_is_reported_not_merged(self, store):
-        store.apply(Batch(cis=[
-            CI(id="x1", ci_class="virtual_machine", name="X1",
-               identifiers=Identifiers(fqdn="dup.example")),
-            CI(id="x2", ci_class="virtual_machine", name="X2",
-               identifiers=Identifiers(fqdn="dup.example"))]), actor="t")
+        store.apply(
+            Batch(
+                cis=[
+                    CI(
+                        id="x1",
+                        ci_class="virtual_machine",
+                        name="X1",
+                        identifiers=Identifiers(fqdn="dup.example"),
+                    ),
+                    CI(
+                        id="x2",
+                        ci_class="virtual_machine",
+                        name="X2",
+                        identifiers=Identifiers(fqdn="dup.example"),
+                    ),
+                ]
+            ),
+            actor="t",
+        )
         before = state(store)
-        report = reconcile(store, scan(
-            [seen("inventory:dup", identifiers={"fqdn": "dup.example"}), DB],
-            [("inventory:dup", "depends_on", "inventory:db")]))
+        report = reconcile(
+            store,
+            scan(
+                [seen("inventory:dup", identifiers={"fqdn": "dup.example"}), DB],
+                [("inventory:dup", "depends_on", "inventory:db")],
+            ),
+        )
         (amb,) = report.plan.ambiguous
         assert (amb.what, amb.candidates) == ("inventory:dup", ("x1", "x2"))
         assert report.plan.skipped[0].what.startswith("inventory:dup -[depends_on]->")
@@ -189,30 +257,73 @@ class TestIdentification:
         assert "inventory:dup" not in cis and "inventory:db" in cis
 
     def test_two_sightings_of_one_ci_in_a_scan_are_ambiguous(self, store):
-        report = plan(store, scan([seen("inventory:a", identifiers={"serial_number": "S"}),
-                                   seen("inventory:b", identifiers={"serial_number": "s"})]))
+        report = plan(
+            store,
+            scan(
+                [
+                    seen("inventory:a", identifiers={"serial_number": "S"}),
+                    seen("inventory:b", identifiers={"serial_number": "s"}),
+                ]
+            ),
+        )
         assert {a.what for a in report.ambiguous} == {"inventory:a", "inventory:b"}
         assert report.creates == ()
 
     def test_conflicting_stronger_identifier_is_another_ci(self, store):
-        store.apply(Batch(cis=[CI(id="old", ci_class="virtual_machine", name="Old",
-                                  identifiers=Identifiers(serial_number="AAA",
-                                                          fqdn="host.example"))]), actor="t")
-        report = plan(store, scan([seen("inventory:new", identifiers={
-            "serial_number": "BBB", "fqdn": "host.example"})]))
+        store.apply(
+            Batch(
+                cis=[
+                    CI(
+                        id="old",
+                        ci_class="virtual_machine",
+                        name="Old",
+                        identifiers=Identifiers(serial_number="AAA", fqdn="host.example"),
+                    )
+                ]
+            ),
+            actor="t",
+        )
+        report = plan(
+            store,
+            scan(
+                [
+                    seen(
+                        "inventory:new",
+                        identifiers={"serial_number": "BBB", "fqdn": "host.example"},
+                    )
+                ]
+            ),
+        )
         assert [c.ci_id for c in report.creates] == ["inventory:new"]
 
     def test_name_within_parent_and_derived_id_collision(self, store):
-        store.apply(Batch(cis=[CI(id="compose:shop/db", ci_class="application", name="other",
-                                  identifiers=Identifiers(serial_number="Z"))]), actor="t")
+        store.apply(
+            Batch(
+                cis=[
+                    CI(
+                        id="compose:shop/db",
+                        ci_class="application",
+                        name="other",
+                        identifiers=Identifiers(serial_number="Z"),
+                    )
+                ]
+            ),
+            actor="t",
+        )
         project = seen("compose:shop", "application", name="shop")
-        db = seen("compose:shop/db", "application", name="db", parent="compose:shop",
-                  identifiers={"serial_number": "Q"})
+        db = seen(
+            "compose:shop/db",
+            "application",
+            name="db",
+            parent="compose:shop",
+            identifiers={"serial_number": "Q"},
+        )
         first = reconcile(store, scan([project, db], source="compose"))
         new_id = next(c.ci_id for c in first.plan.creates if c.key == "compose:shop/db")
         assert new_id.startswith("compose:shop/db-") and new_id != "compose:shop/db"
         assert store.get_ci(new_id).identifiers.keys["parent+name"] == (
-            "application|compose:shop|db")
+            "application|compose:shop|db"
+        )
         db2 = db.model_copy(update={"identifiers": Identifiers()})
         second = plan(store, scan([project, db2], source="compose"))  # found by parent+name
         assert second.creates == () and [c.ci_id for c in second.updates] == [new_id]
@@ -220,8 +331,9 @@ class TestIdentification:
 
     def test_manual_edit_outranks_discovery(self, store):
         reconcile(store, ESTATE)
-        ops.update_ci(store, "inventory:web", set_attributes={"os": "windows"},
-                      unset=None, actor="alice")
+        ops.update_ci(
+            store, "inventory:web", set_attributes={"os": "windows"}, unset=None, actor="alice"
+        )
         assert store.get_ci("inventory:web").provenance["attributes.os"] == "manual"
         report = reconcile(store, ESTATE)
         assert store.get_ci("inventory:web").attributes["os"] == "windows"
@@ -237,8 +349,9 @@ class TestIdentification:
 
     def test_unresolved_reference_becomes_a_visible_ci(self, store):
         ref = seen("inventory:ref/cache", "application", name="cache", unresolved=True)
-        report = reconcile(store, scan([WEB, ref], [("inventory:web", "depends_on",
-                                                     "inventory:ref/cache")]))
+        report = reconcile(
+            store, scan([WEB, ref], [("inventory:web", "depends_on", "inventory:ref/cache")])
+        )
         assert report.plan.unresolved == ("inventory:ref/cache",)
         assert store.get_ci("inventory:ref/cache").attributes == {"unresolved": True}
         described = seen("inventory:ref/cache", "application", name="cache")
@@ -266,8 +379,9 @@ class _Racing:
         if batch.cis and self.times:
             self.times -= 1
             self.n += 1
-            ops.update_ci(self._store, "inventory:web", set_attributes={"os": f"os-{self.n}"},
-                          actor="alice")
+            ops.update_ci(
+                self._store, "inventory:web", set_attributes={"os": f"os-{self.n}"}, actor="alice"
+            )
         return self._store.apply(batch, **kw)
 
 
@@ -291,12 +405,16 @@ class TestConcurrency:
 class TestPurge:
     def test_retires_only_long_stale_and_not_seen_elsewhere(self, store):
         reconcile(store, ESTATE, now=utcnow() - timedelta(days=40))
-        reconcile(store, scan([ESX.model_copy(update={"key": "k8s:esx"})],
-                              source="kubernetes", scope=["c"]))
-        reconcile(store, scan([], scope=["file:a"]), stale_after_runs=1,
-                  now=utcnow() - timedelta(days=31))
-        dry = purge(store, source="inventory", stale_for=timedelta(days=30), dry_run=True,
-                    actor="alice")
+        reconcile(
+            store,
+            scan([ESX.model_copy(update={"key": "k8s:esx"})], source="kubernetes", scope=["c"]),
+        )
+        reconcile(
+            store, scan([], scope=["file:a"]), stale_after_runs=1, now=utcnow() - timedelta(days=31)
+        )
+        dry = purge(
+            store, source="inventory", stale_for=timedelta(days=30), dry_run=True, actor="alice"
+        )
         assert set(dry.cis) == {"inventory:web", "inventory:db"}
         assert [k.split(" ")[0] for k in dry.kept] == ["inventory:esx"]
         assert all(c.status.value == "live" for c in store.find_cis(CIFilter()))
@@ -305,8 +423,9 @@ class TestPurge:
         assert store.get_ci("inventory:web").status.value == "retired"
         assert store.get_ci("inventory:esx").status.value == "live"
         assert store.find_relationships(RelFilter()) == []
-        assert purge(store, source="inventory", stale_for=timedelta(days=30),
-                     actor="alice").cis == ()
+        assert (
+            purge(store, source="inventory", stale_for=timedelta(days=30), actor="alice").cis == ()
+        )
         # seen again: purged by discovery, so discovery may revive it
         reconcile(store, scan([WEB]))
         assert store.get_ci("inventory:web").status.value == "live"

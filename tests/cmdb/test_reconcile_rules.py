@@ -18,8 +18,13 @@ from cmdb.registry import load_registry
 class TestRegistryIdentification:
     def test_built_in_rules_follow_the_issue_order_and_name_known_components(self, registry):
         rules = registry.identification.default
-        assert rules[:5] == (("serial_number",), ("fqdn",), ("hostname", "domain"), ("mac",),
-                             ("k8s_uid",))
+        assert rules[:5] == (
+            ("serial_number",),
+            ("fqdn",),
+            ("hostname", "domain"),
+            ("mac",),
+            ("k8s_uid",),
+        )
         assert rules[-1] == ("parent", "name")
         for cls, sets in [("default", rules), *registry.identification.classes.items()]:
             assert cls == "default" or cls in registry.classes
@@ -34,12 +39,15 @@ class TestRegistryIdentification:
         assert reg.identification.rules("database") == (("name",), ("serial_number",))
         assert reg.identification.rules("application") == load_registry().identification.default
 
-    @pytest.mark.parametrize("text, message", [
-        ("identification: {classes: {robot: [[name]]}}\n", "unknown class 'robot'"),
-        ("identification: {default: [[]]}\n", "bad identifier set"),
-        ("identification: {default: [[Name]]}\n", "bad identifier set"),
-        ("identification: {default: [[name, name]]}\n", "bad identifier set"),
-    ])
+    @pytest.mark.parametrize(
+        "text, message",
+        [
+            ("identification: {classes: {robot: [[name]]}}\n", "unknown class 'robot'"),
+            ("identification: {default: [[]]}\n", "bad identifier set"),
+            ("identification: {default: [[Name]]}\n", "bad identifier set"),
+            ("identification: {default: [[name, name]]}\n", "bad identifier set"),
+        ],
+    )
     def test_bad_rules(self, tmp_path, text, message):
         path = tmp_path / "reg.yaml"
         path.write_text(text)
@@ -48,8 +56,18 @@ class TestRegistryIdentification:
 
 
 class TestDiscoveredId:
-    @pytest.mark.parametrize("key", ["k8s:Deployment/shop/cart", "web", "a b/c", "ü:x",
-                                     "x" * 300, "-lead:x", "inventory:srv 1"])
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "k8s:Deployment/shop/cart",
+            "web",
+            "a b/c",
+            "ü:x",
+            "x" * 300,
+            "-lead:x",
+            "inventory:srv 1",
+        ],
+    )
     def test_valid_and_deterministic(self, key):
         got = discovered_id("inventory", key)
         assert re.match(ID_PATTERN, got) and got == discovered_id("inventory", key)
@@ -62,20 +80,28 @@ class TestDiscoveredId:
 
 
 class TestRuleValues:
-    @pytest.mark.parametrize("rule, expected", [
-        (("serial_number",), ["sn-1"]),
-        (("hostname",), ["a", "b"]),
-        (("hostname", "domain"), ["a|x.org"]),
-        (("namespace", "kind", "name"), ["application|shop|deployment|cart"]),
-        (("parent", "name"), ["application|p-1|cart"]),
-        (("mac",), []),
-        (("cloud_id", "name"), []),
-    ])
+    @pytest.mark.parametrize(
+        "rule, expected",
+        [
+            (("serial_number",), ["sn-1"]),
+            (("hostname",), ["a", "b"]),
+            (("hostname", "domain"), ["a|x.org"]),
+            (("namespace", "kind", "name"), ["application|shop|deployment|cart"]),
+            (("parent", "name"), ["application|p-1|cart"]),
+            (("mac",), []),
+            (("cloud_id", "name"), []),
+        ],
+    )
     def test_values(self, rule, expected):
         ids = Identifiers(serial_number="SN-1", hostnames=["A", "b"])
-        got = rule_values(rule, ci_class="application", name="Cart", identifiers=ids,
-                          attributes={"domain": "X.org", "namespace": "shop",
-                                      "kind": "Deployment"}, parent="P-1")
+        got = rule_values(
+            rule,
+            ci_class="application",
+            name="Cart",
+            identifiers=ids,
+            attributes={"domain": "X.org", "namespace": "shop", "kind": "Deployment"},
+            parent="P-1",
+        )
         assert got == expected
 
 
@@ -106,10 +132,28 @@ class TestSettings:
 
 
 def test_update_ci_records_manual_provenance_for_what_it_changes(sqlite_store):
-    ops.create_ci(sqlite_store, CI(id="s", ci_class="physical_server", name="S",
-                                   attributes={"os": "aix", "role": "db"},
-                                   provenance={"attributes.os": "inventory"}), actor="t")
-    got = ops.update_ci(sqlite_store, "s", fields={"owner": "bob", "identifiers": {"fqdn": "s.x"}},
-                        set_attributes={"os": "linux"}, unset=["role"], actor="alice")
-    assert got.provenance == {"attributes.os": "manual", "owner": "manual",
-                              "identifiers.fqdn": "manual", "attributes.role": "manual"}
+    ops.create_ci(
+        sqlite_store,
+        CI(
+            id="s",
+            ci_class="physical_server",
+            name="S",
+            attributes={"os": "aix", "role": "db"},
+            provenance={"attributes.os": "inventory"},
+        ),
+        actor="t",
+    )
+    got = ops.update_ci(
+        sqlite_store,
+        "s",
+        fields={"owner": "bob", "identifiers": {"fqdn": "s.x"}},
+        set_attributes={"os": "linux"},
+        unset=["role"],
+        actor="alice",
+    )
+    assert got.provenance == {
+        "attributes.os": "manual",
+        "owner": "manual",
+        "identifiers.fqdn": "manual",
+        "attributes.role": "manual",
+    }

@@ -34,28 +34,65 @@ class TestConventions:
         for name in REG.classes:
             assert any(
                 REG._matches(src, name) or REG._matches(dst, name)
-                for spec in REG.relationships.values() for src, dst in spec.allowed
+                for spec in REG.relationships.values()
+                for src, dst in spec.allowed
             ), name
 
     def test_issue_coverage(self):
         wanted_classes = {
-            "customer", "business_service", "technical_service", "application",
-            "application_instance", "container", "pod", "database", "database_instance",
-            "middleware", "physical_server", "virtual_machine", "hypervisor", "cluster",
-            "hypervisor_cluster", "storage", "switch", "router", "firewall", "load_balancer",
-            "desktop", "printer", "support_group", "supplier", "location", "sla",
+            "customer",
+            "business_service",
+            "technical_service",
+            "application",
+            "application_instance",
+            "container",
+            "pod",
+            "database",
+            "database_instance",
+            "middleware",
+            "physical_server",
+            "virtual_machine",
+            "hypervisor",
+            "cluster",
+            "hypervisor_cluster",
+            "storage",
+            "switch",
+            "router",
+            "firewall",
+            "load_balancer",
+            "desktop",
+            "printer",
+            "support_group",
+            "supplier",
+            "location",
+            "sla",
         }
         assert wanted_classes <= set(REG.classes)
-        wanted_types = {"depends_on", "runs_on", "hosted_on", "connected_to", "member_of",
-                        "uses", "provides", "consumes", "located_in", "supported_by",
-                        "supplied_by", "covered_by"}
+        wanted_types = {
+            "depends_on",
+            "runs_on",
+            "hosted_on",
+            "connected_to",
+            "member_of",
+            "uses",
+            "provides",
+            "consumes",
+            "located_in",
+            "supported_by",
+            "supplied_by",
+            "covered_by",
+        }
         assert wanted_types <= set(REG.relationships)
 
     @pytest.mark.parametrize(
         ("name", "propagation"),
-        [("depends_on", Propagation.TO_SOURCE), ("provides", Propagation.TO_TARGET),
-         ("member_of", Propagation.MEMBERSHIP), ("located_in", Propagation.NONE),
-         ("covered_by", Propagation.NONE)],
+        [
+            ("depends_on", Propagation.TO_SOURCE),
+            ("provides", Propagation.TO_TARGET),
+            ("member_of", Propagation.MEMBERSHIP),
+            ("located_in", Propagation.NONE),
+            ("covered_by", Propagation.NONE),
+        ],
     )
     def test_propagation(self, name, propagation):
         assert REG.rel_type(name).propagation is propagation
@@ -64,20 +101,26 @@ class TestConventions:
 class TestRules:
     @pytest.mark.parametrize(
         ("src", "rel", "dst"),
-        [("application", "runs_on", "virtual_machine"), ("virtual_machine", "hosted_on",
-                                                         "hypervisor"),
-         ("physical_server", "member_of", "cluster"), ("customer", "consumes", "business_service"),
-         ("business_service", "covered_by", "sla"), ("switch", "located_in", "location")],
+        [
+            ("application", "runs_on", "virtual_machine"),
+            ("virtual_machine", "hosted_on", "hypervisor"),
+            ("physical_server", "member_of", "cluster"),
+            ("customer", "consumes", "business_service"),
+            ("business_service", "covered_by", "sla"),
+            ("switch", "located_in", "location"),
+        ],
     )
     def test_allowed(self, src, rel, dst):
         REG.check_relationship(src, rel, dst)
 
     @pytest.mark.parametrize(
         ("src", "rel", "dst", "error"),
-        [("location", "runs_on", "application", RelationshipRuleError),
-         ("application", "member_of", "database", RelationshipRuleError),
-         ("application", "consumes", "business_service", RelationshipRuleError),
-         ("spaceship", "depends_on", "application", UnknownClassError)],
+        [
+            ("location", "runs_on", "application", RelationshipRuleError),
+            ("application", "member_of", "database", RelationshipRuleError),
+            ("application", "consumes", "business_service", RelationshipRuleError),
+            ("spaceship", "depends_on", "application", UnknownClassError),
+        ],
     )
     def test_refused(self, src, rel, dst, error):
         with pytest.raises(error):
@@ -85,9 +128,11 @@ class TestRules:
 
     @pytest.mark.parametrize(
         ("attrs", "match"),
-        [({}, "field 'attributes.engine': required"),
-         ({"engine": "oracle", "version": 19}, "expected str, got int"),
-         ({"engine": "excel"}, "'excel' is not one of")],
+        [
+            ({}, "field 'attributes.engine': required"),
+            ({"engine": "oracle", "version": 19}, "expected str, got int"),
+            ({"engine": "excel"}, "'excel' is not one of"),
+        ],
     )
     def test_attributes(self, attrs, match):
         with pytest.raises(ValidationError, match=match):
@@ -113,13 +158,18 @@ class TestUserRegistry:
 
     @pytest.mark.parametrize(
         ("text", "match"),
-        [("classes: [", "invalid YAML"), ("- a\n- b\n", "expected a mapping"),
-         ("classes:\n  x: {category: nope}\n", "unknown category 'nope'"),
-         ("classes:\n  Bad-Name: {category: network}\n", "must match"),
-         ("relationships:\n  r: {propagation: up}\n", "field 'relationships.r.propagation'"),
-         ("relationships:\n  r: {propagation: none, allowed: [[ghost, '*']]}\n",
-          "unknown class or category 'ghost'"),
-         ("surprise: 1\n", "field 'surprise'")],
+        [
+            ("classes: [", "invalid YAML"),
+            ("- a\n- b\n", "expected a mapping"),
+            ("classes:\n  x: {category: nope}\n", "unknown category 'nope'"),
+            ("classes:\n  Bad-Name: {category: network}\n", "must match"),
+            ("relationships:\n  r: {propagation: up}\n", "field 'relationships.r.propagation'"),
+            (
+                "relationships:\n  r: {propagation: none, allowed: [[ghost, '*']]}\n",
+                "unknown class or category 'ghost'",
+            ),
+            ("surprise: 1\n", "field 'surprise'"),
+        ],
     )
     def test_bad_files(self, tmp_path, text, match):
         path = tmp_path / "r.yaml"
@@ -129,13 +179,16 @@ class TestUserRegistry:
         message = str(caught.value)
         assert message.startswith(f"{path}") and "\n" not in message, message
 
-    @pytest.mark.parametrize(("text", "where"), [
-        ("classes: [", "r.yaml:1: invalid YAML (expected the node content"),
-        ("classes:\n  a: b\n c: d\n", "r.yaml:3: invalid YAML (expected <block end>"),
-        ("classes:\n  x:\n\t- y\n", "r.yaml:3: invalid YAML (found character '\\t'"),
-        ("a: 'unclosed\n", "r.yaml:2: invalid YAML (found unexpected end of stream, column 1)"),
-        ("a: !!python/object:os.system x\n", "r.yaml:1: invalid YAML (could not determine"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "where"),
+        [
+            ("classes: [", "r.yaml:1: invalid YAML (expected the node content"),
+            ("classes:\n  a: b\n c: d\n", "r.yaml:3: invalid YAML (expected <block end>"),
+            ("classes:\n  x:\n\t- y\n", "r.yaml:3: invalid YAML (found character '\\t'"),
+            ("a: 'unclosed\n", "r.yaml:2: invalid YAML (found unexpected end of stream, column 1)"),
+            ("a: !!python/object:os.system x\n", "r.yaml:1: invalid YAML (could not determine"),
+        ],
+    )
     def test_yaml_errors_are_one_line_with_the_line(self, tmp_path, text, where):
         path = tmp_path / "r.yaml"
         path.write_text(text)

@@ -26,23 +26,53 @@ def rich_batch() -> Batch:
     """Attributes and identifiers that are easy to mangle: number-like text, lists, unicode."""
     return Batch(
         cis=[
-            CI(id="app-1", ci_class="application", name="Core banking, \"main\"; 核心",
-               criticality="critical", owner="alice", description="line 1\nline 2",
-               attributes={"version": "12.2", "vendor": "null", "tags": ["a", "b"],
-                           "meta": {"x": 1}, "flag": True, "blank": "", "pad": " x "}),
-            CI(id="db-1", ci_class="database", name="DB", support_group="dba",
-               attributes={"engine": "oracle", "version": "19c"},
-               identifiers={"ips": ["10.0.0.5", "10.0.0.6"], "fqdn": "db1.example.com"}),
-            CI(id="srv-1", ci_class="physical_server", name="Host 1", status="planned",
-               attributes={"cpu_count": 16, "memory_gb": 256, "availability": 0.995},
-               identifiers={"serial_number": "SN-1", "hostnames": ["srv1", "srv1-mgmt"],
-                            "macs": ["00:11:22:33:44:55"]}),
+            CI(
+                id="app-1",
+                ci_class="application",
+                name='Core banking, "main"; 核心',
+                criticality="critical",
+                owner="alice",
+                description="line 1\nline 2",
+                attributes={
+                    "version": "12.2",
+                    "vendor": "null",
+                    "tags": ["a", "b"],
+                    "meta": {"x": 1},
+                    "flag": True,
+                    "blank": "",
+                    "pad": " x ",
+                },
+            ),
+            CI(
+                id="db-1",
+                ci_class="database",
+                name="DB",
+                support_group="dba",
+                attributes={"engine": "oracle", "version": "19c"},
+                identifiers={"ips": ["10.0.0.5", "10.0.0.6"], "fqdn": "db1.example.com"},
+            ),
+            CI(
+                id="srv-1",
+                ci_class="physical_server",
+                name="Host 1",
+                status="planned",
+                attributes={"cpu_count": 16, "memory_gb": 256, "availability": 0.995},
+                identifiers={
+                    "serial_number": "SN-1",
+                    "hostnames": ["srv1", "srv1-mgmt"],
+                    "macs": ["00:11:22:33:44:55"],
+                },
+            ),
             CI(id="pool-1", ci_class="cluster", name="Pool", min_required=1),
             CI(id="old-1", ci_class="application", name="Gone", status="retired"),
         ],
         relationships=[
-            Relationship(source="app-1", type="depends_on", target="db-1",
-                         attributes={"port": 1521, "note": "42", "proto": "tcp"}),
+            Relationship(
+                source="app-1",
+                type="depends_on",
+                target="db-1",
+                attributes={"port": 1521, "note": "42", "proto": "tcp"},
+            ),
             Relationship(source="app-1", type="runs_on", target="srv-1"),
             Relationship(source="app-1", type="depends_on", target="srv-1"),
             Relationship(source="db-1", type="runs_on", target="pool-1"),
@@ -55,8 +85,14 @@ def rich_batch() -> Batch:
 def graph(store, *, records=True):
     cis = [c.content() for c in store.find_cis(CIFilter())]
     rels = [r.content() for r in store.find_relationships(RelFilter())]
-    recs = [r.model_dump(mode="json", exclude={"created_at", "updated_at", "version"})
-            for r in store.find_records(RecordFilter())] if records else []
+    recs = (
+        [
+            r.model_dump(mode="json", exclude={"created_at", "updated_at", "version"})
+            for r in store.find_records(RecordFilter())
+        ]
+        if records
+        else []
+    )
     return cis, rels, recs
 
 
@@ -73,8 +109,10 @@ def export_files(store, tmp_path, fmt):
     if fmt == "json":
         return [write(tmp_path / "g.json", json.dumps(export_json(store)))]
     if fmt == "csv":
-        return [write(tmp_path / "cis.csv", export_csv(store, "cis")),
-                write(tmp_path / "rels.csv", export_csv(store, "relationships"))]
+        return [
+            write(tmp_path / "cis.csv", export_csv(store, "cis")),
+            write(tmp_path / "rels.csv", export_csv(store, "relationships")),
+        ]
     return [write(tmp_path / "g.graphml", export_graphml(store))]
 
 
@@ -168,39 +206,52 @@ class TestAtomicImport:
         assert store.history(HistoryFilter()) == []
 
     def test_bad_csv_model_row(self, sqlite_store, tmp_path):
-        path = write(tmp_path / "cis.csv", "id,class,name,min_required\n"
-                                           "a,cluster,A,1\n\nb,cluster,B,zero\n")
+        path = write(
+            tmp_path / "cis.csv", "id,class,name,min_required\na,cluster,A,1\n\nb,cluster,B,zero\n"
+        )
         with pytest.raises(ValidationError, match=r"cis\.csv:4: field 'min_required'"):
             import_file(sqlite_store, path, actor="t")
         assert sqlite_store.find_cis(CIFilter()) == []
 
     def test_csv_line_counts_multiline_cells(self, sqlite_store, tmp_path):
-        path = write(tmp_path / "cis.csv", 'id,class,name,description\n'
-                                           'a,application,A,"two\nlines"\nb,nope,B,\n')
+        path = write(
+            tmp_path / "cis.csv",
+            'id,class,name,description\na,application,A,"two\nlines"\nb,nope,B,\n',
+        )
         with pytest.raises(ValidationError, match=r"cis\.csv:4: field 'class': unknown"):
             import_file(sqlite_store, path, actor="t")
 
     def test_bad_relationship_row_names_line(self, sqlite_store, tmp_path):
         sqlite_store.apply(rich_batch(), actor="t")
         before = graph(sqlite_store)
-        path = write(tmp_path / "rels.csv", "source,type,target\napp-1,uses,db-1\n"
-                                            "app-1,depends_on,ghost\n")
+        path = write(
+            tmp_path / "rels.csv", "source,type,target\napp-1,uses,db-1\napp-1,depends_on,ghost\n"
+        )
         with pytest.raises(ValidationError, match=r"rels\.csv:3: field 'target': CI 'ghost'"):
             import_file(sqlite_store, path, actor="t")
         assert graph(sqlite_store) == before
 
     def test_bad_json_item_leaves_store_unchanged(self, store, tmp_path):
-        data = {"cis": [{"id": "a", "class": "application", "name": "A"},
-                        {"id": "b", "class": "database", "name": "B"}]}
+        data = {
+            "cis": [
+                {"id": "a", "class": "application", "name": "A"},
+                {"id": "b", "class": "database", "name": "B"},
+            ]
+        }
         path = write(tmp_path / "g.json", json.dumps(data))
-        with pytest.raises(ValidationError,
-                           match=r"g\.json: cis\[1\] 'b': field 'attributes\.engine'"):
+        with pytest.raises(
+            ValidationError, match=r"g\.json: cis\[1\] 'b': field 'attributes\.engine'"
+        ):
             import_file(store, path, actor="t")
         assert store.find_cis(CIFilter()) == []
 
     def test_json_model_error_names_item_and_field(self, sqlite_store, tmp_path):
-        data = {"cis": [{"id": "a", "class": "application", "name": "A"},
-                        {"id": "b", "class": "application", "name": "B", "colour": "red"}]}
+        data = {
+            "cis": [
+                {"id": "a", "class": "application", "name": "A"},
+                {"id": "b", "class": "application", "name": "B", "colour": "red"},
+            ]
+        }
         path = write(tmp_path / "g.json", json.dumps(data))
         with pytest.raises(ValidationError, match=r"g\.json: cis\[1\] 'b': field 'colour'"):
             import_file(sqlite_store, path, actor="t")
@@ -209,8 +260,19 @@ class TestAtomicImport:
 
 class TestCheckFile:
     def test_counts_without_writing(self, store, tmp_path):
-        store.apply(Batch(cis=[CI(id="db-1", ci_class="database", name="DB one",
-                                  attributes={"engine": "oracle"})]), actor="t")
+        store.apply(
+            Batch(
+                cis=[
+                    CI(
+                        id="db-1",
+                        ci_class="database",
+                        name="DB one",
+                        attributes={"engine": "oracle"},
+                    )
+                ]
+            ),
+            actor="t",
+        )
         path = write(tmp_path / "cis.csv", CIS_CSV.replace("sybase", "db2"))
         result = check_file(store, path)
         assert (result.created, result.updated, result.unchanged) == (2, 0, 1)
@@ -223,19 +285,22 @@ class TestCheckFile:
 
 
 class TestReadErrors:
-    @pytest.mark.parametrize(("name", "text", "pattern"), [
-        ("g.json", '{"cis": [\n  {"id": "a",}\n]}', r"g\.json:2: invalid JSON"),
-        ("g.json", "", r"g\.json:1: invalid JSON"),
-        ("g.json", "[]", r"g\.json: expected a JSON object"),
-        ("g.json", '{"cis": {}}', r"g\.json: 'cis' must be a list"),
-        ("g.json", '{"nodes": []}', r"g\.json: expected a JSON object"),
-        ("c.csv", "", r"c\.csv:1: empty file"),
-        ("c.csv", "a,b\n1,2\n", r"c\.csv:1: the header needs"),
-        ("c.csv", "id,class,name,colour\n", r"c\.csv:1: unknown column 'colour'"),
-        ("c.csv", "id,class,name\na,application\n", r"c\.csv:2: expected 3 cells, got 2"),
-        ("g.graphml", "<graphml><graph", r"g\.graphml:1: not valid XML"),
-        ("g.txt", "x", r"g\.txt: unknown extension '\.txt'"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "text", "pattern"),
+        [
+            ("g.json", '{"cis": [\n  {"id": "a",}\n]}', r"g\.json:2: invalid JSON"),
+            ("g.json", "", r"g\.json:1: invalid JSON"),
+            ("g.json", "[]", r"g\.json: expected a JSON object"),
+            ("g.json", '{"cis": {}}', r"g\.json: 'cis' must be a list"),
+            ("g.json", '{"nodes": []}', r"g\.json: expected a JSON object"),
+            ("c.csv", "", r"c\.csv:1: empty file"),
+            ("c.csv", "a,b\n1,2\n", r"c\.csv:1: the header needs"),
+            ("c.csv", "id,class,name,colour\n", r"c\.csv:1: unknown column 'colour'"),
+            ("c.csv", "id,class,name\na,application\n", r"c\.csv:2: expected 3 cells, got 2"),
+            ("g.graphml", "<graphml><graph", r"g\.graphml:1: not valid XML"),
+            ("g.txt", "x", r"g\.txt: unknown extension '\.txt'"),
+        ],
+    )
     def test_unparseable(self, tmp_path, name, text, pattern):
         with pytest.raises(ImportFormatError, match=pattern):
             read_file(write(tmp_path / name, text))
@@ -255,18 +320,22 @@ class TestReadErrors:
             read_file(path)
 
     def test_graphml_node_error_names_node(self, tmp_path):
-        text = ('<graphml><key id="n" for="node" attr.name="name" attr.type="string"/>'
-                '<graph edgedefault="directed"><node id="a"><data key="n">A</data></node>'
-                '</graph></graphml>')
+        text = (
+            '<graphml><key id="n" for="node" attr.name="name" attr.type="string"/>'
+            '<graph edgedefault="directed"><node id="a"><data key="n">A</data></node>'
+            "</graph></graphml>"
+        )
         with pytest.raises(ValidationError, match=r"g\.graphml: node 'a': field 'class'"):
             read_file(write(tmp_path / "g.graphml", text))
 
 
 class TestCsvCells:
     def test_attribute_cells(self, tmp_path, registry):
-        path = write(tmp_path / "c.csv",
-                     'id,class,name,attr.version,attr.cpu_count,attr.x,attr.y,hostnames\n'
-                     'a,physical_server,A,7,8,true,"""12""",H1; h2 ;\n')
+        path = write(
+            tmp_path / "c.csv",
+            "id,class,name,attr.version,attr.cpu_count,attr.x,attr.y,hostnames\n"
+            'a,physical_server,A,7,8,true,"""12""",H1; h2 ;\n',
+        )
         ci = read_file(path, registry=registry).cis[0]
         assert ci.attributes == {"version": 7, "cpu_count": 8, "x": True, "y": "12"}
         assert ci.identifiers.hostnames == ["h1", "h2"]
@@ -280,10 +349,16 @@ class TestCsvCells:
 
 
 def stored_db(**extra):
-    base = {"id": "db-1", "ci_class": "database", "name": "DB one", "owner": "alice",
-            "support_group": "dba", "criticality": "critical",
-            "identifiers": {"ips": ["10.0.0.5"], "fqdn": "db1.example.com"},
-            "attributes": {"engine": "oracle", "version": "12.2", "port": 1521}}
+    base = {
+        "id": "db-1",
+        "ci_class": "database",
+        "name": "DB one",
+        "owner": "alice",
+        "support_group": "dba",
+        "criticality": "critical",
+        "identifiers": {"ips": ["10.0.0.5"], "fqdn": "db1.example.com"},
+        "attributes": {"engine": "oracle", "version": "12.2", "port": 1521},
+    }
     return CI.model_validate({**base, **extra})
 
 
@@ -296,13 +371,17 @@ class TestPartialImport:
         result = import_file(store, path, actor="t")
         assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
         got = store.get_ci("db-1")
-        assert got.content() == stored_db(attributes={
-            "engine": "db2", "version": "12.2", "port": 1521}).content()
+        assert (
+            got.content()
+            == stored_db(attributes={"engine": "db2", "version": "12.2", "port": 1521}).content()
+        )
 
     def test_empty_cells_clear_what_can_be_cleared(self, sqlite_store, tmp_path):
         sqlite_store.apply(Batch(cis=[stored_db()]), actor="t")
-        path = write(tmp_path / "cis.csv", "id,class,name,owner,criticality,ips,attr.port\n"
-                                           "db-1,database,,,,,\n")
+        path = write(
+            tmp_path / "cis.csv",
+            "id,class,name,owner,criticality,ips,attr.port\ndb-1,database,,,,,\n",
+        )
         import_file(sqlite_store, path, actor="t")
         got = sqlite_store.get_ci("db-1")
         assert (got.name, got.owner, got.criticality.value) == ("DB one", None, "critical")
@@ -319,8 +398,9 @@ class TestPartialImport:
 
     def test_json_sets_the_keys_it_has(self, store, tmp_path):
         store.apply(Batch(cis=[stored_db()]), actor="t")
-        data = {"cis": [{"id": "db-1", "owner": "bob",
-                         "attributes": {"version": "19c", "port": None}}]}
+        data = {
+            "cis": [{"id": "db-1", "owner": "bob", "attributes": {"version": "19c", "port": None}}]
+        }
         import_file(store, write(tmp_path / "g.json", json.dumps(data)), actor="t")
         got = store.get_ci("db-1")
         assert (got.name, got.owner, got.support_group) == ("DB one", "bob", "dba")
@@ -333,22 +413,32 @@ class TestPartialImport:
             import_file(sqlite_store, write(tmp_path / "g.json", json.dumps(data)), actor="t")
 
     def test_relationship_file_keeps_attributes(self, store, tmp_path):
-        store.apply(Batch(cis=[stored_db(), CI(id="app-1", ci_class="application", name="A")],
-                          relationships=[Relationship(source="app-1", type="depends_on",
-                                                      target="db-1", attributes={"port": 1521})]),
-                    actor="t")
-        path = write(tmp_path / "r.csv", "source,type,target,attr.proto\n"
-                                         "app-1,depends_on,db-1,tcp\n")
+        store.apply(
+            Batch(
+                cis=[stored_db(), CI(id="app-1", ci_class="application", name="A")],
+                relationships=[
+                    Relationship(
+                        source="app-1", type="depends_on", target="db-1", attributes={"port": 1521}
+                    )
+                ],
+            ),
+            actor="t",
+        )
+        path = write(
+            tmp_path / "r.csv", "source,type,target,attr.proto\napp-1,depends_on,db-1,tcp\n"
+        )
         import_file(store, path, actor="t")
         rel = store.find_relationships(RelFilter())[0]
         assert rel.attributes == {"port": 1521, "proto": "tcp"}
 
     def test_graphml_node_without_a_key_keeps_it(self, sqlite_store, tmp_path):
         sqlite_store.apply(Batch(cis=[stored_db()]), actor="t")
-        text = ('<graphml><key id="c" for="node" attr.name="class" attr.type="string"/>'
-                '<key id="n" for="node" attr.name="name" attr.type="string"/>'
-                '<graph edgedefault="directed"><node id="db-1"><data key="c">database</data>'
-                '<data key="n">Renamed</data></node></graph></graphml>')
+        text = (
+            '<graphml><key id="c" for="node" attr.name="class" attr.type="string"/>'
+            '<key id="n" for="node" attr.name="name" attr.type="string"/>'
+            '<graph edgedefault="directed"><node id="db-1"><data key="c">database</data>'
+            '<data key="n">Renamed</data></node></graph></graphml>'
+        )
         import_file(sqlite_store, write(tmp_path / "g.graphml", text), actor="t")
         got = sqlite_store.get_ci("db-1")
         assert (got.name, got.owner, got.attributes["engine"]) == ("Renamed", "alice", "oracle")
@@ -376,24 +466,32 @@ class TestPartialImport:
 class TestDryRunDiffs:
     def test_field_level_changes(self, store, tmp_path):
         store.apply(Batch(cis=[stored_db()]), actor="t")
-        path = write(tmp_path / "cis.csv", "id,class,name,owner,attr.engine\n"
-                                           "db-1,database,DB one,,db2\n"
-                                           "db-2,database,DB two,,mysql\n")
+        path = write(
+            tmp_path / "cis.csv",
+            "id,class,name,owner,attr.engine\n"
+            "db-1,database,DB one,,db2\n"
+            "db-2,database,DB two,,mysql\n",
+        )
         plan = check_file(store, path)
         assert (plan.created, plan.updated, plan.unchanged) == (1, 1, 0)
-        assert plan.diff_lines() == ["db-1: owner: 'alice' -> None",
-                                     "db-1: attributes.engine: 'oracle' -> 'db2'",
-                                     "db-2: created"]
+        assert plan.diff_lines() == [
+            "db-1: owner: 'alice' -> None",
+            "db-1: attributes.engine: 'oracle' -> 'db2'",
+            "db-2: created",
+        ]
         assert store.get_ci("db-1").owner == "alice" and store.version() == 1
 
     def test_replace_plan_shows_what_would_be_wiped(self, sqlite_store, tmp_path):
         sqlite_store.apply(Batch(cis=[stored_db()]), actor="t")
-        path = write(tmp_path / "cis.csv",
-                     "id,class,name,attr.engine\ndb-1,database,DB one,oracle\n")
+        path = write(
+            tmp_path / "cis.csv", "id,class,name,attr.engine\ndb-1,database,DB one,oracle\n"
+        )
         assert check_file(sqlite_store, path).unchanged == 1
         lines = check_file(sqlite_store, path, replace=True).diff_lines(limit=3)
-        assert lines[:2] == ["db-1: criticality: 'critical' -> 'medium'",
-                             "db-1: owner: 'alice' -> None"]
+        assert lines[:2] == [
+            "db-1: criticality: 'critical' -> 'medium'",
+            "db-1: owner: 'alice' -> None",
+        ]
         assert lines[3].startswith("... and ") and len(lines) == 4
 
     def test_partial_and_full_agree_on_counts(self, sqlite_store, tmp_path):

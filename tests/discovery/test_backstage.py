@@ -26,23 +26,28 @@ def entity(kind: str, name: str, ns: str | None = None, **spec) -> dict:
 
 
 def run(*entities: dict):
-    return transform_entities([Doc(e, "catalog-info.yaml", i + 1)
-                               for i, e in enumerate(entities)])
+    return transform_entities([Doc(e, "catalog-info.yaml", i + 1) for i, e in enumerate(entities)])
 
 
 def rels(out, rel_type: str) -> set[tuple[str, str]]:
-    return {(r.source.removeprefix(B), r.target.removeprefix(B)) for r in out.rels.values()
-            if r.type == rel_type}
+    return {
+        (r.source.removeprefix(B), r.target.removeprefix(B))
+        for r in out.rels.values()
+        if r.type == rel_type
+    }
 
 
 class TestParseRef:
     @pytest.mark.parametrize(
         ("ref", "default_kind", "expected"),
-        [("team-a", "group", ("group", "ops", "team-a")),
-         ("user:jdoe", "group", ("user", "ops", "jdoe")),
-         ("Component:Default/Artist-Lookup", None, ("component", "default", "artist-lookup")),
-         ("infra/artists-db", "resource", ("resource", "infra", "artists-db")),
-         ("artists-db", None, (None, "ops", "artists-db"))])
+        [
+            ("team-a", "group", ("group", "ops", "team-a")),
+            ("user:jdoe", "group", ("user", "ops", "jdoe")),
+            ("Component:Default/Artist-Lookup", None, ("component", "default", "artist-lookup")),
+            ("infra/artists-db", "resource", ("resource", "infra", "artists-db")),
+            ("artists-db", None, (None, "ops", "artists-db")),
+        ],
+    )
     def test_forms_and_defaults(self, ref, default_kind, expected):
         assert parse_ref(ref, default_kind=default_kind, namespace="ops") == expected
 
@@ -50,20 +55,42 @@ class TestParseRef:
 class TestTransform:
     @pytest.mark.parametrize(
         ("obj", "ci_class", "attrs"),
-        [(entity("Component", "web", type="website", lifecycle="production"), "application",
-          {"type": "website", "lifecycle": "production"}),
-         (entity("API", "web-api", type="openapi", definition="openapi: 3.0.0"),
-          "technical_service", {"type": "openapi"}),
-         (entity("Resource", "orders-db", type="postgres-database"), "database",
-          {"engine": "postgresql"}),
-         (entity("Resource", "assets", type="s3-bucket"), "storage", {}),
-         (entity("Resource", "events", type="kafka-topic"), "middleware",
-          {"product": "kafka-topic"}),
-         (entity("System", "shop"), "system", {}), (entity("Domain", "retail"), "domain", {}),
-         (entity("Group", "team-a", type="team", profile={"email": "a@x"}), "support_group",
-          {"email": "a@x"}),
-         (entity("User", "jdoe", profile={"displayName": "J Doe"}), "person",
-          {"display_name": "J Doe"})])
+        [
+            (
+                entity("Component", "web", type="website", lifecycle="production"),
+                "application",
+                {"type": "website", "lifecycle": "production"},
+            ),
+            (
+                entity("API", "web-api", type="openapi", definition="openapi: 3.0.0"),
+                "technical_service",
+                {"type": "openapi"},
+            ),
+            (
+                entity("Resource", "orders-db", type="postgres-database"),
+                "database",
+                {"engine": "postgresql"},
+            ),
+            (entity("Resource", "assets", type="s3-bucket"), "storage", {}),
+            (
+                entity("Resource", "events", type="kafka-topic"),
+                "middleware",
+                {"product": "kafka-topic"},
+            ),
+            (entity("System", "shop"), "system", {}),
+            (entity("Domain", "retail"), "domain", {}),
+            (
+                entity("Group", "team-a", type="team", profile={"email": "a@x"}),
+                "support_group",
+                {"email": "a@x"},
+            ),
+            (
+                entity("User", "jdoe", profile={"displayName": "J Doe"}),
+                "person",
+                {"display_name": "J Doe"},
+            ),
+        ],
+    )
     def test_kind_to_class(self, obj, ci_class, attrs):
         ci = next(iter(run(obj).cis.values()))
         assert ci.ci_class == ci_class
@@ -72,47 +99,78 @@ class TestTransform:
 
     def test_key_and_identity(self):
         ci = run(entity("Component", "Artist-Lookup", ns="Music")).cis[
-            "backstage:component:music/artist-lookup"]
+            "backstage:component:music/artist-lookup"
+        ]
         assert ci.name == "Artist-Lookup"
-        assert {"kind": "Component", "namespace": "music",
-                "ref": "component:music/artist-lookup"}.items() <= ci.attributes.items()
+        assert {
+            "kind": "Component",
+            "namespace": "music",
+            "ref": "component:music/artist-lookup",
+        }.items() <= ci.attributes.items()
 
     def test_field_default_kinds(self):
-        out = run(entity("Component", "web", owner="team-a", system="shop",
-                         providesApis=["web-api"], consumesApis=["pay-api"],
-                         subcomponentOf="portal"),
-                  entity("System", "shop", domain="retail"),
-                  entity("Domain", "retail", subdomainOf="commerce"))
+        out = run(
+            entity(
+                "Component",
+                "web",
+                owner="team-a",
+                system="shop",
+                providesApis=["web-api"],
+                consumesApis=["pay-api"],
+                subcomponentOf="portal",
+            ),
+            entity("System", "shop", domain="retail"),
+            entity("Domain", "retail", subdomainOf="commerce"),
+        )
         keys = set(out.cis)
-        assert {f"{B}group:default/team-a", f"{B}system:default/shop", f"{B}api:default/web-api",
-                f"{B}api:default/pay-api", f"{B}component:default/portal",
-                f"{B}domain:default/retail", f"{B}domain:default/commerce"} <= keys
+        assert {
+            f"{B}group:default/team-a",
+            f"{B}system:default/shop",
+            f"{B}api:default/web-api",
+            f"{B}api:default/pay-api",
+            f"{B}component:default/portal",
+            f"{B}domain:default/retail",
+            f"{B}domain:default/commerce",
+        } <= keys
 
     def test_namespace_defaults_to_the_referring_entity(self):
         out = run(entity("Component", "web", ns="ops", owner="team-a", system="default/shop"))
         assert {f"{B}group:ops/team-a", f"{B}system:default/shop"} <= set(out.cis)
 
     def test_references_compare_case_insensitively(self):
-        out = run(entity("Component", "web", owner="Group:Team-A", consumesApis=["Pay-API"]),
-                  entity("Group", "team-a"), entity("API", "pay-api"))
+        out = run(
+            entity("Component", "web", owner="Group:Team-A", consumesApis=["Pay-API"]),
+            entity("Group", "team-a"),
+            entity("API", "pay-api"),
+        )
         assert not any(c.unresolved for c in out.cis.values())
         assert rels(out, "depends_on") == {("component:default/web", "api:default/pay-api")}
 
     def test_dependencies_carry_impact(self):
-        out = run(entity("Component", "web", dependsOn=["resource:db"], consumesApis=["api"],
-                         providesApis=["web-api"]),
-                  entity("Component", "migrations", dependencyOf=["component:web"]))
+        out = run(
+            entity(
+                "Component",
+                "web",
+                dependsOn=["resource:db"],
+                consumesApis=["api"],
+                providesApis=["web-api"],
+            ),
+            entity("Component", "migrations", dependencyOf=["component:web"]),
+        )
         assert rels(out, "depends_on") == {
             ("component:default/web", "resource:default/db"),
             ("component:default/web", "api:default/api"),
-            ("component:default/web", "component:default/migrations")}
+            ("component:default/web", "component:default/migrations"),
+        }
         assert rels(out, "provides") == {("component:default/web", "api:default/web-api")}
 
     def test_structure_carries_no_impact(self, registry):
-        out = run(entity("Component", "web", system="shop", subcomponentOf="portal"),
-                  entity("System", "shop", domain="retail"),
-                  entity("Group", "team-a", parent="org", children=["team-b"], members=["jdoe"]),
-                  entity("User", "ann", memberOf=["team-a"]))
+        out = run(
+            entity("Component", "web", system="shop", subcomponentOf="portal"),
+            entity("System", "shop", domain="retail"),
+            entity("Group", "team-a", parent="org", children=["team-b"], members=["jdoe"]),
+            entity("User", "ann", memberOf=["team-a"]),
+        )
         assert rels(out, "part_of") == {
             ("component:default/web", "system:default/shop"),
             ("component:default/web", "component:default/portal"),
@@ -120,14 +178,17 @@ class TestTransform:
             ("group:default/team-a", "group:default/org"),
             ("group:default/team-b", "group:default/team-a"),
             ("user:default/jdoe", "group:default/team-a"),
-            ("user:default/ann", "group:default/team-a")}
+            ("user:default/ann", "group:default/team-a"),
+        }
         assert rels(out, "depends_on") == set()
         assert registry.rel_type("part_of").propagation.value == "none"
 
     def test_owners_become_support_groups(self):
-        out = run(entity("Component", "web", owner="team-a"),
-                  entity("Component", "api", owner="user:jdoe"),
-                  entity("User", "jdoe", profile={"displayName": "Jane Doe"}))
+        out = run(
+            entity("Component", "web", owner="team-a"),
+            entity("Component", "api", owner="user:jdoe"),
+            entity("User", "jdoe", profile={"displayName": "Jane Doe"}),
+        )
         web, api = out.cis[f"{B}component:default/web"], out.cis[f"{B}component:default/api"]
         assert web.support_group == f"{B}group:default/team-a" and web.owner is None
         assert out.cis[f"{B}group:default/team-a"].ci_class == "support_group"
@@ -135,10 +196,14 @@ class TestTransform:
         assert api.owner == "Jane Doe" and api.support_group is None
 
     def test_depends_on_without_kind(self):
-        out = run(entity("Component", "web", dependsOn=["orders-db", "ghost"]),
-                  entity("Resource", "orders-db", type="database"))
-        assert rels(out, "depends_on") == {("component:default/web", "resource:default/orders-db"),
-                                           ("component:default/web", "component:default/ghost")}
+        out = run(
+            entity("Component", "web", dependsOn=["orders-db", "ghost"]),
+            entity("Resource", "orders-db", type="database"),
+        )
+        assert rels(out, "depends_on") == {
+            ("component:default/web", "resource:default/orders-db"),
+            ("component:default/web", "component:default/ghost"),
+        }
         assert out.cis[f"{B}component:default/ghost"].unresolved
         assert len([w for w in out.warnings if "has no kind" in w]) == 2
 
@@ -150,16 +215,28 @@ class TestTransform:
         assert out.cis[f"{B}system:default/nowhere"].unresolved
 
     def test_unmodelled_kinds_are_reported(self):
-        out = run(entity("Component", "web"), {"apiVersion": "scaffolder.backstage.io/v1beta3",
-                                                "kind": "Template", "metadata": {"name": "t"}})
-        assert out.warnings == ["ignored entities of kinds this scanner does not model: "
-                                "Template (1)"]
+        out = run(
+            entity("Component", "web"),
+            {
+                "apiVersion": "scaffolder.backstage.io/v1beta3",
+                "kind": "Template",
+                "metadata": {"name": "t"},
+            },
+        )
+        assert out.warnings == [
+            "ignored entities of kinds this scanner does not model: Template (1)"
+        ]
 
     def test_missing_name_is_located(self):
-        with pytest.raises(ValidationError, match=r"catalog-info\.yaml:2: missing required "
-                                                  r"field 'name'"):
-            run(entity("Component", "ok"), {"apiVersion": "backstage.io/v1alpha1",
-                                            "kind": "Component", "metadata": {}})
+        with pytest.raises(
+            ValidationError,
+            match=r"catalog-info\.yaml:2: missing required "
+            r"field 'name'",
+        ):
+            run(
+                entity("Component", "ok"),
+                {"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {}},
+            )
 
     def test_duplicate_entity_is_reported(self):
         out = run(entity("Component", "web", type="a"), entity("Component", "WEB", type="b"))
@@ -177,23 +254,39 @@ class TestDemoCatalog:
 
     def test_locations_are_followed(self, result):
         assert [s.rsplit("/", 1)[-1] for s in result.scope] == [
-            "catalog-info.yaml", "apis.yaml", "groups.yaml", "users.yaml"]
+            "catalog-info.yaml",
+            "apis.yaml",
+            "groups.yaml",
+            "users.yaml",
+        ]
         assert f"{B}user:default/breanna.davison" in {c.key for c in result.cis}
 
     def test_impact_chain(self, result):
-        got = {(r.source.removeprefix(B), r.type, r.target.removeprefix(B))
-               for r in result.relationships}
-        assert {("component:default/artist-lookup", "depends_on", "resource:default/artists-db"),
-                ("component:default/artist-lookup", "provides", "api:default/artist-api"),
-                ("component:default/artist-web", "depends_on", "api:default/artist-api"),
-                ("component:default/petstore", "depends_on",
-                 "component:default/petstore-db-migrations"),
-                ("component:default/petstore-db-migrations", "depends_on",
-                 "resource:default/artists-db")} <= got
+        got = {
+            (r.source.removeprefix(B), r.type, r.target.removeprefix(B))
+            for r in result.relationships
+        }
+        assert {
+            ("component:default/artist-lookup", "depends_on", "resource:default/artists-db"),
+            ("component:default/artist-lookup", "provides", "api:default/artist-api"),
+            ("component:default/artist-web", "depends_on", "api:default/artist-api"),
+            (
+                "component:default/petstore",
+                "depends_on",
+                "component:default/petstore-db-migrations",
+            ),
+            (
+                "component:default/petstore-db-migrations",
+                "depends_on",
+                "resource:default/artists-db",
+            ),
+        } <= got
 
     def test_unresolved(self, result):
         assert {c.key for c in result.cis if c.unresolved} == {
-            f"{B}api:default/searcher", f"{B}group:default/sre"}
+            f"{B}api:default/searcher",
+            f"{B}group:default/sre",
+        }
 
     def test_sighting_scope_is_its_file(self, result):
         api = next(c for c in result.cis if c.key == f"{B}api:default/artist-api")
@@ -210,16 +303,21 @@ class TestDemoCatalog:
 class TestBadInput:
     def test_malformed_yaml_names_file_and_line(self, tmp_path):
         p = tmp_path / "catalog-info.yaml"
-        p.write_text("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n"
-                     "  name: web\n  tags: [a, b\n")
+        p.write_text(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n"
+            "  name: web\n  tags: [a, b\n"
+        )
         with pytest.raises(ImportFormatError, match=r"catalog-info\.yaml:6: malformed YAML"):
             scan([p])
 
     def test_no_entities_says_so(self, tmp_path):
         p = tmp_path / "catalog-info.yaml"
         p.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
-        with pytest.raises(ImportFormatError, match=r"catalog-info\.yaml: no Backstage "
-                                                    r"entities"):
+        with pytest.raises(
+            ImportFormatError,
+            match=r"catalog-info\.yaml: no Backstage "
+            r"entities",
+        ):
             scan([p])
 
     def test_only_unmodelled_kinds_says_so(self, tmp_path):
@@ -230,7 +328,8 @@ class TestBadInput:
 
     def test_missing_location_target(self, tmp_path):
         p = tmp_path / "catalog-info.yaml"
-        p.write_text(textwrap.dedent("""\
+        p.write_text(
+            textwrap.dedent("""\
             apiVersion: backstage.io/v1alpha1
             kind: Component
             metadata: {name: web}
@@ -239,9 +338,13 @@ class TestBadInput:
             kind: Location
             metadata: {name: more}
             spec: {targets: [./gone.yaml, "https://example.com/catalog-info.yaml"]}
-            """))
-        with pytest.raises(ImportFormatError, match=r"catalog-info\.yaml:5: Location target "
-                                                    r".*gone\.yaml: no such file"):
+            """)
+        )
+        with pytest.raises(
+            ImportFormatError,
+            match=r"catalog-info\.yaml:5: Location target "
+            r".*gone\.yaml: no such file",
+        ):
             scan([p])
         r = scan([p], strict=False)
         assert not r.complete and "gone.yaml" in r.errors[0]
@@ -256,10 +359,18 @@ class TestEndToEnd:
         ids = {c.key: c.ci_id for c in reconcile(store, scan([CATALOG])).plan.creates}
         br = blast_radius(store.topology(), [ids[f"{B}resource:default/artists-db"]])
         affected = {a.id: a.state.value for a in br.affected()}
-        assert affected == {ids[f"{B}{k}"]: "down" for k in (
-            "component:default/artist-lookup", "api:default/artist-api",
-            "component:default/artist-web", "component:default/petstore-db-migrations",
-            "component:default/petstore", "api:default/petstore", "api:default/streetlights")}
+        assert affected == {
+            ids[f"{B}{k}"]: "down"
+            for k in (
+                "component:default/artist-lookup",
+                "api:default/artist-api",
+                "component:default/artist-web",
+                "component:default/petstore-db-migrations",
+                "component:default/petstore",
+                "api:default/petstore",
+                "api:default/streetlights",
+            )
+        }
         # structure and ownership carry no impact: the system, domain and team stay up
         again = reconcile(store, scan([CATALOG])).plan
         assert (again.creates, again.updates, again.relationships) == ((), (), ())
@@ -268,11 +379,22 @@ class TestEndToEnd:
         runner, db = CliRunner(), str(tmp_path / "b.db")
         done = runner.invoke(app, ["--db", db, "discover", "backstage", str(CATALOG)])
         assert done.exit_code == 0, done.output
-        out = runner.invoke(app, ["--db", db, "impact", "blast-radius",
-                                  f"{B}api:default/artist-api", "--format", "json"])
+        out = runner.invoke(
+            app,
+            [
+                "--db",
+                db,
+                "impact",
+                "blast-radius",
+                f"{B}api:default/artist-api",
+                "--format",
+                "json",
+            ],
+        )
         assert out.exit_code == 0, out.output
         assert {a["id"] for a in json.loads(out.output)["affected"]} == {
-            f"{B}component:default/artist-web"}
+            f"{B}component:default/artist-web"
+        }
 
 
 def test_doctests():

@@ -33,44 +33,95 @@ def model(*files: dict, env: dict | None = None) -> dict:
 
 
 def transform(*files: dict, env: dict | None = None, **options):
-    return transform_project([Doc(f, f"f{i}.yml", 1) for i, f in enumerate(files)], env or {},
-                             project=options.pop("project", "p"), **options)
+    return transform_project(
+        [Doc(f, f"f{i}.yml", 1) for i, f in enumerate(files)],
+        env or {},
+        project=options.pop("project", "p"),
+        **options,
+    )
 
 
 def deps(out) -> set[tuple[str, str]]:
-    return {(r.source.rsplit("/", 1)[-1], r.target.rsplit("/", 1)[-1])
-            for r in out.rels.values() if r.type == "depends_on"}
+    return {
+        (r.source.rsplit("/", 1)[-1], r.target.rsplit("/", 1)[-1])
+        for r in out.rels.values()
+        if r.type == "depends_on"
+    }
 
 
 class TestMerge:
     def test_mappings_merge_and_scalars_replace(self):
-        m = model({"services": {"w": {"image": "a", "restart": "always"}}},
-                  {"services": {"w": {"image": "b"}, "x": {"image": "c"}}})
+        m = model(
+            {"services": {"w": {"image": "a", "restart": "always"}}},
+            {"services": {"w": {"image": "b"}, "x": {"image": "c"}}},
+        )
         assert m["services"] == {"w": {"image": "b", "restart": "always"}, "x": {"image": "c"}}
 
     def test_ports_append_and_command_replaces(self):
-        m = model({"services": {"w": {"ports": ["80:80"], "command": ["a", "b"],
-                                      "entrypoint": "x", "expose": ["1"]}}},
-                  {"services": {"w": {"ports": ["443:443", "80:80"], "command": ["c"],
-                                      "entrypoint": ["y"], "expose": ["2"]}}})
-        assert m["services"]["w"] == {"ports": ["80:80", "443:443"], "command": ["c"],
-                                      "entrypoint": ["y"], "expose": ["1", "2"]}
+        m = model(
+            {
+                "services": {
+                    "w": {
+                        "ports": ["80:80"],
+                        "command": ["a", "b"],
+                        "entrypoint": "x",
+                        "expose": ["1"],
+                    }
+                }
+            },
+            {
+                "services": {
+                    "w": {
+                        "ports": ["443:443", "80:80"],
+                        "command": ["c"],
+                        "entrypoint": ["y"],
+                        "expose": ["2"],
+                    }
+                }
+            },
+        )
+        assert m["services"]["w"] == {
+            "ports": ["80:80", "443:443"],
+            "command": ["c"],
+            "entrypoint": ["y"],
+            "expose": ["1", "2"],
+        }
 
     def test_healthcheck_test_replaces(self):
-        m = model({"services": {"w": {"healthcheck": {"test": ["CMD", "a"], "interval": "5s"}}}},
-                  {"services": {"w": {"healthcheck": {"test": ["CMD", "b"]}}}})
+        m = model(
+            {"services": {"w": {"healthcheck": {"test": ["CMD", "a"], "interval": "5s"}}}},
+            {"services": {"w": {"healthcheck": {"test": ["CMD", "b"]}}}},
+        )
         assert m["services"]["w"]["healthcheck"] == {"test": ["CMD", "b"], "interval": "5s"}
 
     def test_list_and_map_forms_merge_by_key(self):
-        m = model({"services": {"w": {"environment": ["A=1", "B=2"], "depends_on": ["db"],
-                                      "networks": ["front"], "labels": ["x=1"]}}},
-                  {"services": {"w": {"environment": {"B": "3", "C": "4"},
-                                      "depends_on": {"cache": {"condition": "service_healthy"}},
-                                      "networks": {"back": {"aliases": ["api"]}}}}})
+        m = model(
+            {
+                "services": {
+                    "w": {
+                        "environment": ["A=1", "B=2"],
+                        "depends_on": ["db"],
+                        "networks": ["front"],
+                        "labels": ["x=1"],
+                    }
+                }
+            },
+            {
+                "services": {
+                    "w": {
+                        "environment": {"B": "3", "C": "4"},
+                        "depends_on": {"cache": {"condition": "service_healthy"}},
+                        "networks": {"back": {"aliases": ["api"]}},
+                    }
+                }
+            },
+        )
         w = m["services"]["w"]
         assert w["environment"] == {"A": "1", "B": "3", "C": "4"}
-        assert w["depends_on"] == {"db": {"condition": "service_started"},
-                                   "cache": {"condition": "service_healthy"}}
+        assert w["depends_on"] == {
+            "db": {"condition": "service_started"},
+            "cache": {"condition": "service_healthy"},
+        }
         assert w["networks"] == {"front": None, "back": {"aliases": ["api"]}}
         assert w["labels"] == {"x": "1"}
 
@@ -79,23 +130,35 @@ class TestMerge:
         assert m["services"]["w"]["environment"] == {"TOKEN": "t", "UNSET": None}
 
     def test_volumes_replace_by_target(self):
-        m = model({"services": {"w": {"volumes": ["data:/var/lib/x", "./a:/app"]}}},
-                  {"services": {"w": {"volumes": ["./b:/app", {"type": "tmpfs",
-                                                               "target": "/tmp"}]}}})
-        assert m["services"]["w"]["volumes"] == ["data:/var/lib/x", "./b:/app",
-                                                 {"type": "tmpfs", "target": "/tmp"}]
+        m = model(
+            {"services": {"w": {"volumes": ["data:/var/lib/x", "./a:/app"]}}},
+            {"services": {"w": {"volumes": ["./b:/app", {"type": "tmpfs", "target": "/tmp"}]}}},
+        )
+        assert m["services"]["w"]["volumes"] == [
+            "data:/var/lib/x",
+            "./b:/app",
+            {"type": "tmpfs", "target": "/tmp"},
+        ]
 
     def test_reset_and_override_tags(self, tmp_path):
-        write(tmp_path, "a.yml", """\
+        write(
+            tmp_path,
+            "a.yml",
+            """\
             services:
               w: {image: app, ports: ["80:80"], environment: {A: "1", B: "2"}}
-            """)
-        write(tmp_path, "b.yml", """\
+            """,
+        )
+        write(
+            tmp_path,
+            "b.yml",
+            """\
             services:
               w:
                 ports: !reset []
                 environment: !override {C: "3"}
-            """)
+            """,
+        )
         r = scan([tmp_path / "a.yml", tmp_path / "b.yml"], environ={}, project="p")
         ci = next(c for c in r.cis if c.key == "compose:p/w")
         assert "ports" not in ci.attributes
@@ -110,11 +173,21 @@ class TestMerge:
 class TestInterpolation:
     @pytest.mark.parametrize(
         ("text", "env", "expected"),
-        [("${A}", {"A": "x"}, "x"), ("$A-b", {"A": "x"}, "x-b"),
-         ("${A:-d}", {}, "d"), ("${A:-d}", {"A": ""}, "d"), ("${A-d}", {"A": ""}, ""),
-         ("${A-d}", {}, "d"), ("${A:+alt}", {"A": "x"}, "alt"), ("${A:+alt}", {}, ""),
-         ("$${A}", {"A": "x"}, "${A}"), ("${A:-${B:-deep}}", {}, "deep"),
-         ("postgres://u:${PW}@db/x", {"PW": "s"}, "postgres://u:s@db/x"), ("$", {}, "$")])
+        [
+            ("${A}", {"A": "x"}, "x"),
+            ("$A-b", {"A": "x"}, "x-b"),
+            ("${A:-d}", {}, "d"),
+            ("${A:-d}", {"A": ""}, "d"),
+            ("${A-d}", {"A": ""}, ""),
+            ("${A-d}", {}, "d"),
+            ("${A:+alt}", {"A": "x"}, "alt"),
+            ("${A:+alt}", {}, ""),
+            ("$${A}", {"A": "x"}, "${A}"),
+            ("${A:-${B:-deep}}", {}, "deep"),
+            ("postgres://u:${PW}@db/x", {"PW": "s"}, "postgres://u:s@db/x"),
+            ("$", {}, "$"),
+        ],
+    )
     def test_forms(self, text, env, expected):
         assert expand(text, env, "f.yml", set(), []) == expected
 
@@ -125,14 +198,16 @@ class TestInterpolation:
         assert out == {"a": "", "b": ["", ""]}
         assert warnings == [
             "variable X is not set: substituted an empty string (first used in f.yml at a)",
-            "variable Y is not set: substituted an empty string (first used in f.yml at b[1])"]
+            "variable Y is not set: substituted an empty string (first used in f.yml at b[1])",
+        ]
 
     def test_required_variable(self):
-        with pytest.raises(ValidationError,
-                           match=r"f\.yml: services\.w\.image: required variable TAG is not "
-                                 r"set: give a tag"):
-            expand({"services": {"w": {"image": "app:${TAG:?give a tag}"}}}, {}, "f.yml",
-                   set(), [])
+        with pytest.raises(
+            ValidationError,
+            match=r"f\.yml: services\.w\.image: required variable TAG is not "
+            r"set: give a tag",
+        ):
+            expand({"services": {"w": {"image": "app:${TAG:?give a tag}"}}}, {}, "f.yml", set(), [])
 
     def test_keys_are_not_expanded(self):
         assert expand({"$A": "$A"}, {"A": "x"}, "f", set(), []) == {"$A": "x"}
@@ -141,8 +216,10 @@ class TestInterpolation:
         r = scan(FILES, env_file=APP / "vote.env", environ={"TAG": "from-shell"})
         vote = next(c for c in r.cis if c.key == P + "vote")
         # the shell environment wins over the env file, as with docker compose
-        assert vote.attributes["image"] == \
-            "registry.example.com/voting/examplevotingapp_vote:from-shell"
+        assert (
+            vote.attributes["image"]
+            == "registry.example.com/voting/examplevotingapp_vote:from-shell"
+        )
 
     def test_dot_env_beside_the_first_file_is_read(self, tmp_path):
         write(tmp_path, "compose.yaml", "services:\n  w: {image: 'app:${TAG}'}\n")
@@ -157,21 +234,40 @@ class TestInterpolation:
 
     def test_env_file_syntax(self):
         assert parse_env_file("export A=1\n# c\nB='$x y'\nC=v # note\n", "e") == {
-            "A": "1", "B": "$x y", "C": "v"}
+            "A": "1",
+            "B": "$x y",
+            "C": "v",
+        }
 
 
 class TestTransform:
     def test_depends_on_list_and_map_links_and_more(self):
-        out = transform({"services": {
-            "web": {"depends_on": ["api"], "links": ["cache:c"]},
-            "api": {"depends_on": {"db": {"condition": "service_healthy"}},
-                    "volumes_from": ["data"]},
-            "proxy": {"network_mode": "service:web"},
-            "db": {}, "cache": {}, "data": {}}})
-        assert deps(out) == {("web", "api"), ("web", "cache"), ("api", "db"), ("api", "data"),
-                             ("proxy", "web")}
+        out = transform(
+            {
+                "services": {
+                    "web": {"depends_on": ["api"], "links": ["cache:c"]},
+                    "api": {
+                        "depends_on": {"db": {"condition": "service_healthy"}},
+                        "volumes_from": ["data"],
+                    },
+                    "proxy": {"network_mode": "service:web"},
+                    "db": {},
+                    "cache": {},
+                    "data": {},
+                }
+            }
+        )
+        assert deps(out) == {
+            ("web", "api"),
+            ("web", "cache"),
+            ("api", "db"),
+            ("api", "data"),
+            ("proxy", "web"),
+        }
         assert out.rels["compose:p/api", "depends_on", "compose:p/db"].attributes == {
-            "via": "depends_on", "condition": "service_healthy"}
+            "via": "depends_on",
+            "condition": "service_healthy",
+        }
 
     def test_undefined_service_is_unresolved(self):
         out = transform({"services": {"web": {"depends_on": ["ghost"]}}})
@@ -180,25 +276,55 @@ class TestTransform:
 
     @pytest.mark.parametrize(
         "value",
-        ["postgres://user@db:5432/x", "jdbc:mysql://db:3306/x", "db:5432",
-         "Server=db;Port=5432;Database=x", "mongodb://other:1,db:27017/x?replicaSet=r",
-         "http://database-alias/health"])
+        [
+            "postgres://user@db:5432/x",
+            "jdbc:mysql://db:3306/x",
+            "db:5432",
+            "Server=db;Port=5432;Database=x",
+            "mongodb://other:1,db:27017/x?replicaSet=r",
+            "http://database-alias/health",
+        ],
+    )
     def test_env_values_address_services(self, value):
-        out = transform({"services": {
-            "app": {"environment": {"URL": value}},
-            "db": {"networks": {"back": {"aliases": ["database-alias"]}}}}})
+        out = transform(
+            {
+                "services": {
+                    "app": {"environment": {"URL": value}},
+                    "db": {"networks": {"back": {"aliases": ["database-alias"]}}},
+                }
+            }
+        )
         assert ("app", "db") in deps(out)
 
     def test_command_and_entrypoint_are_searched(self):
-        out = transform({"services": {
-            "app": {"command": "celery -A x worker -b redis://cache:6379/0",
-                    "entrypoint": ["wait-for", "db:5432", "--"]},
-            "cache": {"image": "redis"}, "db": {"image": "postgres"}}})
+        out = transform(
+            {
+                "services": {
+                    "app": {
+                        "command": "celery -A x worker -b redis://cache:6379/0",
+                        "entrypoint": ["wait-for", "db:5432", "--"],
+                    },
+                    "cache": {"image": "redis"},
+                    "db": {"image": "postgres"},
+                }
+            }
+        )
         assert deps(out) == {("app", "cache"), ("app", "db")}
 
     def test_unknown_hosts_are_unresolved_never_dropped(self):
-        out = transform({"services": {"app": {"environment": {
-            "A": "redis://cache.example.com:6379", "B": "mysql://10.0.0.9/x", "C": "plain"}}}})
+        out = transform(
+            {
+                "services": {
+                    "app": {
+                        "environment": {
+                            "A": "redis://cache.example.com:6379",
+                            "B": "mysql://10.0.0.9/x",
+                            "C": "plain",
+                        }
+                    }
+                }
+            }
+        )
         assert out.cis["compose:host/cache.example.com"].unresolved
         ip = out.cis["compose:host/10.0.0.9"]
         assert ip.ci_class == "database_instance" and ip.attributes["engine"] == "mysql"
@@ -209,15 +335,28 @@ class TestTransform:
         assert deps(out) == set()
 
     def test_named_volumes_are_storage(self):
-        out = transform({"services": {"db": {"volumes": ["pg:/var/lib/pg", "./x:/x", "/anon"]}},
-                         "volumes": {"pg": {"driver": "local"}}})
+        out = transform(
+            {
+                "services": {"db": {"volumes": ["pg:/var/lib/pg", "./x:/x", "/anon"]}},
+                "volumes": {"pg": {"driver": "local"}},
+            }
+        )
         vol = out.cis["compose:p/volume/pg"]
         assert vol.ci_class == "storage" and vol.parent == "compose:p"
         assert deps(out) == {("db", "pg")}
 
     def test_hostnames_and_parent(self):
-        out = transform({"services": {"web": {"container_name": "web-1", "hostname": "www",
-                                              "networks": {"n": {"aliases": ["site"]}}}}})
+        out = transform(
+            {
+                "services": {
+                    "web": {
+                        "container_name": "web-1",
+                        "hostname": "www",
+                        "networks": {"n": {"aliases": ["site"]}},
+                    }
+                }
+            }
+        )
         web = out.cis["compose:p/web"]
         assert web.identifiers.hostnames == ["web", "web-1", "www", "site"]
         assert web.parent == "compose:p" and out.cis["compose:p"].ci_class == "system"
@@ -225,30 +364,36 @@ class TestTransform:
 
     @pytest.mark.parametrize(
         ("image", "expected"),
-        [("postgres:15-alpine", ("database_instance", {"engine": "postgresql"})),
-         ("bitnami/postgresql:16", ("database_instance", {"engine": "postgresql"})),
-         ("mysql", ("database_instance", {"engine": "mysql"})),
-         ("mariadb:11", ("database_instance", {"engine": "mysql"})),
-         ("mcr.microsoft.com/mssql/server:2022-latest",
-          ("database_instance", {"engine": "sqlserver"})),
-         ("gvenzl/oracle-xe:21", ("database_instance", {"engine": "oracle"})),
-         ("mongo:7", ("database_instance", {"engine": "other"})),
-         ("redis:alpine", ("database_instance", {"engine": "other"})),
-         ("rabbitmq:3-management", ("middleware", {"product": "rabbitmq"})),
-         ("nginx:1.27", ("load_balancer", {"product": "nginx"})),
-         ("haproxy", ("load_balancer", {"product": "haproxy"})),
-         ("traefik:v3", ("load_balancer", {"product": "traefik"})),
-         ("prometheuscommunity/postgres-exporter", None),
-         ("rediscommander/redis-commander", None),
-         ("oraclelinux:9", None), ("dockersamples/examplevotingapp_vote", None), (None, None)])
+        [
+            ("postgres:15-alpine", ("database_instance", {"engine": "postgresql"})),
+            ("bitnami/postgresql:16", ("database_instance", {"engine": "postgresql"})),
+            ("mysql", ("database_instance", {"engine": "mysql"})),
+            ("mariadb:11", ("database_instance", {"engine": "mysql"})),
+            (
+                "mcr.microsoft.com/mssql/server:2022-latest",
+                ("database_instance", {"engine": "sqlserver"}),
+            ),
+            ("gvenzl/oracle-xe:21", ("database_instance", {"engine": "oracle"})),
+            ("mongo:7", ("database_instance", {"engine": "other"})),
+            ("redis:alpine", ("database_instance", {"engine": "other"})),
+            ("rabbitmq:3-management", ("middleware", {"product": "rabbitmq"})),
+            ("nginx:1.27", ("load_balancer", {"product": "nginx"})),
+            ("haproxy", ("load_balancer", {"product": "haproxy"})),
+            ("traefik:v3", ("load_balancer", {"product": "traefik"})),
+            ("prometheuscommunity/postgres-exporter", None),
+            ("rediscommander/redis-commander", None),
+            ("oraclelinux:9", None),
+            ("dockersamples/examplevotingapp_vote", None),
+            (None, None),
+        ],
+    )
     def test_images_classify(self, image, expected):
         assert classify_image(image) == expected
 
     def test_project_name(self, tmp_path):
         write(tmp_path, "c.yml", "name: My_Shop!\nservices:\n  w: {image: x}\n")
         assert scan([tmp_path / "c.yml"], environ={}).cis[0].key == "compose:my_shop"
-        assert scan([tmp_path / "c.yml"], environ={}, project="other").cis[0].key == \
-            "compose:other"
+        assert scan([tmp_path / "c.yml"], environ={}, project="other").cis[0].key == "compose:other"
 
 
 class TestVotingApp:
@@ -258,28 +403,37 @@ class TestVotingApp:
         r = scan(FILES, environ={})
         classes = {c.key: c.ci_class for c in r.cis}
         assert classes == {
-            "compose:example-voting-app": "system", P + "vote": "application_instance",
-            P + "result": "application_instance", P + "worker": "application_instance",
-            P + "redis": "database_instance", P + "db": "database_instance",
+            "compose:example-voting-app": "system",
+            P + "vote": "application_instance",
+            P + "result": "application_instance",
+            P + "worker": "application_instance",
+            P + "redis": "database_instance",
+            P + "db": "database_instance",
             "compose:host/statsd.monitoring.example.com": "technical_service",
-            P + "volume/db-data": "storage"}
+            P + "volume/db-data": "storage",
+        }
         db = next(c for c in r.cis if c.key == P + "db")
         assert db.attributes["engine"] == "postgresql"
 
     def test_dependencies(self):
         r = scan(FILES, environ={})
         got = {(x.source, x.target) for x in r.relationships if x.type == "depends_on"}
-        assert got == {(P + "vote", P + "redis"), (P + "result", P + "db"),
-                       (P + "worker", P + "redis"), (P + "worker", P + "db"),
-                       (P + "worker", "compose:host/statsd.monitoring.example.com"),
-                       (P + "db", P + "volume/db-data")}
+        assert got == {
+            (P + "vote", P + "redis"),
+            (P + "result", P + "db"),
+            (P + "worker", P + "redis"),
+            (P + "worker", P + "db"),
+            (P + "worker", "compose:host/statsd.monitoring.example.com"),
+            (P + "db", P + "volume/db-data"),
+        }
 
     def test_unset_variable_and_profiles_reported(self):
         r = scan(FILES, environ={})
         assert r.warnings == [
             "variable POSTGRES_PASSWORD is not set: substituted an empty string (first used in "
             f"{FILES[1]} at services.result.environment.DATABASE_URL)",
-            "skipped services not in an active profile: seed"]
+            "skipped services not in an active profile: seed",
+        ]
         assert r.complete and r.scope == [f"file:{f.resolve().as_posix()}" for f in FILES]
 
     def test_active_profile(self):
@@ -310,8 +464,11 @@ class TestBadInput:
 
     def test_not_a_compose_file(self, tmp_path):
         p = write(tmp_path, "x.yml", "apiVersion: v1\nkind: Service\n")
-        with pytest.raises(ImportFormatError, match=r"x\.yml: not a Compose file: none of its "
-                                                    r"top-level keys \(apiVersion, kind\)"):
+        with pytest.raises(
+            ImportFormatError,
+            match=r"x\.yml: not a Compose file: none of its "
+            r"top-level keys \(apiVersion, kind\)",
+        ):
             scan([p], environ={})
 
     def test_no_services(self, tmp_path):
@@ -338,8 +495,9 @@ class TestEndToEnd:
         topo = store.topology()
 
         def down(key: str) -> set[str]:
-            return {a.id for a in blast_radius(topo, [ids[key]]).affected()
-                    if a.state.value == "down"}
+            return {
+                a.id for a in blast_radius(topo, [ids[key]]).affected() if a.state.value == "down"
+            }
 
         assert down(P + "db") == {ids[P + "result"], ids[P + "worker"]}
         assert down(P + "redis") == {ids[P + "vote"], ids[P + "worker"]}
@@ -349,19 +507,28 @@ class TestEndToEnd:
         assert (again.creates, again.updates, again.relationships) == ((), (), ())
 
     def test_cli_discover_then_blast_radius(self, tmp_path, monkeypatch):
-        for var in ("POSTGRES_PASSWORD", "REGISTRY", "TAG", "METRICS_URL",
-                    "COMPOSE_PROJECT_NAME"):
+        for var in ("POSTGRES_PASSWORD", "REGISTRY", "TAG", "METRICS_URL", "COMPOSE_PROJECT_NAME"):
             monkeypatch.delenv(var, raising=False)
         runner, db = CliRunner(), str(tmp_path / "c.db")
-        done = runner.invoke(app, ["--db", db, "discover", "compose", *map(str, FILES),
-                                   "--env-file", str(APP / "vote.env")])
+        done = runner.invoke(
+            app,
+            [
+                "--db",
+                db,
+                "discover",
+                "compose",
+                *map(str, FILES),
+                "--env-file",
+                str(APP / "vote.env"),
+            ],
+        )
         assert done.exit_code == 0, done.output
         assert "variable POSTGRES_PASSWORD is not set" in done.output + done.stderr
-        out = runner.invoke(app, ["--db", db, "impact", "blast-radius", P + "redis",
-                                  "--format", "json"])
+        out = runner.invoke(
+            app, ["--db", db, "impact", "blast-radius", P + "redis", "--format", "json"]
+        )
         assert out.exit_code == 0, out.output
-        assert {a["id"] for a in json.loads(out.output)["affected"]} == {P + "vote",
-                                                                         P + "worker"}
+        assert {a["id"] for a in json.loads(out.output)["affected"]} == {P + "vote", P + "worker"}
 
 
 def test_doctests():
@@ -370,6 +537,9 @@ def test_doctests():
     import discovery._compose
     import discovery.compose
 
-    for module in (discovery._compose, discovery.compose,):
+    for module in (
+        discovery._compose,
+        discovery.compose,
+    ):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, module.__name__

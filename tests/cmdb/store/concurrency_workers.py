@@ -13,8 +13,9 @@ def open_records(settings: Settings, worker: int, count: int) -> list[str]:
     ids = []
     with open_store(settings) as store:
         for i in range(count):
-            result = store.apply(Batch(records=[Incident(title=f"w{worker}-{i}",
-                                                         ci_ids=["db"])]), actor=f"w{worker}")
+            result = store.apply(
+                Batch(records=[Incident(title=f"w{worker}-{i}", ci_ids=["db"])]), actor=f"w{worker}"
+            )
             ids += result.allocated
     return ids
 
@@ -28,12 +29,17 @@ def increment(settings: Settings, worker: int, count: int) -> int:
         while done < count:
             ci = store.get_ci("counter")
             n = ci.attributes.get("n", 0)
-            bumped = CI.model_validate({**ci.model_dump(by_alias=True),
-                                        "attributes": {**ci.attributes, "n": n + 1}})
+            bumped = CI.model_validate(
+                {**ci.model_dump(by_alias=True), "attributes": {**ci.attributes, "n": n + 1}}
+            )
             try:
-                store.apply(Batch(cis=[bumped], expected=[Expected(entity="ci", id="counter",
-                                                                   version=ci.version)]),
-                            actor=f"w{worker}")
+                store.apply(
+                    Batch(
+                        cis=[bumped],
+                        expected=[Expected(entity="ci", id="counter", version=ci.version)],
+                    ),
+                    actor=f"w{worker}",
+                )
             except ConflictError:
                 conflicts += 1
                 continue

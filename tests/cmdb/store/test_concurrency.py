@@ -32,23 +32,31 @@ def _pool(n: int) -> ProcessPoolExecutor:
 
 class TestConcurrentWriters:
     def test_eight_processes_open_two_hundred_distinct_incidents(self, store):
-        store.apply(Batch(cis=[CI(id="db", ci_class="database", name="DB",
-                                  attributes={"engine": "oracle"})]), actor="t")
+        store.apply(
+            Batch(
+                cis=[CI(id="db", ci_class="database", name="DB", attributes={"engine": "oracle"})]
+            ),
+            actor="t",
+        )
         settings = _settings(store)
         with _pool(PROCESSES) as pool:
-            futures = [pool.submit(workers.open_records, settings, w, 25)
-                       for w in range(PROCESSES)]
+            futures = [pool.submit(workers.open_records, settings, w, 25) for w in range(PROCESSES)]
             ids = [i for f in futures for i in f.result()]
         assert len(ids) == 200 and len(set(ids)) == 200
         stored = store.find_records(RecordFilter())
         assert len(stored) == 200
-        assert {r.title for r in stored} == {f"w{w}-{i}" for w in range(PROCESSES)
-                                             for i in range(25)}
+        assert {r.title for r in stored} == {
+            f"w{w}-{i}" for w in range(PROCESSES) for i in range(25)
+        }
         assert all(r.version == 1 for r in stored)  # none was overwritten
 
     def test_no_update_is_lost_between_four_editors(self, store):
-        store.apply(Batch(cis=[CI(id="counter", ci_class="application", name="Counter",
-                                  attributes={"n": 0})]), actor="t")
+        store.apply(
+            Batch(
+                cis=[CI(id="counter", ci_class="application", name="Counter", attributes={"n": 0})]
+            ),
+            actor="t",
+        )
         settings = _settings(store)
         with _pool(4) as pool:
             futures = [pool.submit(workers.increment, settings, w, 15) for w in range(4)]

@@ -28,8 +28,11 @@ def small_graph() -> Batch:
             ci("srv", "physical_server", identifiers={"serial_number": "SN-1"}),
             ci("pool", "cluster", min_required=1),
         ],
-        relationships=[rel("app", "db"), rel("db", "srv", "runs_on"),
-                       rel("srv", "pool", "member_of")],
+        relationships=[
+            rel("app", "db"),
+            rel("db", "srv", "runs_on"),
+            rel("srv", "pool", "member_of"),
+        ],
     )
 
 
@@ -65,27 +68,45 @@ class TestApply:
     @pytest.mark.parametrize(
         ("bad", "match"),
         [
-            (Batch(cis=[ci("x1"), CI(id="x2", ci_class="spaceship", name="X")]),
-             r"cis\[1\] 'x2': field 'class': unknown CI class 'spaceship'"),
-            (Batch(cis=[ci("x1"), CI(id="x2", ci_class="database", name="X")]),
-             r"cis\[1\] 'x2': field 'attributes.engine': required"),
-            (Batch(cis=[ci("x1"), ci("x2", "database", attributes={"engine": "excel"})]),
-             r"'excel' is not one of"),
+            (
+                Batch(cis=[ci("x1"), CI(id="x2", ci_class="spaceship", name="X")]),
+                r"cis\[1\] 'x2': field 'class': unknown CI class 'spaceship'",
+            ),
+            (
+                Batch(cis=[ci("x1"), CI(id="x2", ci_class="database", name="X")]),
+                r"cis\[1\] 'x2': field 'attributes.engine': required",
+            ),
+            (
+                Batch(cis=[ci("x1"), ci("x2", "database", attributes={"engine": "excel"})]),
+                r"'excel' is not one of",
+            ),
             (Batch(cis=[ci("x1"), ci("x1")]), r"cis\[1\] 'x1': field 'id': duplicate"),
-            (Batch(cis=[ci("x1")], relationships=[rel("x1", "nowhere")]),
-             r"relationships\[0\] 'x1\|depends_on\|nowhere': field 'target': CI 'nowhere' "
-             r"does not exist"),
-            (Batch(cis=[ci("x1"), ci("loc", "location")],
-                   relationships=[rel("loc", "x1", "runs_on")]),
-             r"location -\[runs_on\]-> application is not allowed"),
-            (Batch(cis=[ci("x1"), ci("x2")], relationships=[rel("x1", "x2", "teleports_to")]),
-             r"unknown relationship type 'teleports_to'"),
+            (
+                Batch(cis=[ci("x1")], relationships=[rel("x1", "nowhere")]),
+                r"relationships\[0\] 'x1\|depends_on\|nowhere': field 'target': CI 'nowhere' "
+                r"does not exist",
+            ),
+            (
+                Batch(
+                    cis=[ci("x1"), ci("loc", "location")],
+                    relationships=[rel("loc", "x1", "runs_on")],
+                ),
+                r"location -\[runs_on\]-> application is not allowed",
+            ),
+            (
+                Batch(cis=[ci("x1"), ci("x2")], relationships=[rel("x1", "x2", "teleports_to")]),
+                r"unknown relationship type 'teleports_to'",
+            ),
             (Batch(cis=[ci("x1", min_required=2)]), r"only redundancy groups take min_required"),
             (Batch(cis=[ci("x1")], retire_cis=["ghost"]), r"retire_cis\[0\]: field 'id'"),
-            (Batch(cis=[ci("x1")], retire_relationships=[("app", "depends_on", "srv")]),
-             r"retire_relationships\[0\]: relationship app -\[depends_on\]-> srv does not exist"),
-            (Batch(cis=[ci("x1")], records=[Incident(id="INC-9", ci_ids=["ghost"])]),
-             r"records\[0\] 'INC-9': field 'ci_ids': CI 'ghost' does not exist"),
+            (
+                Batch(cis=[ci("x1")], retire_relationships=[("app", "depends_on", "srv")]),
+                r"retire_relationships\[0\]: relationship app -\[depends_on\]-> srv does not exist",
+            ),
+            (
+                Batch(cis=[ci("x1")], records=[Incident(id="INC-9", ci_ids=["ghost"])]),
+                r"records\[0\] 'INC-9': field 'ci_ids': CI 'ghost' does not exist",
+            ),
         ],
     )
     def test_a_bad_item_leaves_the_store_unchanged(self, store, bad, match):
@@ -111,7 +132,8 @@ class TestRetire:
         assert "db" not in [c.id for c in store.find_cis(CIFilter())]
         assert "db" in [c.id for c in store.find_cis(CIFilter(include_retired=True))]
         assert [r.key for r in store.find_relationships(RelFilter())] == [
-            ("srv", "member_of", "pool")]
+            ("srv", "member_of", "pool")
+        ]
         retired = store.find_relationships(RelFilter(include_retired=True, ci="db"))
         assert {r.status for r in retired} == {"retired"}
 
@@ -125,7 +147,8 @@ class TestRetire:
         store.apply(small_graph(), actor="t")
         store.apply(Batch(retire_relationships=[("app", "depends_on", "db")]), actor="t")
         assert ("app", "depends_on", "db") not in [
-            r.key for r in store.find_relationships(RelFilter())]
+            r.key for r in store.find_relationships(RelFilter())
+        ]
         t = store.topology()
         assert t.index("app") not in t.dependents.row(t.index("db")).tolist()
 
@@ -142,7 +165,10 @@ class TestHistory:
         store.apply(Batch(retire_cis=["app"]), actor="ann")
         entries = store.history(HistoryFilter(entity_id="app"))
         assert [e.action for e in entries] == [
-            HistoryAction.CREATE, HistoryAction.UPDATE, HistoryAction.RETIRE]
+            HistoryAction.CREATE,
+            HistoryAction.UPDATE,
+            HistoryAction.RETIRE,
+        ]
         create, update, retire = entries
         assert create.before is None and create.after["owner"] == "alice"
         assert (update.before["owner"], update.after["owner"]) == ("alice", "carol")
@@ -155,7 +181,10 @@ class TestHistory:
         store.apply(small_graph(), actor="t")
         entries = store.history(HistoryFilter(entity="relationship"))
         assert sorted(e.entity_id for e in entries) == [
-            "app|depends_on|db", "db|runs_on|srv", "srv|member_of|pool"]
+            "app|depends_on|db",
+            "db|runs_on|srv",
+            "srv|member_of|pool",
+        ]
 
     def test_failed_batch_writes_no_history(self, store):
         with pytest.raises(ValidationError):
@@ -191,8 +220,10 @@ class TestQueries:
             (RelFilter(source="app"), [("app", "depends_on", "db")]),
             (RelFilter(target="pool"), [("srv", "member_of", "pool")]),
             (RelFilter(ci="db"), [("app", "depends_on", "db"), ("db", "runs_on", "srv")]),
-            (RelFilter(types=("runs_on", "member_of")),
-             [("db", "runs_on", "srv"), ("srv", "member_of", "pool")]),
+            (
+                RelFilter(types=("runs_on", "member_of")),
+                [("db", "runs_on", "srv"), ("srv", "member_of", "pool")],
+            ),
         ],
     )
     def test_find_relationships(self, store, flt, expected):
@@ -201,8 +232,12 @@ class TestQueries:
 
     @pytest.mark.parametrize(
         ("depth", "types", "expected"),
-        [(1, (), {"app", "db", "srv"}), (2, (), {"app", "db", "srv", "pool"}),
-         (0, (), {"db"}), (3, ("depends_on",), {"app", "db"})],
+        [
+            (1, (), {"app", "db", "srv"}),
+            (2, (), {"app", "db", "srv", "pool"}),
+            (0, (), {"db"}),
+            (3, ("depends_on",), {"app", "db"}),
+        ],
     )
     def test_neighbourhood(self, store, depth, types, expected):
         store.apply(small_graph(), actor="t")
@@ -220,23 +255,30 @@ class TestQueries:
 class TestRecords:
     def test_records_round_trip_and_filter(self, store):
         store.apply(small_graph(), actor="t")
-        store.apply(Batch(records=[
-            Incident(id="INC-1", ci_ids=["db"], title="slow"),
-            Incident(id="INC-2", ci_ids=["app"], status="resolved"),
-            Change(id="CHG-1", ci_ids=["srv", "db"], type="emergency"),
-        ]), actor="t")
+        store.apply(
+            Batch(
+                records=[
+                    Incident(id="INC-1", ci_ids=["db"], title="slow"),
+                    Incident(id="INC-2", ci_ids=["app"], status="resolved"),
+                    Change(id="CHG-1", ci_ids=["srv", "db"], type="emergency"),
+                ]
+            ),
+            actor="t",
+        )
         assert store.get_record("CHG-1").type == "emergency"
         assert [r.id for r in store.find_records(RecordFilter(ci="db"))] == ["CHG-1", "INC-1"]
-        assert [r.id for r in store.find_records(RecordFilter(kinds=("incident",),
-                                                              open_only=True))] == ["INC-1"]
+        assert [
+            r.id for r in store.find_records(RecordFilter(kinds=("incident",), open_only=True))
+        ] == ["INC-1"]
         with pytest.raises(NotFoundError):
             store.get_record("INC-404")
 
     def test_record_update_is_history(self, store):
         store.apply(small_graph(), actor="t")
         store.apply(Batch(records=[Incident(id="INC-1", ci_ids=["db"])]), actor="t")
-        store.apply(Batch(records=[Incident(id="INC-1", ci_ids=["db"], status="resolved")]),
-                    actor="t")
+        store.apply(
+            Batch(records=[Incident(id="INC-1", ci_ids=["db"], status="resolved")]), actor="t"
+        )
         actions = [e.action for e in store.history(HistoryFilter(entity_id="INC-1"))]
         assert actions == [HistoryAction.CREATE, HistoryAction.UPDATE]
         assert store.find_records(RecordFilter(open_only=True)) == []
@@ -245,8 +287,12 @@ class TestRecords:
 class TestTopology:
     def test_snapshot_normalises_propagation(self, store):
         store.apply(small_graph(), actor="t")
-        store.apply(Batch(cis=[ci("svc", "business_service")],
-                          relationships=[rel("app", "svc", "provides")]), actor="t")
+        store.apply(
+            Batch(
+                cis=[ci("svc", "business_service")], relationships=[rel("app", "svc", "provides")]
+            ),
+            actor="t",
+        )
         t = store.topology()
         assert sorted(t.ids) == ["app", "db", "pool", "srv", "svc"]
         deps = {t.ids[i] for i in t.dependents.row(t.index("app"))}

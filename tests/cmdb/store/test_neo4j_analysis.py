@@ -50,12 +50,23 @@ def layered(seed: int) -> Batch:
     """A random layered estate without redundancy groups: switches <- servers <- databases <-
     applications -> services, with a few application-to-application dependencies."""
     rnd = random.Random(seed)
-    layers = {"sw": ("switch", 4), "srv": ("physical_server", 12),
-              "db": ("database", 10), "app": ("application", 20),
-              "svc": ("business_service", 6)}
-    cis = [CI(id=f"{p}-{i}", ci_class=cls, name=f"{p} {i}",
-              attributes={"engine": "postgresql"} if cls == "database" else {})
-           for p, (cls, n) in layers.items() for i in range(n)]
+    layers = {
+        "sw": ("switch", 4),
+        "srv": ("physical_server", 12),
+        "db": ("database", 10),
+        "app": ("application", 20),
+        "svc": ("business_service", 6),
+    }
+    cis = [
+        CI(
+            id=f"{p}-{i}",
+            ci_class=cls,
+            name=f"{p} {i}",
+            attributes={"engine": "postgresql"} if cls == "database" else {},
+        )
+        for p, (cls, n) in layers.items()
+        for i in range(n)
+    ]
     rels: set[tuple[str, str, str]] = set()
 
     def link(src: str, type_: str, dst: str, k: int) -> None:
@@ -69,8 +80,10 @@ def layered(seed: int) -> Batch:
     link("app", "provides", "svc", 1)
     for i in range(0, 20, 4):
         rels.add((f"app-{i}", "depends_on", f"app-{i + 1}"))
-    return Batch(cis=cis, relationships=[Relationship(source=s, type=t, target=d)
-                                         for s, t, d in sorted(rels)])
+    return Batch(
+        cis=cis,
+        relationships=[Relationship(source=s, type=t, target=d) for s, t, d in sorted(rels)],
+    )
 
 
 class TestServerSideBlastRadius:
@@ -87,7 +100,8 @@ class TestServerSideBlastRadius:
         assert len(reachable(topo, [widest])) > 10  # not only trivial cases
         limited = ("runs_on", "hosted_on", "member_of")
         assert neo.server_side_blast_radius([probes["hub"]], types=limited) == reachable(
-            topo, [probes["hub"]], limited)
+            topo, [probes["hub"]], limited
+        )
 
     def test_through_groups_is_what_the_engine_lists(self, neo):
         for batch in generate(800, seed=3):
@@ -101,8 +115,9 @@ class TestServerSideBlastRadius:
             assert got == listed | set(failed)
         hub = probes["hub"]
         assert len(neo.server_side_blast_radius([hub], through_groups=True)) > 100
-        assert neo.server_side_blast_radius([hub], types=("runs_on",), through_groups=True) \
-            == {a.id for a in blast_radius(topo, [hub], types=("runs_on",)).affected()} | {hub}
+        assert neo.server_side_blast_radius([hub], types=("runs_on",), through_groups=True) == {
+            a.id for a in blast_radius(topo, [hub], types=("runs_on",)).affected()
+        } | {hub}
 
     @pytest.mark.parametrize("seed", [3, 4, 5])
     def test_equals_the_engine_without_redundancy(self, neo, seed):
@@ -128,10 +143,14 @@ class TestServerSideBlastRadius:
 
 def _estate() -> list[Batch]:
     batches = list(generate(600, seed=7))
-    batches.append(Batch(records=[
-        Incident(id="INC-1", title="slow", ci_ids=["loc-000000"]),
-        Change(id="CHG-1", title="patch", ci_ids=["loc-000000"], type="emergency"),
-    ]))
+    batches.append(
+        Batch(
+            records=[
+                Incident(id="INC-1", title="slow", ci_ids=["loc-000000"]),
+                Change(id="CHG-1", title="patch", ci_ids=["loc-000000"], type="emergency"),
+            ]
+        )
+    )
     return batches
 
 
@@ -153,8 +172,9 @@ class TestRoundTrip:
 
         def edges(store):
             t = store.topology()
-            return sorted((t.ids[s], int(r), t.ids[d])
-                          for s, r, d in zip(t.src, t.rtype, t.dst, strict=True))
+            return sorted(
+                (t.ids[s], int(r), t.ids[d]) for s, r, d in zip(t.src, t.rtype, t.dst, strict=True)
+            )
 
         assert edges(neo) == edges(lite) == edges(back)
         assert sorted(neo.topology().ids) == sorted(lite.topology().ids)

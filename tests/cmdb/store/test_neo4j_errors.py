@@ -26,14 +26,23 @@ class TestMapDriverErrors:
     @pytest.mark.parametrize(
         ("raised", "expected", "match"),
         [
-            (nx.ServiceUnavailable("Couldn't connect (reason [Errno 111] Connection refused)"),
-             StoreUnavailableError, r"^cannot reach Neo4j at bolt://db\.example:7687 "
-                                    r"\(connection refused\)$"),
+            (
+                nx.ServiceUnavailable("Couldn't connect (reason [Errno 111] Connection refused)"),
+                StoreUnavailableError,
+                r"^cannot reach Neo4j at bolt://db\.example:7687 "
+                r"\(connection refused\)$",
+            ),
             (nx.SessionExpired("gone"), StoreUnavailableError, r"cannot reach Neo4j .* \(gone\)$"),
-            (nx.AuthError("The client is unauthorized"), StoreUnavailableError,
-             r"^Neo4j at bolt://db\.example:7687 rejected the credentials for user 'ann'$"),
-            (nx.ConstraintError("Node(1) already exists\nwith label CI"), ConflictError,
-             r"^Neo4j at .* refused a write: Node\(1\) already exists$"),
+            (
+                nx.AuthError("The client is unauthorized"),
+                StoreUnavailableError,
+                r"^Neo4j at bolt://db\.example:7687 rejected the credentials for user 'ann'$",
+            ),
+            (
+                nx.ConstraintError("Node(1) already exists\nwith label CI"),
+                ConflictError,
+                r"^Neo4j at .* refused a write: Node\(1\) already exists$",
+            ),
             (nx.ConfigurationError("bad"), ConfigError, r"bad Neo4j settings"),
             (nx.Neo4jError("weird\nmore"), StoreError, r"^Neo4j at .* failed: .*: weird$"),
             (nx.DriverError("broken"), StoreError, r"Neo4j driver error for .*: broken$"),
@@ -66,7 +75,8 @@ class TestAgainstServer:
         with pytest.raises(StoreUnavailableError) as info:
             open_store(bad, registry=registry)
         assert str(info.value) == (
-            f"Neo4j at {real.store} rejected the credentials for user 'cmdb-no-such-user'")
+            f"Neo4j at {real.store} rejected the credentials for user 'cmdb-no-such-user'"
+        )
 
     def test_unreachable_port(self, registry):
         uri = f"bolt://127.0.0.1:{_free_port()}"

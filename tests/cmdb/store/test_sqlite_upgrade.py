@@ -20,7 +20,8 @@ def test_schema_one_identifier_index_is_upgraded(tmp_path, registry):
         "DROP TABLE ci_identifier;"
         "CREATE TABLE ci_ident (value TEXT NOT NULL, n INTEGER NOT NULL,"
         " PRIMARY KEY (value, n)) WITHOUT ROWID;"
-        "INSERT INTO ci_ident SELECT 'stale', n FROM ci;")
+        "INSERT INTO ci_ident SELECT 'stale', n FROM ci;"
+    )
     db.close()
     with open_store(Settings(db=path), registry=registry) as store:
         assert [c.id for c in store.find_cis(CIFilter(identifier="10.0.0.5"))] == ["db"]
