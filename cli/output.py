@@ -135,6 +135,15 @@ def _title(text: str | None) -> Text | None:
     return None if text is None else _text(text)
 
 
+_ID_COLUMNS = frozenset({"id", "ci", "via", "source", "target", "covers", "root"})
+_MIN_OTHER = 6  # the narrowest a folded column is still worth showing
+_CELL_EDGES = 3  # a cell's padding and its border
+
+
+def _is_id_column(col: str) -> bool:
+    return col in _ID_COLUMNS or col.endswith(("_id", "_ids"))
+
+
 def emit_table(
     rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
@@ -142,17 +151,42 @@ def emit_table(
     title: str | None = None,
     caption: str | None = None,
 ) -> None:
-    """Render ``rows`` as a table of ``columns`` (missing keys print empty)."""
+    """Render ``rows`` as a table of ``columns`` (missing keys print empty).
+
+    Ids are never cut: id columns (``id``, ``via``, ``*_id``...) keep their longest value on
+    one line, other columns fold (wrap) instead of ending in an ellipsis, and when the
+    terminal is too narrow for that, columns are dropped from the right (never the first) and
+    the caption says which (``--format json`` has everything)."""
+    rows = list(rows)
+    cells = [[plain(_cell(row.get(col)), multiline=True) for col in columns] for row in rows]
+    console = _out()
+    widths = {}
+    for j, col in enumerate(columns):
+        if _is_id_column(col):
+            longest = max((len(line) for r in cells for line in r[j].splitlines()), default=0)
+            widths[j] = max(longest, len(col))
+    keep = list(range(len(columns)))
+
+    def need(kept: list[int]) -> int:
+        return sum(widths.get(j, _MIN_OTHER) + _CELL_EDGES for j in kept) + 1
+
+    dropped = []
+    while need(keep) > console.width and len(keep) > 1:
+        dropped.append(columns[keep.pop()])
+    if dropped:
+        note = f"not shown at this width: {', '.join(reversed(dropped))}"
+        caption = f"{caption}; {note}" if caption else note
     table = Table(
         title=_title(title), caption=_title(caption), show_lines=False, header_style="bold"
     )
-    for col in columns:
-        table.add_column(_text(col.replace("_", " ")))
-    for row in rows:
-        table.add_row(
-            *(_text(_cell(row.get(col)), multiline=True) for col in columns), end_section=False
-        )
-    _out().print(table)
+    for j in keep:
+        if j in widths:
+            table.add_column(_text(columns[j].replace("_", " ")), no_wrap=True, min_width=widths[j])
+        else:
+            table.add_column(_text(columns[j].replace("_", " ")), overflow="fold")
+    for r in cells:
+        table.add_row(*(Text(r[j]) for j in keep), end_section=False)
+    console.print(table)
 
 
 def emit_kv(data: Mapping[str, Any], *, title: str | None = None) -> None:

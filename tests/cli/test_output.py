@@ -177,3 +177,40 @@ class TestOutputFunctions:
     )
     def test_plain(self, text, shown):
         assert output.plain(text) == shown
+
+
+class TestNarrowTables:
+    LONG = "compose:example-voting-app/result"
+
+    def rows(self):
+        return [
+            {
+                "id": self.LONG,
+                "class": "application_instance",
+                "state": "down",
+                "via": "compose:example-voting-app/db",
+                "hops": 1,
+                "stale": "",
+            }
+        ]
+
+    def test_ids_are_never_cut_and_dropped_columns_are_named(self, monkeypatch, capsys):
+        monkeypatch.setenv("COLUMNS", "80")
+        output.emit_table(self.rows(), ["id", "class", "state", "via", "hops", "stale"])
+        out = capsys.readouterr().out
+        assert self.LONG in out and "…" not in out
+        assert "down" in out
+        assert "not shown at this width: via, hops, stale" in out
+        assert max(len(line) for line in out.splitlines()) <= 80
+
+    def test_other_columns_fold_instead_of_an_ellipsis(self, monkeypatch, capsys):
+        monkeypatch.setenv("COLUMNS", "50")
+        output.emit_table(self.rows(), ["id", "class"])
+        out = capsys.readouterr().out
+        assert self.LONG in out and "…" not in out
+        assert "applica" in out
+
+    def test_wide_terminals_show_everything(self, capsys):
+        output.emit_table(self.rows(), ["id", "class", "state", "via", "hops", "stale"])
+        out = capsys.readouterr().out
+        assert "not shown" not in out and "compose:example-voting-app/db" in out
