@@ -44,6 +44,16 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
+def _history_entry(h: Any) -> HistoryEntry:
+    fields = {k: h.get(k) for k in _HISTORY_KEYS}
+    fields["at"] = fields["at"].to_native()
+    return HistoryEntry(
+        **fields,
+        before=json.loads(h["before"]) if h.get("before") else None,
+        after=json.loads(h["after"]) if h.get("after") else None,
+    )
+
+
 def _where(conds: list[str]) -> str:
     return " WHERE " + " AND ".join(conds) if conds else ""
 
@@ -100,14 +110,28 @@ class Neo4jStore:
         return self._driver.session(database=self.database)
 
     def _setup_schema(self) -> None:
+        """Create what is missing of the schema and the meta node; an existing store only
+        reads here. (Running the schema statements on every open took schema locks that
+        deadlocked with other processes' writes.)"""
         with map_driver_errors(self.uri, self.user), self._session() as s:
-            for stmt in schema_statements(self.registry):
+            names = {
+                name
+                for show in ("SHOW CONSTRAINTS YIELD name", "SHOW INDEXES YIELD name")
+                for (name,) in s.run(show + " RETURN name").values()
+            }
+            missing = [
+                stmt for stmt in schema_statements(self.registry) if stmt.split()[2] not in names
+            ]
+            for stmt in missing:
                 s.run(stmt).consume()
-            store_id = s.run(
-                "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
-                "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $id RETURN m.store_id",
-                id=uuid.uuid4().hex,
-            ).single()[0]
+            row = s.run(f"{META} RETURN m.store_id").single()
+            store_id = row[0] if row is not None else None
+            if row is None:
+                store_id = s.run(
+                    "MERGE (m:CMDBMeta {name: 'cmdb'}) ON CREATE SET m.version = 0, "
+                    "m.batch = 0, m.seq = 0, m.schema = 1, m.store_id = $id RETURN m.store_id",
+                    id=uuid.uuid4().hex,
+                ).single()[0]
             if store_id is None:  # a store from before store ids; a SET that reads the
                 # property it sets locks the node first, so the first opener's id wins
                 store_id = s.run(
@@ -115,7 +139,8 @@ class Neo4jStore:
                     id=uuid.uuid4().hex,
                 ).single()[0]
             self.store_id = str(store_id)
-            s.run("CALL db.awaitIndexes(300)").consume()
+            if missing:
+                s.run("CALL db.awaitIndexes(300)").consume()
 
     def _read(self, query: str, **params: Any) -> list[list[Any]]:
         def work(tx):
@@ -295,22 +320,20 @@ class Neo4jStore:
             if value is not None:
                 conds.append(f"h.at {op} ${prop}")
                 params[prop] = _aware(value)
+        if flt.ci is not None:  # ids never hold '|', so a relationship id splits cleanly
+            conds.append(
+                "((h.entity = 'ci' AND h.entity_id = $ci) OR (h.entity = 'relationship' AND "
+                "(h.entity_id STARTS WITH $ci + '|' OR h.entity_id ENDS WITH '|' + $ci)))"
+            )
+            params["ci"] = flt.ci
+        if flt.after_seq:
+            conds.append("h.seq > $after_seq")
+            params["after_seq"] = flt.after_seq
         query = "MATCH (h:History)" + _where(conds) + " RETURN h ORDER BY h.seq"
         if flt.limit is not None:
             query += " LIMIT $limit"
             params["limit"] = flt.limit
-        out = []
-        for (h,) in self._read(query, **params):
-            fields = {k: h.get(k) for k in _HISTORY_KEYS}
-            fields["at"] = fields["at"].to_native()
-            out.append(
-                HistoryEntry(
-                    **fields,
-                    before=json.loads(h["before"]) if h.get("before") else None,
-                    after=json.loads(h["after"]) if h.get("after") else None,
-                )
-            )
-        return out
+        return [_history_entry(h) for (h,) in self._read(query, **params)]
 
     # -- topology ---------------------------------------------------------------------------
     def topology(self) -> Topology:
@@ -485,3 +508,14 @@ class Neo4jStore:
             for d in self._read(query, ids=ids[i : i + PAGE])[0][0]
         ]
         return sorted(rels, key=lambda r: r.key)
+
+    # -- point in time ----------------------------------------------------------------------
+    def history_as_of(self, entity: str, at: datetime) -> list[HistoryEntry]:
+        rows = self._read(
+            "MATCH (h:History) WHERE h.entity = $entity AND h.at <= $at "
+            "WITH h.entity_id AS id, max(h.seq) AS last "
+            "MATCH (h:History {seq: last}) RETURN h ORDER BY h.entity_id",
+            entity=entity,
+            at=_aware(at),
+        )
+        return [_history_entry(h) for (h,) in rows]
