@@ -15,13 +15,15 @@ from cli.state import get_state
 from cmdb.enums import ChangeType, RecordKind
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
+from cmdb.model import Change
 from cmdb.workflows.changes import record_change
 from cmdb.workflows.risk import assess_change, assess_proposed
 from impact.change_risk import ChangeAssessment
+from impact.collisions import PENDING
 
 app = typer.Typer(no_args_is_help=True)
 
-COLUMNS = ["id", "type", "status", "window_start", "window_end", "title", "ci_ids"]
+COLUMNS = ["id", "type", "status", "risk", "cab", "window_start", "window_end", "title", "ci_ids"]
 CiOpt = Annotated[list[str] | None, typer.Option("--ci", help="A changed CI; repeat.")]
 TypeOpt = Annotated[ChangeType, typer.Option("--type", help="standard, normal or emergency.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="ISO time (UTC if no offset).")]
@@ -78,11 +80,22 @@ def assess(
     _emit(result, fmt)
 
 
+def _states(rows: list[dict]) -> str | None:
+    return ", ".join(f"{r['id']} ({r['state']})" for r in rows) or None
+
+
 def _emit(result: ChangeAssessment, fmt: Format) -> None:
     data = result.to_json()
     if fmt is Format.JSON:
         output.emit_json(data)
         return
+    impact = data["impact"] or {}
+    already = [
+        f"{a['record']} ({', '.join(a['ci_ids'])}): "
+        + ", ".join(f"{x['id']} {x['state']}" for x in a["service_states"] or a["customer_states"])
+        for a in impact.get("already_affected", [])
+    ]
+    output.emit_text(data["headline"])
     output.emit_kv(
         {
             "change": data["change_id"] or "(ad hoc)",
@@ -94,10 +107,21 @@ def _emit(result: ChangeAssessment, fmt: Format) -> None:
             "CAB approval": ("required: " + "; ".join(data["cab_reasons"]))
             if data["cab_required"]
             else "not required",
-            "affected": data["counts"],
-            "services": data["services"],
+            "affected (full impact)": data["counts"],
+            "services": _states(impact.get("service_states", [])),
+            "made worse": _states(impact.get("made_worse", [])),
+            "already affected by": "\n".join(already) or None,
+            "redundancy left (single points while it runs)": "\n".join(
+                f"{x['id']} for {', '.join(x['services'])}" for x in impact.get("single_points", [])
+            )
+            or None,
+            "groups losing members": "\n".join(
+                f"{g['id']}: {g['up']} of {g['members']} up, needs {g['needs']}"
+                for g in impact.get("groups", [])
+            )
+            or None,
             "single point of failure for": data["spof_for"] or None,
-            "assumed down (open incidents)": data["assumed_down"] or None,
+            "not in service, also touched": impact.get("planned") or None,
         },
         title="Change risk",
     )
@@ -119,19 +143,32 @@ def _emit(result: ChangeAssessment, fmt: Format) -> None:
 def list_(
     ctx: typer.Context,
     open_only: Annotated[bool, typer.Option("--open", help="Only requested or approved.")] = False,
+    weights: WeightsOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """List changes."""
-    rows = [
-        r.to_json()
-        for r in get_state(ctx).store.find_records(
-            RecordFilter(kinds=(RecordKind.CHANGE,), open_only=open_only)
-        )
-    ]
+    """List changes, with the risk level and CAB decision of those still to be done."""
+    store = get_state(ctx).store
+    changes = store.find_records(RecordFilter(kinds=(RecordKind.CHANGE,), open_only=open_only))
+    rows = []
+    for rec in changes:
+        row = rec.to_json()
+        if isinstance(rec, Change) and rec.id and rec.status in PENDING:  # still to be done
+            risk = assess_change(store, rec.id, weights=weights)
+            row["risk"] = {"score": risk.score, "level": risk.level}
+            row["cab"] = "required" if risk.cab_required else "not required"
+            row["cab_reasons"] = list(risk.cab_reasons)
+        rows.append(row)
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:
-        output.emit_table(rows, COLUMNS, caption=f"{len(rows)} changes")
+        for row in rows:
+            row["risk"] = row["risk"]["level"] if "risk" in row else ""
+            row["cab"] = {"required": "yes", "not required": "no"}.get(row.get("cab", ""), "")
+        output.emit_table(
+            rows,
+            COLUMNS,
+            caption=f"{len(rows)} changes; risk and CAB assessed now for those still to be done",
+        )
 
 
 @app.command("add")

@@ -8,10 +8,11 @@ import typer
 from pydantic import ValidationError as PydanticError
 
 from cli import output
-from cli.options import ChangeOpt, FormatOpt, SetOpt
+from cli.options import AsOfOpt, ChangeOpt, FormatOpt, SetOpt
 from cli.output import Format
 from cli.state import get_state
 from cmdb import ops
+from cmdb.asof import as_of
 from cmdb.enums import Criticality, Lifecycle
 from cmdb.filters import CIFilter
 from cmdb.model import CI
@@ -78,9 +79,10 @@ def show(
     ctx: typer.Context,
     ci_id: Annotated[str, typer.Argument(metavar="ID")],
     fmt: FormatOpt = Format.TABLE,
+    at: AsOfOpt = None,
 ) -> None:
     """Show a CI with its relationships and open records."""
-    view = ci_view(get_state(ctx).store, ci_id)
+    view = ci_view(as_of(get_state(ctx).store, at), ci_id)
     if fmt is Format.JSON:
         output.emit_json(view.to_json())
         return
@@ -113,6 +115,7 @@ def list_(
     include_retired: bool = False,
     limit: Annotated[int | None, typer.Option(min=1)] = None,
     fmt: FormatOpt = Format.TABLE,
+    at: AsOfOpt = None,
 ) -> None:
     """List CIs matching the filters."""
     flt = CIFilter(
@@ -126,7 +129,8 @@ def list_(
         include_retired=include_retired,
         limit=limit,
     )
-    cis = [c.to_json() for c in list_cis(get_state(ctx).store, flt, class_field="--class")]
+    store = as_of(get_state(ctx).store, at)
+    cis = [c.to_json() for c in list_cis(store, flt, class_field="--class")]
     if fmt is Format.JSON:
         output.emit_json(cis)
     else:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from cli import output
-from cli.options import FormatOpt
+from cli.options import AsOfOpt, FormatOpt
 from cli.output import Format, GraphFormat
 from cli.problem import register_root_cause
 from cli.state import get_state
+from cmdb.asof import as_of
 from impact import report
 
 app = typer.Typer(no_args_is_help=True)
@@ -57,10 +58,12 @@ def blast_radius(
     ] = False,
     limit: LimitOpt = None,
     fmt: PictureOpt = GraphFormat.TABLE,
+    at: AsOfOpt = None,
 ) -> None:
     """What goes down, degrades or is at risk if CI... fail; rolled up to services,
     customers and SLAs."""
     state = get_state(ctx)
+    store = as_of(state.store, at)
     kwargs: dict[str, Any] = dict(
         assume_down=assume_down or (),
         depth=depth,
@@ -69,11 +72,11 @@ def blast_radius(
     )
     if fmt in (GraphFormat.DOT, GraphFormat.MERMAID):
         output.emit_text(
-            report.blast_radius_picture(state.store, cis, fmt=fmt.value, limit=limit, **kwargs)
+            report.blast_radius_picture(store, cis, fmt=fmt.value, limit=limit, **kwargs)
         )
         return
     data = report.blast_radius_report(
-        state.store,
+        store,
         cis,
         stale_days=state.settings.stale_days,
         limit=_table_limit(fmt, limit),
@@ -120,6 +123,8 @@ def blast_radius(
         title="Affected CIs (worst first; --format json for full paths)",
         caption=f"{len(rows)} of {total} shown" if len(rows) < total else None,
     )
+    if data["planned"]:
+        output.info(f"not in service yet, also reached: {', '.join(data['planned'])}")
 
 
 @app.command("depends-on")
@@ -130,9 +135,10 @@ def depends_on(
     types: TypesOpt = None,
     limit: LimitOpt = None,
     fmt: PictureOpt = GraphFormat.TABLE,
+    at: AsOfOpt = None,
 ) -> None:
     """Everything CI needs, transitively (the reverse of blast-radius)."""
-    store = get_state(ctx).store
+    store = as_of(get_state(ctx).store, at)
     if fmt in (GraphFormat.DOT, GraphFormat.MERMAID):
         output.emit_text(
             report.depends_on_picture(
@@ -170,12 +176,22 @@ def spof(
         output.emit_json(data)
         return
     rows = [{**s, "path": _path(s["path"])} for s in data["single_points_of_failure"]]
+    physical = [r for r in rows if r["kind"] == "physical"]
+    logical = [r for r in rows if r["kind"] != "physical"]
     output.emit_table(
-        rows,
+        physical,
         ["id", "class", "path"],
-        title=f"Single points of failure of {service}",
-        caption=f"{len(rows)} CIs",
+        title=f"Physical single points of failure of {service}",
+        caption=f"{len(physical)} devices: one failure takes {service} down",
     )
+    if logical:
+        output.emit_table(
+            logical,
+            ["id", "class", "kind", "path"],
+            title="Logical CIs on their paths",
+            caption="groups are single only as a whole (their members are redundant); "
+            "software, data and services fail with what they run on",
+        )
 
 
 @app.command("availability")
@@ -196,19 +212,48 @@ def availability(
         return
     rows = [
         {
-            "service": d["service"],
+            "service_id": d["service"],
             "availability": f"{d['availability']:.6f}",
+            "downtime_per_year": f"{d['annual_downtime_minutes']:.0f} min",
             "sla_target": ", ".join(f"{s['availability_target']}" for s in d["slas"]),
             "meets_sla": {True: "yes", False: "NO", None: ""}[d["meets_slas"]],
-            "components": d.get("components"),
+            "single_points": d["single_points"],
+            "costliest_id": d["costliest"] or "",
         }
         for d in data
     ]
     output.emit_table(
         rows,
-        ["service", "availability", "sla_target", "meets_sla", "components"],
+        [
+            "service_id",
+            "availability",
+            "downtime_per_year",
+            "sla_target",
+            "meets_sla",
+            "single_points",
+            "costliest_id",
+        ],
         title="Designed availability",
+        caption="single points: as `cmdb impact spof` lists them; costliest: the component "
+        "whose downtime costs the service most",
     )
+    if service is not None:
+        parts = [
+            {
+                **x,
+                "availability": f"{x['availability']:.6f}",
+                "cost": f"{x['cost_minutes']:.1f} min/yr",
+                "counted": "in series" if x["in_series"] else "under redundancy",
+            }
+            for x in data[0]["parts"]
+        ]
+        output.emit_table(
+            parts,
+            ["id", "class", "availability", "source", "counted", "cost"],
+            title=f"Components of {service} below 1.0 (costliest first)",
+            caption="source: ci = the CI's own availability, class = the class default; "
+            "cost: expected downtime per year the component adds",
+        )
 
 
 register_root_cause(app)

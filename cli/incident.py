@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -18,7 +19,7 @@ from cmdb.workflows.incidents import open_incident, resolve_incident
 
 app = typer.Typer(no_args_is_help=True)
 
-COLUMNS = ["id", "priority", "urgency", "status", "title", "ci_ids", "opened_at"]
+COLUMNS = ["id", "priority", "impact", "status", "due", "title", "ci_ids", "opened_at"]
 CiOpt = Annotated[list[str], typer.Option("--ci", help="An affected CI; repeat for several.")]
 
 
@@ -50,12 +51,21 @@ def open_(
         },
         title="Incident opened",
     )
-    if data["services"]:
+    if data["service_states"]:
         output.emit_table(
-            data["services"], ["id", "state", "criticality", "points"], title="Affected services"
+            data["service_states"],
+            ["id", "state", "criticality", "points"],
+            title="Affected services",
         )
-    if data["customers"]:
-        output.emit_table(data["customers"], ["id", "state", "points"], title="Affected customers")
+    hurt = [c for c in data["customer_states"] if c["state"] != "at_risk"]
+    if data["customer_states"]:
+        at_risk = len(data["customer_states"]) - len(hurt)
+        output.emit_table(
+            hurt,
+            ["id", "state", "points"],
+            title="Affected customers",
+            caption=f"and {at_risk} at risk (--format json lists them)" if at_risk else None,
+        )
     output.emit_text("\n".join(f"- {r}" for r in data["reasons"]))
 
 
@@ -74,7 +84,28 @@ def list_(
     if fmt is Format.JSON:
         output.emit_json(rows)
     else:
+        now = datetime.now(UTC)
+        for row in rows:
+            row["due"] = _due(row, now)
         output.emit_table(rows, COLUMNS, caption=f"{len(rows)} incidents")
+
+
+def _due(row: dict, now: datetime) -> str:
+    """What is due next for an open incident: its response, then its resolution (overdue or
+    in how long), from the SLA targets stored when it was opened."""
+    if row["status"] not in ("open", "in_progress"):
+        return ""
+    for key, what in (("response_due", "response"), ("resolution_due", "resolution")):
+        if not row.get(key):
+            continue
+        at = datetime.fromisoformat(row[key])
+        if key == "response_due" and row["status"] != "open":
+            continue  # in progress: responded
+        left = at - now
+        minutes = int(abs(left.total_seconds()) // 60)
+        span = f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"{minutes}m"
+        return f"{what} overdue {span}" if left.total_seconds() < 0 else f"{what} in {span}"
+    return ""
 
 
 def _incident(ctx: typer.Context, incident_id: str) -> Incident:

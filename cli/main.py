@@ -108,10 +108,24 @@ def _root(
 
 
 def _register() -> None:
-    from cli import admin, change, ci, discover, impact, incident, problem, rel, transfer
+    from cli import (
+        admin,
+        audit,
+        baseline,
+        change,
+        ci,
+        discover,
+        history,
+        impact,
+        incident,
+        problem,
+        rel,
+        transfer,
+    )
 
     admin.register(app)
     transfer.register(app)
+    history.register(app)
     for name, module in (
         ("ci", ci),
         ("rel", rel),
@@ -120,6 +134,8 @@ def _register() -> None:
         ("change", change),
         ("problem", problem),
         ("discover", discover),
+        ("audit", audit),
+        ("baseline", baseline),
     ):
         app.add_typer(module.app, name=name, help=(module.__doc__ or name).strip().splitlines()[0])
 

@@ -138,6 +138,7 @@ def _title(text: str | None) -> Text | None:
 _ID_COLUMNS = frozenset({"id", "ci", "via", "source", "target", "covers", "root"})
 _MIN_OTHER = 6  # the narrowest a folded column is still worth showing
 _CELL_EDGES = 3  # a cell's padding and its border
+_MAX_HEADER = 12  # headers longer than this may wrap rather than widen their column
 
 
 def _is_id_column(col: str) -> bool:
@@ -167,8 +168,11 @@ def emit_table(
             widths[j] = max(longest, len(col))
     keep = list(range(len(columns)))
 
+    def least(j: int) -> int:  # other columns: room for their header, within reason
+        return widths.get(j, max(_MIN_OTHER, min(len(columns[j]), _MAX_HEADER)))
+
     def need(kept: list[int]) -> int:
-        return sum(widths.get(j, _MIN_OTHER) + _CELL_EDGES for j in kept) + 1
+        return sum(least(j) + _CELL_EDGES for j in kept) + 1
 
     dropped = []
     while need(keep) > console.width and len(keep) > 1:
@@ -183,7 +187,9 @@ def emit_table(
         if j in widths:
             table.add_column(_text(columns[j].replace("_", " ")), no_wrap=True, min_width=widths[j])
         else:
-            table.add_column(_text(columns[j].replace("_", " ")), overflow="fold")
+            table.add_column(
+                _text(columns[j].replace("_", " ")), overflow="fold", min_width=least(j)
+            )
     for r in cells:
         table.add_row(*(Text(r[j]) for j in keep), end_section=False)
     console.print(table)

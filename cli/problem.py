@@ -5,6 +5,7 @@ Also provides ``register_root_cause(impact_app)``, which adds ``cmdb impact root
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from cli import output
 from cli.options import FormatOpt
 from cli.output import Format
 from cli.state import get_state
+from cmdb.alerts import load_alerts
 from cmdb.enums import RecordKind
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
@@ -41,38 +43,61 @@ def _emit_report(report: RootCauseReport, fmt: Format) -> None:
     rows = [
         {
             **c,
+            "confidence": f"{c['confidence']:.0%}",
             "explained": f"{len(c['explained'])}/{len(data['symptoms'])}",
-            "boosts": [b["record_id"] for b in c["boosts"]],
+            "silent": c["silent_count"],
             "equivalents": c["equivalents"][:5] + (["..."] if len(c["equivalents"]) > 5 else []),
         }
         for c in data["candidates"]
     ]
     output.emit_table(
         rows,
-        ["id", "class", "score", "explained", "blast_radius_size", "boosts", "equivalents"],
+        ["id", "class", "confidence", "explained", "silent", "equivalents"],
         title="Likely root causes",
         caption=f"{len(data['symptoms'])} symptoms",
     )
+    output.emit_text("\n".join(f"- {c['id']}: {c['why']}" for c in data["candidates"]))
+    if data.get("cause_set"):
+        cs = data["cause_set"]
+        output.emit_kv(
+            {
+                "causes": cs["causes"],
+                "confidence": f"{cs['confidence']:.0%}",
+                "unexplained": cs["unexplained"],
+                "why": cs["why"],
+            },
+            title="No single cause explains the symptoms well: independent causes",
+        )
 
 
 def root_cause(
     ctx: typer.Context,
-    ci: Annotated[list[str] | None, typer.Option("--ci", help="A symptom CI; repeat.")] = None,
+    ci: Annotated[
+        list[str] | None,
+        typer.Option("--ci", help="Symptom CIs: repeat, or comma-separated (a,b,c)."),
+    ] = None,
     incidents: IncidentsOpt = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option("--alerts", help="Alerts file (JSON or CSV: id, time, state, severity)."),
+    ] = None,
     top: Annotated[int, typer.Option(min=1, help="How many candidates.")] = 10,
     window_hours: Annotated[
         float,
-        typer.Option(min=0, help="Recent changes and incidents within this many hours boost a CI."),
+        typer.Option(min=0, help="Recent changes and incidents within this many hours count."),
     ] = 72,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Rank the CIs whose failure best explains the symptoms (CIs and/or incidents)."""
-    if not ci and not _ids(incidents):
-        raise ValidationError("give symptom CIs (--ci) or --incidents")
+    """Rank the CIs whose failure best explains the symptoms (CIs, incidents, alerts)."""
+    ci_ids = [x for text in ci or () for x in _ids(text)]
+    timed = load_alerts(alerts) if alerts is not None else ()
+    if not ci_ids and not _ids(incidents) and not timed:
+        raise ValidationError("give symptom CIs (--ci), --incidents or --alerts")
     report = root_cause_report(
         get_state(ctx).store,
-        ci_ids=ci,
+        ci_ids=ci_ids,
         incident_ids=_ids(incidents),
+        alerts=timed,
         window_hours=window_hours,
         top=top,
     )

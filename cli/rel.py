@@ -8,10 +8,11 @@ import typer
 from pydantic import ValidationError as PydanticError
 
 from cli import output
-from cli.options import ChangeOpt, FormatOpt, SetOpt
+from cli.options import AsOfOpt, ChangeOpt, FormatOpt, SetOpt
 from cli.output import Format
 from cli.state import get_state
 from cmdb import ops
+from cmdb.asof import as_of
 from cmdb.filters import RelFilter
 from cmdb.model import Relationship
 from cmdb.validation import pydantic_error
@@ -59,6 +60,7 @@ def list_(
     include_retired: bool = False,
     limit: Annotated[int | None, typer.Option(min=1)] = None,
     fmt: FormatOpt = Format.TABLE,
+    at: AsOfOpt = None,
 ) -> None:
     """List relationships."""
     flt = RelFilter(
@@ -69,7 +71,8 @@ def list_(
         include_retired=include_retired,
         limit=limit,
     )
-    rels = [r.to_json() for r in list_relationships(get_state(ctx).store, flt, type_field="--type")]
+    store = as_of(get_state(ctx).store, at)
+    rels = [r.to_json() for r in list_relationships(store, flt, type_field="--type")]
     if fmt is Format.JSON:
         output.emit_json(rels)
     else:

@@ -93,6 +93,17 @@ _SERIAL = {"sup-ibm": "78", "sup-lenovo": "J30", "sup-cisco": "FDO", "sup-huawei
 _SURNAMES = "zhang wang li zhao liu chen yang huang zhou wu xu sun ma zhu hu guo he lin luo gao"
 _GIVEN = "wei fang na min jing li qiang lei jun yan tao ming hui xia ping gang bin hong yu xin"
 _ACCOUNT_MANAGER, _VENDOR_MANAGER, _FACILITIES = "ma.rui", "he.ping", "gao.feng"
+# The bank works in Beijing time; each service's agreed change window (in its time zone).
+_TIMEZONE = "Asia/Shanghai"
+_CHANGE_WINDOW = {
+    "svc-core-banking": "sun 00:00-06:00",
+    "svc-online-banking": "sun 01:00-05:00",
+    "svc-atm-pos": "sun 02:00-05:00",
+    "svc-email": "sat,sun 00:00-06:00",
+    "svc-desktop": "mon-fri 19:00-07:00; sat,sun 00:00-00:00",
+    "ts-identity": "sat,sun 00:00-06:00",
+    "ts-branch-wan": "sun 00:00-06:00",
+}
 _SERVICE_GROUP = {
     "svc-desktop": "sg-desktop",
     "ts-identity": "sg-server",
@@ -219,9 +230,13 @@ def _parties(b: _Builder) -> None:
     for loc_id, name, kind, address, status in LOCATIONS:
         attrs = {"kind": kind, "address": address}
         b.add(loc_id, "location", name, owner=_FACILITIES, status=status, attrs=attrs)
+    closing = (b.now + timedelta(days=6)).date(), (b.now + timedelta(days=7)).date()
     for svc_id, cls, name, crit, owner, hours, sla in SERVICES:
         sg = _SERVICE_GROUP.get(svc_id, "sg-application")
-        attrs = {"service_hours": hours} if hours else {}
+        attrs = {"service_hours": hours or "7x24", "timezone": _TIMEZONE,
+                 "maintenance_window": _CHANGE_WINDOW[svc_id]}  # fmt: skip
+        if svc_id == "svc-core-banking":
+            attrs["freeze"] = f"{closing[0]}..{closing[1]} quarter-end closing (季末结账)"
         b.add(svc_id, cls, name, sg=sg, crit=crit, owner=owner, attrs=attrs)
         if sla:
             target, response, resolution = sla
@@ -265,13 +280,26 @@ def _end_user(b: _Builder, pc_id: str, loc: str, switch: str, status: str, apps:
           crit="low", status=status, attrs={"user": _person(pc_id)})  # fmt: skip
     b.link(pc_id, "connected_to", switch)
     for app in apps:
-        b.link(pc_id, "uses", app)
+        b.link(pc_id, "accesses", app)
 
 
 def _printer(b: _Builder, prn_id: str, loc: str, switch: str, status: str) -> None:
     b.add(prn_id, "printer", f"Printer {prn_id}", sg="sg-desktop", loc=loc, profile="printer",
           crit="low", status=status)  # fmt: skip
     b.link(prn_id, "connected_to", switch)
+
+
+def _desktops(b: _Builder, slug: str, name: str, cust: str, pcs: list[str], status: str) -> None:
+    """A site's desktops as a k-of-n group, which its customer depends on and which the desktop
+    service is delivered through: losing one desktop degrades the site, losing its access switch
+    takes it down. k is half of them, rounded up: a site works on with half its desk places."""
+    grp = f"grp-{slug}-desktops"
+    b.add(grp, "cluster", f"{name}: desktops", sg="sg-desktop", crit="medium", status=status,
+          min_required=-(-len(pcs) // 2), attrs={"technology": "desk places"})  # fmt: skip
+    for pc in pcs:
+        b.link(pc, "member_of", grp)
+    b.link(cust, "depends_on", grp)
+    b.link("svc-desktop", "delivered_through", grp)
 
 
 def _sites(b: _Builder) -> dict[str, list[str]]:
@@ -287,8 +315,10 @@ def _sites(b: _Builder) -> dict[str, list[str]]:
         (switch,) = _site(b, loc, slug, vendor, 1, status)
         b.link(f"rt-{slug}", "supplied_by", carrier)
         b.link(cust, "depends_on", f"rt-{slug}")
-        for i in range(1, n_pc + 1):
-            _end_user(b, f"pc-{slug}-{i:03d}", loc, switch, status, ["app-teller", "app-ad"])
+        pcs = [f"pc-{slug}-{i:03d}" for i in range(1, n_pc + 1)]
+        for pc in pcs:
+            _end_user(b, pc, loc, switch, status, ["app-teller", "app-ad"])
+        _desktops(b, slug, name.split(" (")[0], cust, pcs, status)
         for i in range(1, n_prn + 1):
             st = "maintenance" if (nn, i) == (3, 2) else status
             _printer(b, f"prn-{slug}-{i:02d}", loc, switch, st)
@@ -300,8 +330,10 @@ def _sites(b: _Builder) -> dict[str, list[str]]:
         b.link(cust, "depends_on", "rt-hq")
         customers["hq"].append(cust)
         customers[f"hq-{dept}"] = [cust]
-        for i in range(1, n_pc + 1):
-            _end_user(b, f"pc-hq-{dept}-{i:03d}", "loc-hq", switch, "live", ["app-ad"])
+        pcs = [f"pc-hq-{dept}-{i:03d}" for i in range(1, n_pc + 1)]
+        for pc in pcs:
+            _end_user(b, pc, "loc-hq", switch, "live", ["app-ad"])
+        _desktops(b, f"hq-{dept}", name.split(" (")[0], cust, pcs, "live")
     for i, switch in enumerate(switches, start=1):
         _printer(b, f"prn-hq-{i:02d}", "loc-hq", switch, "live")
     _end_user(b, "pc-hq-finance-003-old", "loc-hq", switches[2], "live", [])
@@ -322,12 +354,15 @@ def _records(now: datetime) -> list[Record]:
     return [
         Incident(id="inc-0001", title="CBSDB instance 1 evicted from the RAC cluster (ORA-29740)",
                  ci_ids=["pm-core-db-01", "dbi-core-rac-1"], urgency="high",
-                 status="in_progress", priority=1, opened_at=ago(3)),
+                 status="in_progress", priority=1, opened_at=ago(3), impact="high",
+                 sla_id="sla-core-banking", response_due=ago(3 - 0.25), resolution_due=ago(1)),
         Incident(id="inc-0002", title="High-tech Zone branch printer offline",
-                 ci_ids=["prn-br03-01"], urgency="low", priority=4, opened_at=ago(20)),
+                 ci_ids=["prn-br03-01"], urgency="low", priority=4, opened_at=ago(20),
+                 impact="medium"),
         Incident(id="inc-0003", title="Exchange mailbox database dismounted on server 1",
                  ci_ids=["vm-exch-01", "ai-exch-mbx-01"], urgency="high", priority=2,
-                 opened_at=ago(1.5)),
+                 opened_at=ago(1.5), impact="medium", sla_id="sla-email",
+                 response_due=ago(1.0), resolution_due=ago(1.5 - 8)),
         Incident(id="inc-0004", title="RAC interconnect packet loss, node 1 rebooted",
                  ci_ids=["pm-core-db-01"], urgency="high", status="closed", priority=1,
                  opened_at=ago(24 * 12), resolved_at=ago(24 * 12 - 2)),

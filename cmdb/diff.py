@@ -15,7 +15,7 @@ has, so a diff reads in the document's own order.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
@@ -64,12 +64,18 @@ def _walk(
         if not prefix and key in ignore:
             continue
         old, new = before.get(key), after.get(key)
+        if old == new:  # the common case, and a deep comparison in C
+            continue
         path = f"{prefix}{key}"
-        if isinstance(old, Mapping) and isinstance(new, Mapping):
+        if _is_map(old) and _is_map(new):
             _walk(old, new, f"{path}.", ignore, out)
-        elif isinstance(old, Mapping) and new is None:
+        elif _is_map(old) and new is None:
             _walk(old, {}, f"{path}.", ignore, out)
-        elif old is None and isinstance(new, Mapping):
+        elif old is None and _is_map(new):
             _walk({}, new, f"{path}.", ignore, out)
-        elif old != new:
+        else:
             out.append(FieldChange(path=path, before=old, after=new))
+
+
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)

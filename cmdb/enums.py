@@ -59,10 +59,13 @@ class Propagation(StrEnum):
     ``to_source``: a failure of the target impacts the source (``app depends_on db``).
     ``to_target``: a failure of the source impacts the target (``app provides service``).
     ``membership``: the source is a member of the redundancy group named by the target.
+    ``soft``: like ``to_source``, but the source is only *degraded* when the target is down
+    (a desktop ``accesses`` an application: the desktop works, its user cannot).
     ``none``: no impact travels along it (``located_in``, ``supported_by``).
     """
 
     TO_SOURCE = "to_source"
+    SOFT = "soft"
     TO_TARGET = "to_target"
     MEMBERSHIP = "membership"
     NONE = "none"
@@ -111,6 +114,7 @@ class RecordKind(StrEnum):
     PROBLEM = "problem"
     CHANGE = "change"
     DISCOVERY_RUN = "discovery_run"
+    BASELINE = "baseline"
 
 
 class HistoryAction(StrEnum):

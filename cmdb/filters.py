@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmdb.enums import Criticality, Lifecycle, RecordKind
+from cmdb.enums import Criticality, HistoryAction, Lifecycle, RecordKind
 
 __all__ = ["CIFilter", "HistoryFilter", "RecordFilter", "RelFilter"]
 
@@ -67,10 +67,11 @@ class RecordFilter(_Filter):
 
 
 class HistoryFilter(_Filter):
-    """Select history entries, oldest first."""
+    """Select history entries, oldest first. ``since`` and ``until`` are inclusive."""
 
     entity: (
-        Literal["ci", "relationship", "incident", "problem", "change", "discovery_run"] | None
+        Literal["ci", "relationship", "incident", "problem", "change", "discovery_run", "baseline"]
+        | None
     ) = None
     entity_id: str | None = None
     actor: str | None = None
@@ -78,3 +79,10 @@ class HistoryFilter(_Filter):
     since: datetime | None = None
     until: datetime | None = None
     limit: int | None = Field(default=None, ge=1)
+    ci: str | None = None
+    """The CI's own entries and those of every relationship with the CI at either end."""
+    actions: tuple[HistoryAction, ...] = ()
+    """Only entries of these actions (empty: any)."""
+    after_seq: int = Field(default=0, ge=0)
+    """A cursor: only entries with ``seq`` greater than this (the last ``seq`` of the page
+    before), so ``limit`` pages through history in order without skipping or repeating."""

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_CI_BYTES",
     "MAX_VALUE_BYTES",
     "RECORD_PREFIX",
+    "Baseline",
     "Batch",
     "BatchResult",
     "Change",
@@ -58,7 +59,13 @@ MAX_VALUE_BYTES = 64 * 1024
 """The largest attribute value, as JSON: a value is a fact about a CI, not a document store."""
 MAX_CI_BYTES = 1024 * 1024
 """The largest CI document, as JSON, attributes and identifiers included."""
-RECORD_PREFIX = {"incident": "INC", "problem": "PRB", "change": "CHG", "discovery_run": "RUN"}
+RECORD_PREFIX = {
+    "incident": "INC",
+    "problem": "PRB",
+    "change": "CHG",
+    "discovery_run": "RUN",
+    "baseline": "BL",
+}
 """The prefix of the ids that a store allocates to new records: ``INC-000042``."""
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$")
 
@@ -195,6 +202,18 @@ class CI(_Model):
         """When any discovery source last saw this CI, in epoch seconds (None: never)."""
         return max((t.timestamp() for t in self.last_seen.values()), default=None)
 
+    def topology_fields(self) -> tuple[Any, ...]:
+        """What a topology snapshot takes from this CI: a change to anything else (name,
+        owner, other attributes) leaves the snapshot as it is."""
+        return (
+            self.ci_class,
+            self.status,
+            self.criticality,
+            self.min_required,
+            self.own_availability(),
+            self.last_seen_epoch(),
+        )
+
     def own_availability(self) -> float | None:
         """The ``availability`` attribute when it is a number (it overrides the class's)."""
         value = self.attributes.get("availability")
@@ -272,6 +291,12 @@ class Incident(Record):
     opened_at: AwareDatetime = Field(default_factory=utcnow)
     resolved_at: AwareDatetime | None = None
     priority: int | None = Field(default=None, ge=1, le=5)
+    # computed when opened (cmdb.workflows.incidents): the impact level, the tightest SLA
+    # covering what it takes down or degrades, and when a response and a resolution are due
+    impact: Literal["high", "medium", "low"] | None = None
+    sla_id: CIId | None = None
+    response_due: AwareDatetime | None = None
+    resolution_due: AwareDatetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -321,7 +346,21 @@ class DiscoveryRun(Record):
     launched_by: str | None = None
 
 
-AnyRecord = Annotated[Incident | Problem | Change | DiscoveryRun, Field(discriminator="kind")]
+class Baseline(Record):
+    """A named configuration baseline (``BL-000042``): the CIs and relationships as they were
+    at ``taken_at``. Its content is not copied: history is append-only and holds every
+    state, so the baseline is rebuilt from it (:mod:`cmdb.asof`) whenever it is compared."""
+
+    kind: Literal["baseline"] = "baseline"
+    name: str = Field(min_length=1, max_length=200)
+    taken_at: AwareDatetime = Field(default_factory=utcnow)
+    store_version: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+AnyRecord = Annotated[
+    Incident | Problem | Change | DiscoveryRun | Baseline, Field(discriminator="kind")
+]
 
 
 class HistoryEntry(_Model):
@@ -332,7 +371,9 @@ class HistoryEntry(_Model):
     actor: str
     change_id: str | None = None
     batch_id: int
-    entity: Literal["ci", "relationship", "incident", "problem", "change", "discovery_run"]
+    entity: Literal[
+        "ci", "relationship", "incident", "problem", "change", "discovery_run", "baseline"
+    ]
     entity_id: str
     action: HistoryAction
     before: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,6 +71,7 @@ class ClassSpec(BaseModel):
     label: str = ""
     group: bool = False
     availability: float | None = Field(default=None, ge=0.0, le=1.0)
+    alerts: bool = True  # would a CI of this class alert by itself (a CI's `monitored` overrides)
     attributes: dict[str, AttributeSpec] = Field(default_factory=dict)
 
     @property
@@ -128,6 +130,7 @@ class _RegistryFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
+    timezone: str = "UTC"  # the CMDB's time zone (IANA name): where times without one live
     categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
     classes: dict[str, ClassSpec] = Field(default_factory=dict)
     relationships: dict[str, RelTypeSpec] = Field(default_factory=dict)
@@ -138,6 +141,11 @@ class Registry:
     """The merged schema. Immutable once built; use :func:`load_registry` to make one."""
 
     def __init__(self, data: _RegistryFile):
+        self.timezone = data.timezone
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RegistryError(f"timezone: unknown time zone {self.timezone!r}") from None
         self.categories = dict(data.categories)
         self.classes = {n: c.model_copy(update={"name": n}) for n, c in data.classes.items()}
         self.relationships = {
@@ -307,6 +315,8 @@ def load_registry(path: str | Path | None = None) -> Registry:
     if path is None:
         return Registry(base)
     extra = _parse(_read(Path(path)), str(path))
+    if "timezone" in extra.model_fields_set:
+        base.timezone = extra.timezone
     base.categories.update(extra.categories)
     base.classes.update(extra.classes)
     for name, spec in extra.relationships.items():

@@ -58,6 +58,7 @@ _NODE_ARRAYS = {
     "criticality": np.int8,
     "last_seen": np.float64,
     "availability": np.float64,
+    "in_service": np.bool_,
 }
 _EDGE_ARRAYS = {"src": np.int32, "dst": np.int32, "rtype": np.int16}
 _ARRAYS = (*_NODE_ARRAYS, *_EDGE_ARRAYS)
@@ -101,7 +102,11 @@ class CSR:
 
 @dataclass(eq=False)
 class Topology:
-    """A read-only snapshot of the graph. Build it with :meth:`build`; never mutate it."""
+    """A read-only snapshot of the graph. Build it with :meth:`build`; never mutate it.
+
+    ``version`` is the store's *graph version* it was built at: it moves only with writes that
+    change what a snapshot holds (CIs created or retired, their class, status, criticality,
+    k, availability or last-seen; relationships), not with incidents, changes or a new owner."""
 
     version: int
     class_names: tuple[str, ...]
@@ -114,6 +119,7 @@ class Topology:
     criticality: np.ndarray
     last_seen: np.ndarray
     availability: np.ndarray
+    in_service: np.ndarray  # False for lifecycle planned or build: never affected
     src: np.ndarray
     dst: np.ndarray
     rtype: np.ndarray
@@ -140,14 +146,16 @@ class Topology:
         criticality: Iterable[int] | None = None,
         last_seen: Iterable[float] | None = None,
         availability: Iterable[float] | None = None,
+        in_service: Iterable[bool] | None = None,
         class_categories: Sequence[str] | None = None,
         store_id: str = "",
     ) -> Topology:
         """Make a snapshot from plain sequences. ``criticality`` is the rank (1 low .. 4
         critical, default 2); ``last_seen`` is epoch seconds (NaN: never seen);
-        ``availability`` NaN means "use the class default"; ``class_categories`` runs parallel
-        to ``class_names`` (default: no category, ``""``); ``store_id`` names the store the
-        snapshot was read from."""
+        ``availability`` NaN means "use the class default"; ``in_service`` is False for a CI
+        not in service yet (lifecycle planned or build; default True); ``class_categories``
+        runs parallel to ``class_names`` (default: no category, ``""``); ``store_id`` names the
+        store the snapshot was read from."""
         n = len(ids)
         categories = (
             tuple(class_categories) if class_categories is not None else (("",) * len(class_names))
@@ -173,6 +181,7 @@ class Topology:
             criticality=arr(criticality, np.int8, 2),
             last_seen=arr(last_seen, np.float64, np.nan),
             availability=arr(availability, np.float64, np.nan),
+            in_service=arr(in_service, np.bool_, True),
             src=np.asarray(list(src) if not isinstance(src, np.ndarray) else src, np.int32),
             dst=np.asarray(list(dst) if not isinstance(dst, np.ndarray) else dst, np.int32),
             rtype=np.asarray(list(rtype) if not isinstance(rtype, np.ndarray) else rtype, np.int16),
@@ -254,6 +263,20 @@ class Topology:
         frm = np.concatenate([self.dst[to_src], self.src[to_tgt]])
         to = np.concatenate([self.src[to_src], self.dst[to_tgt]])
         return frm, to
+
+    def soft_edges(self, types: Iterable[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Soft impact edges ``(frm, to)``: a failure of ``frm`` degrades ``to`` (types of
+        propagation ``soft``, read like ``to_source``). Restricted to ``types`` when given."""
+        keep = np.asarray([p is Propagation.SOFT for p in self.propagation], dtype=bool)
+        if types is not None:
+            allowed = np.zeros(len(self.rel_type_names), dtype=bool)
+            allowed[self.type_codes(types)] = True
+            keep &= allowed
+        if not keep.any():
+            empty = np.empty(0, dtype=np.int32)
+            return empty, empty
+        sel = keep[self.rtype]
+        return self.dst[sel], self.src[sel]
 
     def membership_edges(self) -> tuple[np.ndarray, np.ndarray]:
         """``(member, group)`` pairs, for groups only (membership of a non-group is ignored)."""

@@ -42,9 +42,27 @@ from cmdb.topology import Topology
 from impact.propagation import prepare
 from impact.spof import single_points_of_failure
 
-__all__ = ["Availability", "designed_availability", "k_of_n"]
+__all__ = ["Availability", "Part", "designed_availability", "k_of_n"]
 
 MINUTES_PER_YEAR = 365.25 * 24 * 60
+# Up to this many components below 1.0, each one's cost is measured exactly (one more
+# evaluation each); past it only the single points in series are costed (their share is exact).
+MAX_COSTED = 200
+
+
+@dataclass(frozen=True)
+class Part:
+    """A component below 1.0: its own availability, where that comes from (``ci``: the CI's
+    own ``availability``; ``class``: its class default), whether it is counted once in series
+    (a single point of failure), and ``cost_minutes``: the expected downtime per year of the
+    service that it costs (how much shorter it would be were this component perfect)."""
+
+    id: str
+    ci_class: str
+    availability: float
+    source: str
+    in_series: bool
+    cost_minutes: float
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,7 @@ class Availability:
     single_points: int  # components counted once, in series (the service included)
     cycles_broken: int
     weakest: tuple[tuple[str, float], ...]  # up to five components with the lowest own value
+    parts: tuple[Part, ...] = ()  # components below 1.0, costliest first
 
     @property
     def annual_downtime_minutes(self) -> float:
@@ -71,6 +90,17 @@ class Availability:
             "single_points": self.single_points,
             "cycles_broken": self.cycles_broken,
             "weakest": [{"id": ci, "availability": a} for ci, a in self.weakest],
+            "parts": [
+                {
+                    "id": x.id,
+                    "class": x.ci_class,
+                    "availability": x.availability,
+                    "source": x.source,
+                    "in_series": x.in_series,
+                    "cost_minutes": round(x.cost_minutes, 3),
+                }
+                for x in self.parts
+            ],
         }
 
 
@@ -110,52 +140,82 @@ def designed_availability(
 
     series_once = {root} | {topo.index(s.id) for s in single_points_of_failure(topo, service)}
 
-    memo: dict[int, float] = {}
-    on_stack: set[int] = set()
-    broken = 0
-    # frame: node, children [(child, is_member)], next child index, values gathered so far
-    stack: list[tuple[int, list[tuple[int, bool]], list[int], list[float], list[float]]] = []
+    def evaluate(perfect: int | None = None) -> tuple[float, dict[int, float], int]:
+        """(availability, memo, cycles broken), with component ``perfect`` taken as 1.0."""
 
-    def push(i: int) -> None:
-        kids = [(d, False) for d in p.dependencies.row(i).tolist()]
-        if topo.is_group[i]:
-            kids += [(m, True) for m in p.members.row(i).tolist()]
-        on_stack.add(i)
-        stack.append((i, kids, [0], [], []))
+        def mine(i: int) -> float:
+            return 1.0 if i == perfect else own(i)
 
-    push(root)
-    while stack:
-        i, kids, at, series, members = stack[-1]
-        if at[0] < len(kids):
-            child, is_member = kids[at[0]]
-            if child in memo:
-                (members if is_member else series).append(memo[child])
-                at[0] += 1
-            elif child in on_stack:
-                broken += 1
-                (members if is_member else series).append(1.0)
-                at[0] += 1
-            else:
-                push(child)
-            continue
-        value = (1.0 if i in series_once else own(i)) * math.prod(series)
-        if topo.is_group[i]:
-            value *= k_of_n(members, int(k_req[i]))
-        memo[i] = value
-        on_stack.discard(i)
-        stack.pop()
-        if stack:
-            parent_kids, parent_at = stack[-1][1], stack[-1][2]
-            is_member = parent_kids[parent_at[0]][1]
-            (stack[-1][4] if is_member else stack[-1][3]).append(value)
-            parent_at[0] += 1
+        memo: dict[int, float] = {}
+        on_stack: set[int] = set()
+        broken = 0
+        # frame: node, children [(child, is_member)], next child index, values gathered so far
+        stack: list[tuple[int, list[tuple[int, bool]], list[int], list[float], list[float]]] = []
+
+        def push(i: int) -> None:
+            kids = [(d, False) for d in p.dependencies.row(i).tolist()]
+            if topo.is_group[i]:
+                kids += [(m, True) for m in p.members.row(i).tolist()]
+            on_stack.add(i)
+            stack.append((i, kids, [0], [], []))
+
+        push(root)
+        while stack:
+            i, kids, at, series, members = stack[-1]
+            if at[0] < len(kids):
+                child, is_member = kids[at[0]]
+                if child in memo:
+                    (members if is_member else series).append(memo[child])
+                    at[0] += 1
+                elif child in on_stack:
+                    broken += 1
+                    (members if is_member else series).append(1.0)
+                    at[0] += 1
+                else:
+                    push(child)
+                continue
+            value = (1.0 if i in series_once else mine(i)) * math.prod(series)
+            if topo.is_group[i]:
+                value *= k_of_n(members, int(k_req[i]))
+            memo[i] = value
+            on_stack.discard(i)
+            stack.pop()
+            if stack:
+                parent_kids, parent_at = stack[-1][1], stack[-1][2]
+                is_member = parent_kids[parent_at[0]][1]
+                (stack[-1][4] if is_member else stack[-1][3]).append(value)
+                parent_at[0] += 1
+        once = math.prod(mine(i) for i in sorted(series_once))
+        return once * memo[root], memo, broken
+
+    total, memo, broken = evaluate()
     weakest = sorted(((topo.ids[i], own(i)) for i in memo), key=lambda t: (t[1], t[0]))[:5]
-    once = math.prod(own(i) for i in sorted(series_once))
+    below = [i for i in memo if own(i) < 1.0]
+    exact = len(below) <= MAX_COSTED
+    parts = []
+    for i in below:
+        if exact:
+            gain = evaluate(i)[0] - total
+        else:  # a series component's share is exact; others are not costed
+            gain = total / own(i) - total if i in series_once else 0.0
+        source = "class" if math.isnan(float(topo.availability[i])) else "ci"
+        parts.append(
+            Part(
+                topo.ids[i],
+                topo.class_of(i),
+                own(i),
+                source,
+                i in series_once,
+                gain * MINUTES_PER_YEAR,
+            )
+        )
+    parts.sort(key=lambda x: (-x.cost_minutes, x.id))
     return Availability(
         service,
-        once * memo[root],
+        total,
         len(memo),
         len(series_once),
         broken,
         tuple(w for w in weakest if w[1] < 1.0),
+        tuple(parts),
     )

@@ -7,7 +7,9 @@ Assumptions (the semantics of ``shared/vectors/impact/README.md``):
   (member -> redundancy group).
 - **down**: a CI in ``failed`` or ``assume_down``; a CI with a hard dependency down (groups
   included); a group with fewer than k of its n members not down.
-  **degraded**: a group, not down, with a member down. **at_risk**: neither, with a hard dependency
+  **degraded**: a group, not down, with a member down; a CI, not down, with a *soft* dependency
+  down (a relationship type of propagation ``soft``: a desktop that ``accesses`` a failed
+  application works, its user cannot). **at_risk**: neither, with a hard or soft dependency
   (or, for a group, a member) degraded or at risk. States are the least fixpoint, so cycles
   terminate and are not failures by themselves.
 - The result lists exactly the CIs whose state is worse with ``failed`` and ``assume_down`` out
@@ -19,7 +21,8 @@ Assumptions (the semantics of ``shared/vectors/impact/README.md``):
 - ``depth`` does not change any state: it keeps the listed CIs whose explanation path has at most
   ``depth`` steps, so raising it only ever adds CIs.
 - The explanation path of a CI is a shortest path from it to a CI in ``failed`` among the listed
-  CIs, where a down or degraded CI steps only to a down CI (a hard dependency or a member) and an
+  CIs, where a down or degraded CI steps only to a down CI (a hard or soft dependency, or a
+  member) and an
   at-risk CI to a degraded or at-risk one. Paths are computed on first use.
 - ``services()`` are the listed CIs whose class is of the registry category ``service``, and
   ``customers()`` those of category ``customer``, as the snapshot carries them (so a
@@ -139,6 +142,7 @@ class BlastRadius:
     stale_after: float | None = None
     now: float | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+    planned: tuple[str, ...] = ()  # CIs the failure reaches that are not in service yet
 
     def __len__(self) -> int:
         return int(self.nodes.size)
@@ -167,7 +171,8 @@ class BlastRadius:
                     continue
                 o1, v1 = p.dependents.gather(rows)
                 o2, v2 = p.groups.gather(rows)
-                own, nb = np.concatenate([o1, o2]), np.concatenate([v1, v2])
+                o3, v3 = p.soft.gather(rows) if p.soft is not None else (_EMPTY, _EMPTY)
+                own, nb = np.concatenate([o1, o2, o3]), np.concatenate([v1, v2, v3])
                 cv = code[nb]
                 ok = (cv >= weakest) if weakest > 0 else (cv == AT_RISK)
                 ok &= parent[nb] == 0
@@ -333,6 +338,11 @@ def blast_radius(
 ) -> BlastRadius:
     """The CIs that the failure of ``failed`` makes worse, given ``assume_down`` already out.
 
+    CIs not in service (lifecycle ``planned`` or ``build``: ``Topology.in_service`` False) are
+    never affected: they are left out of the listing, the counts and the rollup, and those the
+    failure reaches are named apart in :attr:`BlastRadius.planned` (what a change would also
+    touch).
+
     ``depth`` keeps the CIs within that many steps of a failed CI (along their explanation
     path); ``types`` restricts the hard relationship types that carry impact (membership always
     does); ``stale_after`` (seconds, measured back from ``now``, default the current time) sets
@@ -350,6 +360,12 @@ def blast_radius(
     p = prepare(topo, check_types(topo, types))
     f_idx, a_idx = indices(topo, failed), indices(topo, assume_down)
     nodes, codes = solve(p, f_idx, a_idx)
+    reached: tuple[str, ...] = ()
+    if p.not_in_service and nodes.size:
+        out = ~np.take(topo.in_service, nodes)
+        if out.any():
+            reached = tuple(sorted(_ids(topo.ids, nodes[out])))
+            nodes, codes = nodes[~out], codes[~out]
     result = BlastRadius(
         topo,
         tuple(topo.ids[i] for i in f_idx.tolist()),
@@ -359,6 +375,7 @@ def blast_radius(
         p,
         stale_after,
         now,
+        planned=reached,
     )
     if depth is not None and nodes.size:
         _, hops = result._parents()
@@ -373,5 +390,6 @@ def blast_radius(
             stale_after,
             now,
             {"parents": result._cache["parents"]},
+            reached,
         )
     return result

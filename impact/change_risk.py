@@ -20,9 +20,13 @@ Assumptions:
   ``collisions`` (:mod:`impact.collisions`).
 - ``min_level`` floors raise the level when the change takes a service down (given the open
   incidents), or takes one down together with a colliding change.
-- Maintenance windows are read in the weights' timezone; a service (a CI of registry category
-  ``service``) in the blast radius with a ``maintenance_window`` attribute imposes its own
-  window instead of the default.
+- Times are read in a service's own ``timezone`` attribute, else the weights' ``timezone``,
+  else the CMDB's (the registry's ``timezone``). A service (a CI of registry category
+  ``service``) in the impact with a ``maintenance_window`` attribute imposes its own window
+  instead of the default. ``service_hours`` names the affected services whose service hours
+  (``7x24``, ``mon-fri 08:00-18:00``) the window meets outside their own agreed window;
+  ``freeze`` the freeze periods it meets (the weights' CMDB-wide ``freeze`` and each service's
+  ``freeze`` attribute): a change in a freeze also needs the CAB.
 
 >>> w = RiskWeights.from_mapping({
 ...     "factors": {"spof": {"weight": 1}, "change_type": {"weight": 1}},
@@ -45,14 +49,22 @@ from pydantic import Field
 
 from cmdb.enums import ChangeType, ImpactState, RecordKind
 from cmdb.errors import ConfigError, ValidationError
-from cmdb.filters import RecordFilter
+from cmdb.filters import CIFilter, RecordFilter
 from cmdb.model import Change, Incident, utcnow
 from cmdb.store.protocol import GraphStore
-from cmdb.topology import Topology
-from impact.blast import BlastRadius, blast_radius
-from impact.collisions import PENDING, Collision, change_collisions, in_maintenance_window, zone
-from impact.propagation import DOWN, prepare
+from impact.blast import blast_radius
+from impact.collisions import (
+    PENDING,
+    Collision,
+    change_collisions,
+    in_maintenance_window,
+    parse_freeze,
+    zone,
+)
+from impact.propagation import prepare
 from impact.results import Counts, Result
+from impact.schedule import freezes_met, service_hours_met, window_fits
+from impact.window import FailureImpact, failure_impact
 
 __all__ = [
     "ChangeAssessment",
@@ -80,8 +92,9 @@ class RiskWeights:
     cab_min_level: str
     cab_types: frozenset[str]
     cab_any_collision: bool
-    timezone: str
+    timezone: str  # "" : the CMDB's (the registry's ``timezone``)
     default_window: str
+    freeze: str = ""  # CMDB-wide freeze periods (:func:`impact.collisions.parse_freeze`)
 
     def param(self, factor: str, name: str, default: Any) -> Any:
         return self.params.get(factor, {}).get(name, default)
@@ -128,64 +141,20 @@ class RiskWeights:
                 cab_min_level=cab["min_level"],
                 cab_types=frozenset(cab.get("change_types") or ()),
                 cab_any_collision=bool(cab.get("any_collision", False)),
-                timezone=str(mw.get("timezone", "UTC")),
+                timezone=str(mw.get("timezone") or ""),
                 default_window=str(mw.get("default") or ""),
+                freeze=str(mw.get("freeze") or ""),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"risk weights {source}: invalid ({exc})") from None
         try:
-            zone(out.timezone)
+            if out.timezone:
+                zone(out.timezone)
+            parse_freeze(out.freeze)
             in_maintenance_window(utcnow(), utcnow() + timedelta(hours=1), out.default_window)
         except ValidationError as exc:
             raise ConfigError(f"risk weights {source}: {exc}") from None
         return out
-
-
-def _spare_members(topo: Topology, br: BlastRadius) -> dict[str, int]:
-    """For each group ``br`` degrades: how many members above k are still up."""
-    k = topo.k_required()
-    down = {topo.index(c) for c in (*br.failed, *br.assume_down)}
-    down.update(br.nodes[br.codes == DOWN].tolist())
-    out = {}
-    for a in br.affected():
-        if a.state is ImpactState.DEGRADED:
-            g = topo.index(a.id)
-            members = topo.members.row(g).tolist()
-            out[a.id] = sum(1 for m in members if m not in down) - int(k[g])
-    return out
-
-
-def _window_fits(
-    store: GraphStore,
-    topo: Topology,
-    br: BlastRadius,
-    ci_ids: list[str],
-    start: datetime,
-    end: datetime,
-    weights: RiskWeights,
-) -> tuple[bool, str]:
-    """Whether ``[start, end)`` fits the maintenance windows that apply, and which."""
-    service = prepare(topo).service_mask
-    services = [*br.services(), *(c for c in ci_ids if service[topo.index(c)])]
-    own = {}
-    for svc in sorted(set(services)):
-        spec = store.get_ci(svc).attributes.get("maintenance_window")
-        if isinstance(spec, str) and spec.strip():
-            own[svc] = spec
-    if not own:
-        if not weights.default_window:
-            return True, "no maintenance window defined"
-        fits = in_maintenance_window(start, end, weights.default_window, timezone=weights.timezone)
-        where = "inside" if fits else "outside"
-        return fits, f"{where} the default window {weights.default_window} ({weights.timezone})"
-    misses = [
-        s
-        for s, spec in own.items()
-        if not in_maintenance_window(start, end, spec, timezone=weights.timezone)
-    ]
-    if misses:
-        return False, "outside the window of " + ", ".join(f"{s} ({own[s]})" for s in misses)
-    return True, "inside the window of " + ", ".join(own)
 
 
 class Factor(Result):
@@ -200,7 +169,14 @@ class Factor(Result):
 
 class ChangeAssessment(Result):
     """The risk of one change; ``factors`` lists every factor, in the weights' order;
-    ``weights_source`` (``weights`` in JSON) says which weights were used."""
+    ``weights_source`` (``weights`` in JSON) says which weights were used.
+
+    ``headline`` is the decisive sentence, first. ``counts``, ``services`` and ``customers``
+    are the change's *full* impact during its window (its own CIs counted as down, whatever the
+    open incidents already affect); ``impact`` (:class:`~impact.window.FailureImpact`) adds
+    their states, what the change makes worse, which open incident already affects the same
+    services and customers, the groups it leaves short and the redundancy left (the CIs that are
+    single points of failure while it runs)."""
 
     change_id: str | None
     ci_ids: tuple[str, ...]
@@ -217,9 +193,11 @@ class ChangeAssessment(Result):
     services: tuple[str, ...]
     customers: tuple[str, ...]
     spof_for: tuple[str, ...]
-    assumed_down: tuple[str, ...]
+    assumed_down: tuple[str, ...] = Field(alias="assume_down")
     collisions: tuple[Collision, ...]
     weights_source: str = Field(alias="weights")
+    headline: str = ""
+    impact: FailureImpact | None = None
 
     def factor(self, name: str) -> Factor:
         return next(f for f in self.factors if f.name == name)
@@ -328,27 +306,27 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
     for ci in ci_ids:
         topo.index(ci)
     incidents = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
-    assumed = sorted({c for r in incidents for c in r.ci_ids if c in topo} - set(ci_ids))
-    br = blast_radius(topo, ci_ids, assume_down=assumed)
+    outages = {r.id: tuple(r.ci_ids) for r in incidents}
+    fi = failure_impact(topo, ci_ids, outages=outages)
+    assumed = list(fi.assumed_down)
     sf = weights.state_factor
     values: dict[str, tuple[float, str]] = {}
+    crit = {s.id: int(topo.criticality[topo.index(s.id)]) for s in fi.services}
 
-    n, cap = len(br), weights.param("blast_radius", "saturate", 500)
+    n, cap = fi.counts.total, weights.param("blast_radius", "saturate", 500)
     values["blast_radius"] = (
         min(1.0, math.log1p(n) / math.log1p(cap)),
-        f"{n} CIs affected ({br.counts()['down']} down)",
+        f"{n} CIs affected during the window ({fi.counts.down} down, the changed CIs included)",
     )
-    svc_pts = sum(
-        int(topo.criticality[topo.index(s)]) / 4 * sf[br.state(s).value] for s in br.services()
-    )
+    svc_pts = sum(crit[s.id] / 4 * sf[s.state.value] for s in fi.services)
     values["services"] = (
         min(1.0, svc_pts / weights.param("services", "saturate", 2.0)),
-        f"{len(br.services())} services affected, weighted {svc_pts:.2f}",
+        f"{len(fi.services)} services affected, weighted {svc_pts:.2f}",
     )
-    cust_pts = sum(sf[br.state(c).value] for c in br.customers())
+    cust_pts = sum(sf[c.state.value] for c in fi.customers)
     values["customers"] = (
         min(1.0, cust_pts / weights.param("customers", "saturate", 10)),
-        f"{len(br.customers())} customers affected, weighted {cust_pts:.2f}",
+        f"{len(fi.customers)} customers affected, weighted {cust_pts:.2f}",
     )
 
     spof_for: dict[str, int] = {}
@@ -364,13 +342,13 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         else "no changed CI alone takes a service down",
     )
 
-    spare = _spare_members(topo, br)
-    fewest = min(spare.values(), default=None)
+    fewest = min(fi.groups, key=lambda g: (g.spare, g.id), default=None)
     values["redundancy"] = (
-        0.0 if fewest is None else 1.0 / (1 + fewest),
-        "no redundancy group degraded"
+        0.0 if fewest is None else 1.0 if fewest.spare < 0 else 1.0 / (1 + fewest.spare),
+        "no redundancy group loses a member"
         if fewest is None
-        else f"{len(spare)} groups degraded, fewest spare members left: {fewest}",
+        else f"{len(fi.groups)} groups lose members; {fewest.id} goes to {fewest.up} of "
+        f"{fewest.members} up (needs {fewest.needs})" + (": down" if fewest.spare < 0 else ""),
     )
 
     kind = ChangeType(change_type).value
@@ -392,12 +370,25 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         + (f": {', '.join(sorted(past))}" if past else ""),
     )
 
+    tz = weights.timezone or store.registry.timezone
+    service = prepare(topo).service_mask
+    named = sorted({s.id for s in fi.services} | {c for c in ci_ids if service[topo.index(c)]})
+    svc_cis = {ci.id: ci for ci in store.find_cis(CIFilter(ids=tuple(named)))} if named else {}
+    frozen: list[str] = []
     if start is None or end is None:
         values["maintenance_window"] = (1.0, "no window scheduled")
+        values["service_hours"] = (1.0, "no window scheduled")
+        values["freeze"] = (0.0, "no window scheduled")
         collisions: tuple[Collision, ...] = ()
     else:
-        fits, why = _window_fits(store, topo, br, ci_ids, start, end, weights)
+        fits, why = window_fits(svc_cis, start, end, weights.default_window, tz)
         values["maintenance_window"] = (0.0 if fits else 1.0, why)
+        values["service_hours"] = service_hours_met(fi, svc_cis, start, end, tz, sf)
+        frozen = freezes_met(svc_cis, start, end, weights.freeze, tz)
+        values["freeze"] = (
+            1.0 if frozen else 0.0,
+            ("inside " + "; ".join(frozen)) if frozen else "no freeze period",
+        )
         others = store.find_records(RecordFilter(kinds=(RecordKind.CHANGE,), open_only=True))
         collisions = change_collisions(
             topo,
@@ -440,8 +431,21 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
     score = round(min(100.0, sum(f.points for f in factors)), 1)
     level = weights.level_for(score)
     raised = []
-    service_down = any(br.state(s) is ImpactState.DOWN for s in br.services())
-    for rule, hit in (("service_down", service_down), ("collision_outage", outage)):
+    taken_down = [s.id for s in fi.made_worse if s.state is ImpactState.DOWN and s.id in crit]
+    critical_down = [s for s in taken_down if crit[s] >= _CRITICAL]
+    critical_left = sorted(
+        {x.id for x in fi.single_points if any(crit.get(s, 0) >= _CRITICAL for s in x.services)}
+    )
+    critical_together = any(
+        int(topo.criticality[topo.index(s)]) >= _CRITICAL for c in collisions for s in c.services
+    )
+    for rule, hit in (
+        ("service_down", bool(taken_down)),
+        ("critical_service_down", bool(critical_down)),
+        ("collision_outage", outage),
+        ("collision_critical_outage", critical_together),
+        ("single_point_left", bool(critical_left)),
+    ):
         floor = weights.min_level.get(rule)
         if hit and floor and _LEVELS.index(floor) > _LEVELS.index(level):
             level = floor
@@ -453,6 +457,8 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         reasons.append(f"{kind} change")
     if collisions and weights.cab_any_collision:
         reasons.append("collides with " + ", ".join(c.change_id for c in collisions))
+    if frozen:
+        reasons.append("inside " + "; ".join(frozen))
     return ChangeAssessment(
         change_id=change_id,
         ci_ids=tuple(ci_ids),
@@ -465,11 +471,63 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         cab_required=bool(reasons),
         cab_reasons=tuple(reasons),
         factors=factors,
-        counts=Counts(**br.counts()),
-        services=br.services(),
-        customers=br.customers(),
+        counts=fi.counts,
+        services=tuple(s.id for s in fi.services),
+        customers=tuple(c.id for c in fi.customers),
         spof_for=tuple(sorted(spof_for)),
         assumed_down=tuple(assumed),
         collisions=collisions,
         weights_source=weights.source,
+        headline=_headline(fi, taken_down, critical_left, collisions, crit),
+        impact=fi,
     )
+
+
+_CRITICAL = 4  # criticality rank of "critical"
+
+
+def _headline(
+    fi: FailureImpact,
+    taken_down: list[str],
+    critical_left: list[str],
+    collisions: tuple[Collision, ...],
+    crit: Mapping[str, int],
+) -> str:
+    """The decisive sentence: which open incident already has what out, then what this change
+    takes down, or takes down with an overlapping change, or leaves without redundancy."""
+    down = sorted(taken_down, key=lambda s: (-crit.get(s, 0), s))
+    customers = [c.id for c in fi.made_worse if c.state is ImpactState.DOWN and c.id not in crit]
+    together = sorted(
+        {s for c in collisions for s in c.services}, key=lambda s: (-crit.get(s, 0), s)
+    )
+    # the critical services the sentence is about, to name the incidents behind them
+    about = {s for s in (*down, *together) if crit.get(s, 0) >= _CRITICAL}
+    about |= {
+        s
+        for x in fi.single_points
+        if x.id in critical_left
+        for s in x.services
+        if crit.get(s, 0) >= _CRITICAL
+    }
+    blamed = [a for a in fi.already_affected if any(s.id in about for s in a.services)]
+    parts = [f"{a.record} already has {', '.join(a.ci_ids)} out" for a in blamed[:2]]
+    if down:
+        parts.append(f"this change takes {_few(down, 3)} down")
+    if together:
+        ids = ", ".join(c.change_id for c in collisions if c.services)
+        parts.append(f"with {ids} in the same window it takes {_few(together, 3)} down")
+    if customers:
+        parts.append(f"it takes customers {_few(customers, 3)} down")
+    if critical_left and not down:
+        parts.append(f"while it runs {_few(critical_left, 3)} are single points of failure")
+    if not (down or together or customers or critical_left):
+        worst = max((s.state for s in fi.services), key=_SEVERITY.index, default=None)
+        parts.append(
+            f"no service goes down (worst: {worst.value})"
+            if worst is not None
+            else "no service or customer affected"
+        )
+    return "; ".join(parts)
+
+
+_SEVERITY = [ImpactState.OK, ImpactState.AT_RISK, ImpactState.DEGRADED, ImpactState.DOWN]

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -48,10 +48,19 @@ from cmdb.errors import ValidationError
 from cmdb.model import Change
 from cmdb.topology import Topology
 from impact.blast import BlastRadius, blast_radius
-from impact.propagation import DOWN, prepare
+from impact.propagation import AGREEMENT, DOWN, prepare
 from impact.results import Result
 
-__all__ = ["Collision", "change_collisions", "in_maintenance_window", "parse_windows"]
+__all__ = [
+    "Collision",
+    "change_collisions",
+    "freeze_overlaps",
+    "in_maintenance_window",
+    "overlaps_windows",
+    "parse_freeze",
+    "parse_service_hours",
+    "parse_windows",
+]
 
 PENDING = (ChangeStatus.REQUESTED, ChangeStatus.APPROVED)
 
@@ -61,7 +70,9 @@ class Collision(Result):
 
     ``shared`` counts the CIs in both impact sets (``shared_sample``: the first few ids);
     ``down_together`` lists the CIs that the two changes take down together but neither alone,
-    with ``groups`` and ``services`` the redundancy groups and services among them.
+    with ``groups``, ``services`` and ``customers`` the redundancy groups, services and
+    customers among them, and ``slas`` the agreements covering those services and customers:
+    the pair's risk read as one change.
     """
 
     change_id: str
@@ -74,6 +85,8 @@ class Collision(Result):
     down_together: tuple[str, ...]
     groups: tuple[str, ...]
     services: tuple[str, ...]
+    customers: tuple[str, ...] = ()
+    slas: tuple[str, ...] = ()
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -105,12 +118,15 @@ def change_collisions(
 ) -> tuple[Collision, ...]:
     """The changes among ``others`` that collide with a change of ``ci_ids`` in the window
     ``[window_start, window_end)``; ``exclude`` names this change's own id, if it has one.
-    Changes on CIs missing from ``topo`` (retired since) are skipped."""
+    Changes on CIs missing from ``topo`` (retired since) are skipped; CIs not in service
+    (planned) are never among what goes down together."""
     ours = [c for c in dict.fromkeys(ci_ids)]
     assumed = [c for c in dict.fromkeys(assume_down) if c not in ours]
     br_ours = blast_radius(topo, ours, assume_down=assumed)
     reach_ours, down_ours = _reach(br_ours, topo), _down(br_ours, topo)
-    service = prepare(topo).service_mask
+    p = prepare(topo)
+    service, customer = p.service_mask, p.customer_mask
+    not_live = set(np.flatnonzero(~topo.in_service).tolist())
     found = []
     for other in others:
         if other.id == exclude or other.status not in PENDING:
@@ -127,7 +143,7 @@ def change_collisions(
         if shared.size == 0:
             continue
         both = blast_radius(topo, [*ours, *theirs], assume_down=[c for c in base if c not in ours])
-        together = _down(both, topo) - down_ours - _down(br_theirs, topo)
+        together = _down(both, topo) - down_ours - _down(br_theirs, topo) - not_live
         ids = sorted(topo.ids[i] for i in together)
         found.append(
             Collision(
@@ -141,9 +157,25 @@ def change_collisions(
                 down_together=tuple(ids),
                 groups=tuple(c for c in ids if topo.is_group[topo.index(c)]),
                 services=tuple(c for c in ids if service[topo.index(c)]),
+                customers=tuple(c for c in ids if customer[topo.index(c)]),
+                slas=_slas(topo, [i for i in together if service[i] or customer[i]]),
             )
         )
     return tuple(sorted(found, key=lambda c: (not c.combined_outage, c.change_id)))
+
+
+def _slas(topo: Topology, nodes: list[int]) -> tuple[str, ...]:
+    """Ids of the agreements (category ``agreement``) that ``nodes`` are ``covered_by``."""
+    if not nodes:
+        return ()
+    wanted = np.zeros(topo.n, dtype=bool)
+    wanted[nodes] = True
+    sel = (
+        np.isin(topo.rtype, topo.type_codes(["covered_by"]))
+        & wanted[topo.src]
+        & topo.category_mask(AGREEMENT)[topo.dst]
+    )
+    return tuple(sorted({topo.ids[i] for i in topo.dst[sel].tolist()}))
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -222,3 +254,95 @@ def in_maintenance_window(
         if covered >= end:
             return True
     return False
+
+
+def _spans(
+    start: datetime, end: datetime, spec: str, tz: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The windows of ``spec`` (local time in ``tz``) that could meet ``[start, end)``."""
+    spans = []
+    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    day = first - timedelta(days=1)
+    while day <= last:
+        for days, t0, t1 in parse_windows(spec):
+            if day.weekday() in days:
+                a = datetime.combine(day, t0, tz)
+                b = datetime.combine(day + timedelta(days=1) if t1 <= t0 else day, t1, tz)
+                spans.append((a, b))
+        day += timedelta(days=1)
+    return spans
+
+
+_ALWAYS = ("7x24", "24x7", "24/7", "7*24", "24*7", "always")
+
+
+def parse_service_hours(text: str) -> str | None:
+    """Service hours as a window spec: ``"7x24"`` (or ``24x7``) is every day all day,
+    ``"business hours"`` is ``mon-fri 08:00-18:00``, anything else must be a window spec
+    (:func:`parse_windows`, case ignored). None when empty.
+
+    >>> parse_service_hours("7x24"), parse_service_hours("Mon-Fri 08:00-18:00")
+    ('daily 00:00-00:00', 'mon-fri 08:00-18:00')
+    """
+    text = text.strip().lower()
+    if not text:
+        return None
+    if text in _ALWAYS:
+        return "daily 00:00-00:00"
+    if text == "business hours":
+        return "mon-fri 08:00-18:00"
+    parse_windows(text, field="service_hours")
+    return text
+
+
+def overlaps_windows(start: datetime, end: datetime, spec: str, *, timezone: str = "UTC") -> bool:
+    """Whether ``[start, end)`` meets any window of ``spec`` (local time in ``timezone``).
+
+    >>> from datetime import UTC
+    >>> at = lambda h: datetime(2026, 1, 7, h, tzinfo=UTC)  # a Wednesday
+    >>> overlaps_windows(at(22), at(23), "mon-fri 08:00-18:00", timezone="Asia/Shanghai")
+    False
+    >>> overlaps_windows(at(1), at(2), "mon-fri 08:00-18:00", timezone="Asia/Shanghai")
+    True
+    """
+    return any(a < end and start < b for a, b in _spans(start, end, spec, zone(timezone)))
+
+
+def parse_freeze(text: str, *, field: str = "freeze") -> tuple[tuple[str, str, str], ...]:
+    """``"2026-01-25..2026-02-05 Spring Festival; 2026-03-31 quarter end"`` as (first day,
+    last day, reason) triples, days inclusive (ISO dates).
+
+    >>> parse_freeze("2026-01-25..2026-02-05 Spring Festival")
+    (('2026-01-25', '2026-02-05', 'Spring Festival'),)
+    """
+    out = []
+    for part in filter(str.strip, text.split(";")):
+        m = re.match(r"^\s*(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?\s*(.*)$", part)
+        try:
+            if not m:
+                raise ValueError(part)
+            first, last = m.group(1), m.group(2) or m.group(1)
+            if date.fromisoformat(last) < date.fromisoformat(first):
+                raise ValueError(part)
+        except ValueError:
+            raise ValidationError(
+                f"bad freeze period {part.strip()!r}: expected e.g. '2026-01-25..2026-02-05 why'",
+                field=field,
+            ) from None
+        out.append((first, last, m.group(3).strip()))
+    return tuple(out)
+
+
+def freeze_overlaps(
+    start: datetime, end: datetime, text: str, *, timezone: str = "UTC"
+) -> tuple[str, ...]:
+    """The freeze periods of ``text`` (:func:`parse_freeze`, days in ``timezone``) that
+    ``[start, end)`` meets, each as ``"first..last reason"``."""
+    tz = zone(timezone)
+    hits = []
+    for first, last, why in parse_freeze(text):
+        a = datetime.combine(date.fromisoformat(first), time(0), tz)
+        b = datetime.combine(date.fromisoformat(last) + timedelta(days=1), time(0), tz)
+        if a < end and start < b:
+            hits.append(f"{first}..{last}" + (f" {why}" if why else ""))
+    return tuple(hits)

@@ -7,7 +7,9 @@ Assumptions:
   relationship types, and along *membership* edges (member -> redundancy group), always.
 - :func:`prepare` turns a snapshot (and a type restriction) into :class:`Prepared`: the hard
   adjacency both ways, groups and members, each group's slack (how many members may be down
-  before it is), and which nodes are services and customers. It is cached per snapshot and type
+  before it is), and which nodes are services and customers; and the *soft* adjacency (types of
+  propagation ``soft``: a failure there degrades the dependent instead of taking it down), None
+  when the snapshot has no soft edge. It is cached per snapshot and type
   set, so only the first query on a snapshot pays for it.
 - Which nodes are services, customers and agreements comes from the registry categories the
   snapshot carries (:meth:`~cmdb.topology.Topology.category_mask`), never from class names, so a
@@ -143,6 +145,8 @@ class Prepared:
     service_mask: np.ndarray
     customer_mask: np.ndarray
     kind: np.ndarray  # int8: 1 service, 2 customer, 0 other (one take classifies a result)
+    soft: CSR | None = None  # who a failure of the row degrades directly (soft edges)
+    not_in_service: bool = False  # whether any CI is planned or being built (never affected)
     pool: list[Scratch] = field(default_factory=list, repr=False)
     active: dict[str, Rows] = field(default_factory=dict, repr=False)
 
@@ -223,8 +227,17 @@ def prepare(topo: Topology, types: frozenset[str] | None = None) -> Prepared:
         services,
         customers,
         kind,
+        _soft_csr(topo, types),
+        not bool(topo.in_service.all()),
     )
     return made
+
+
+def _soft_csr(topo: Topology, types: frozenset[str] | None) -> CSR | None:
+    """Row ``i``: the nodes a failure of ``i`` degrades (soft edges); None when there are
+    none, so the engine pays nothing for them."""
+    frm, to = topo.soft_edges(types)
+    return CSR.from_edges(topo.n, frm, to) if frm.size else None
 
 
 def neighbours(csr: CSR, rows: np.ndarray) -> np.ndarray:

@@ -17,13 +17,13 @@ flowchart BT
   n0["a<br/>application"]:::down
   n1["b<br/>application"]:::failed
   n0 -->|depends_on| n1
-  classDef failed fill:#b71c1c,color:#fff,stroke:#000,stroke-width:2px
-  classDef assumed fill:#9e9e9e,color:#fff,stroke:#000
-  classDef down fill:#ef5350,color:#000,stroke:#b71c1c
-  classDef degraded fill:#ffa726,color:#000,stroke:#e65100
-  classDef at_risk fill:#fff176,color:#000,stroke:#f9a825
-  classDef root fill:#1976d2,color:#fff,stroke:#000,stroke-width:2px
-  classDef dependency fill:#e3f2fd,color:#000,stroke:#1976d2
+  classDef failed fill:#b71c1c,color:#ffffff,stroke:#000000,stroke-width:2px
+  classDef assumed fill:#9e9e9e,color:#ffffff,stroke:#000000
+  classDef down fill:#ef5350,color:#000000,stroke:#b71c1c
+  classDef degraded fill:#ffa726,color:#000000,stroke:#e65100
+  classDef at_risk fill:#fff176,color:#000000,stroke:#f9a825
+  classDef root fill:#1976d2,color:#ffffff,stroke:#000000,stroke-width:2px
+  classDef dependency fill:#e3f2fd,color:#000000,stroke:#1976d2
 """
 
 from __future__ import annotations
@@ -38,16 +38,22 @@ from impact.propagation import STATES, indices
 
 __all__ = ["to_dot", "to_mermaid"]
 
+# (fill, font, stroke), six-digit colours: graphviz reads "#000" as no colour at all
 STYLES = {
-    "failed": ("#b71c1c", "#fff", "#000"),
-    "assumed": ("#9e9e9e", "#fff", "#000"),
-    "down": ("#ef5350", "#000", "#b71c1c"),
-    "degraded": ("#ffa726", "#000", "#e65100"),
-    "at_risk": ("#fff176", "#000", "#f9a825"),
-    "root": ("#1976d2", "#fff", "#000"),
-    "dependency": ("#e3f2fd", "#000", "#1976d2"),
+    "failed": ("#b71c1c", "#ffffff", "#000000"),
+    "assumed": ("#9e9e9e", "#ffffff", "#000000"),
+    "down": ("#ef5350", "#000000", "#b71c1c"),
+    "degraded": ("#ffa726", "#000000", "#e65100"),
+    "at_risk": ("#fff176", "#000000", "#f9a825"),
+    "root": ("#1976d2", "#ffffff", "#000000"),
+    "dependency": ("#e3f2fd", "#000000", "#1976d2"),
 }
 _BOLD = {"failed", "root"}
+# Past this many CIs a picture collapses the CIs that are not failed, assumed, queried,
+# services or customers into one node per class and state: a person reads a few dozen boxes.
+COLLAPSE_AT = 60
+# Mermaid refuses a chart of more than 500 edges by default (its maxEdges setting).
+MERMAID_MAX_EDGES = 500
 
 
 def _involved(result: BlastRadius | Dependencies, limit: int | None) -> list[tuple[int, str]]:
@@ -86,31 +92,70 @@ def _edges(topo: Topology, nodes: list[int]) -> list[tuple[int, int, str]]:
     ]
 
 
+Entry = tuple[str, str, str]  # key, label, style
+
+
+def _picture(
+    result: BlastRadius | Dependencies, limit: int | None, *, max_edges: int | None = None
+) -> tuple[list[Entry], list[tuple[str, str, str]], str]:
+    """The boxes (key, label, style) and arrows (key, key, type) to draw, and a note when
+    CIs were collapsed by class and state (more than :data:`COLLAPSE_AT` CIs, or more arrows
+    than ``max_edges``)."""
+    nodes = _involved(result, limit)
+    topo = result.topology
+    edges = _edges(topo, [i for i, _ in nodes])
+    if len(nodes) <= COLLAPSE_AT and (max_edges is None or len(edges) <= max_edges):
+        entries = [(topo.ids[i], f"{topo.ids[i]}\n{topo.class_of(i)}", st) for i, st in nodes]
+        return entries, [(topo.ids[a], topo.ids[b], t) for a, b, t in edges], ""
+    keep = topo.category_mask("service", "customer")
+    key: dict[int, str] = {}
+    counts: dict[str, int] = {}
+    order: list[tuple[str, str, str]] = []
+    for i, st in nodes:
+        if st in ("failed", "assumed", "root") or keep[i]:
+            key[i] = topo.ids[i]
+            order.append((key[i], f"{topo.ids[i]}\n{topo.class_of(i)}", st))
+            continue
+        k = f"{topo.class_of(i)} ({st})"
+        key[i] = k
+        if k not in counts:
+            order.append((k, "", st))
+        counts[k] = counts.get(k, 0) + 1
+    entries = [
+        (k, label or f"{counts[k]} x {k.split(' (')[0]}\n{st}", st) for k, label, st in order
+    ]
+    arrows = list(dict.fromkeys((key[a], key[b], t) for a, b, t in edges if key[a] != key[b]))
+    note = f"{len(nodes)} CIs collapsed by class and state into {len(entries)} boxes"
+    if max_edges is not None and len(arrows) > max_edges:
+        note += f"; {len(arrows) - max_edges} arrows left out (limit {max_edges})"
+        arrows = arrows[:max_edges]
+    return entries, arrows, note
+
+
 def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def to_dot(result: BlastRadius | Dependencies, *, limit: int | None = None) -> str:
-    """Graphviz DOT text for ``result`` (first ``limit`` listed CIs only, when given)."""
-    nodes = _involved(result, limit)
-    topo = result.topology
+    """Graphviz DOT text for ``result`` (first ``limit`` listed CIs only, when given); more
+    than :data:`COLLAPSE_AT` CIs are collapsed by class and state."""
+    entries, arrows, note = _picture(result, limit)
     lines = [
         "digraph impact {",
         "  rankdir=BT;",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
     ]
-    for i, style in nodes:
+    if note:
+        lines.append(f"  // {note}")
+    for k, label, style in entries:
         fill, font, stroke = STYLES[style]
         width = ", penwidth=2" if style in _BOLD else ""
-        label = _dot_quote(f"{topo.ids[i]}\n{topo.class_of(i)}")
         lines.append(
-            f'  {_dot_quote(topo.ids[i])} [label={label}, fillcolor="{fill}", '
-            f'fontcolor="{font}", color="{stroke}"{width}];'
+            f"  {_dot_quote(k)} [label={_dot_quote(label)}, "
+            f'fillcolor="{fill}", fontcolor="{font}", color="{stroke}"{width}];'
         )
-    for s, d, t in _edges(topo, [i for i, _ in nodes]):
-        lines.append(
-            f"  {_dot_quote(topo.ids[s])} -> {_dot_quote(topo.ids[d])} [label={_dot_quote(t)}];"
-        )
+    for a, b, t in arrows:
+        lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)} [label={_dot_quote(t)}];")
     lines.append("}")
     return "\n".join(lines)
 
@@ -122,16 +167,19 @@ def _mermaid_text(text: str) -> str:
 
 
 def to_mermaid(result: BlastRadius | Dependencies, *, limit: int | None = None) -> str:
-    """Mermaid flowchart text for ``result`` (first ``limit`` listed CIs only, when given)."""
-    nodes = _involved(result, limit)
-    topo = result.topology
-    name = {i: f"n{k}" for k, (i, _) in enumerate(nodes)}
+    """Mermaid flowchart text for ``result`` (first ``limit`` listed CIs only, when given);
+    more than :data:`COLLAPSE_AT` CIs, or more than :data:`MERMAID_MAX_EDGES` arrows, are
+    collapsed by class and state, and never more than that many arrows are drawn."""
+    entries, arrows, note = _picture(result, limit, max_edges=MERMAID_MAX_EDGES)
+    name = {k: f"n{j}" for j, (k, _, _) in enumerate(entries)}
     lines = ["flowchart BT"]
-    for i, style in nodes:
-        label = f"{_mermaid_text(topo.ids[i])}<br/>{_mermaid_text(topo.class_of(i))}"
-        lines.append(f'  {name[i]}["{label}"]:::{style}')
-    for s, d, t in _edges(topo, [i for i, _ in nodes]):
-        lines.append(f"  {name[s]} -->|{_mermaid_text(t)}| {name[d]}")
+    if note:
+        lines.append(f"  %% {note}")
+    for k, label, style in entries:
+        text = "<br/>".join(_mermaid_text(part) for part in label.split("\n"))
+        lines.append(f'  {name[k]}["{text}"]:::{style}')
+    for a, b, t in arrows:
+        lines.append(f"  {name[a]} -->|{_mermaid_text(t)}| {name[b]}")
     for style, (fill, font, stroke) in STYLES.items():
         extra = ",stroke-width:2px" if style in _BOLD else ""
         lines.append(f"  classDef {style} fill:{fill},color:{font},stroke:{stroke}{extra}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from impact.propagation import AGREEMENT, SERVICE
 from impact.render import to_dot, to_mermaid
 from impact.results import (
     AffectedCI,
+    AvailabilityPart,
     AvailabilityReport,
     BlastCounts,
     BlastRadiusReport,
@@ -72,6 +74,8 @@ __all__ = [
 ]
 
 SECONDS_PER_DAY = 86400.0
+# registry categories of devices: a single point among them is one an engineer can remove
+PHYSICAL = ("compute", "storage", "network", "enduser", "facility")
 _RENDER = {"dot": to_dot, "mermaid": to_mermaid}
 
 
@@ -180,7 +184,7 @@ def blast_radius_report(
                 ci_class=a.ci_class,
                 state=a.state,
                 path=a.path,
-                last_seen=a.last_seen,
+                last_seen=None if a.last_seen is None else datetime.fromtimestamp(a.last_seen, UTC),
                 stale=a.stale,
             )
             for a in br.affected(limit)
@@ -191,9 +195,10 @@ def blast_radius_report(
         rollup=tuple(
             RolledUpCI(id=r.id, ci_class=r.ci_class, state=r.state) for r in br.rollup(limit)
         ),
-        version=topo.version,
+        store_version=topo.version,
         stale=br.stale(limit),
         slas=_slas_of_nodes(store, topo, br.nodes[br.service_or_customer_mask()]),
+        planned=br.planned,
     )
 
 
@@ -212,7 +217,7 @@ def depends_on_report(
     return DependsOnReport(
         ci=ci,
         total=len(deps),
-        version=topo.version,
+        store_version=topo.version,
         dependencies=tuple(
             DependencyItem(id=d.id, ci_class=d.ci_class, path=d.path) for d in deps.items(limit)
         ),
@@ -259,12 +264,20 @@ def spof_report(store: GraphStore, service: str) -> SpofReport:
     """The single points of failure of ``service``, each with its path from the service."""
     topo = store.topology()
     found = single_points_of_failure(topo, service)
+    physical = topo.category_mask(*PHYSICAL)
+
+    def kind(ci: str) -> str:
+        i = topo.index(ci)
+        return "group" if topo.is_group[i] else "physical" if physical[i] else "logical"
+
+    items = tuple(
+        SinglePointItem(id=s.id, ci_class=s.ci_class, path=s.path, kind=kind(s.id)) for s in found
+    )
     return SpofReport(
         service=service,
-        version=topo.version,
-        single_points_of_failure=tuple(
-            SinglePointItem(id=s.id, ci_class=s.ci_class, path=s.path) for s in found
-        ),
+        store_version=topo.version,
+        single_points_of_failure=items,
+        physical=sum(1 for s in items if s.kind == "physical"),
     )
 
 
@@ -292,12 +305,24 @@ def availability_report(store: GraphStore, service: str) -> AvailabilityReport:
         availability=result.availability,
         annual_downtime_minutes=round(result.annual_downtime_minutes, 3),
         components=result.components,
-        single_points=result.single_points,
+        single_points=result.single_points - 1,  # the service itself is not one
         cycles_broken=result.cycles_broken,
         weakest=tuple(WeakComponent(id=ci, availability=a) for ci, a in result.weakest),
-        version=topo.version,
+        store_version=topo.version,
         slas=slas,
         meets_slas=all(verdicts) if verdicts else None,
+        parts=tuple(
+            AvailabilityPart(
+                id=x.id,
+                ci_class=x.ci_class,
+                availability=x.availability,
+                source=x.source,
+                in_series=x.in_series,
+                cost_minutes=round(x.cost_minutes, 3),
+            )
+            for x in result.parts
+        ),
+        costliest=result.parts[0].id if result.parts else None,
     )
 
 

@@ -11,10 +11,16 @@ them.
 
 >>> AffectedCI(id="app", ci_class="application", state="down", path=("app", "db")).to_json()
 {'id': 'app', 'class': 'application', 'state': 'down', 'path': ['app', 'db'], 'last_seen': None, 'stale': False}
+
+The names mean one thing across every result (``docs/json.md``): ``services`` and
+``customers`` are sorted lists of ids, ``assume_down`` the CIs taken as already out,
+``store_version`` the store version a snapshot was read at (``version`` is only ever an
+entity's own version), and times are ISO 8601 with an offset.
 """  # noqa: E501
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +29,7 @@ from cmdb.enums import ImpactState
 
 __all__ = [
     "AffectedCI",
+    "AvailabilityPart",
     "AvailabilityReport",
     "BlastCounts",
     "BlastRadiusReport",
@@ -59,7 +66,7 @@ class AffectedCI(Result):
     ci_class: str = Field(alias="class")
     state: ImpactState
     path: tuple[str, ...]
-    last_seen: float | None = None
+    last_seen: datetime | None = None
     stale: bool = False
 
 
@@ -113,7 +120,8 @@ class BlastRadiusReport(Result):
     lists the same services then customers with their class and state in listing order (at most
     ``limit`` of each); ``stale`` the listed CIs discovery has not seen for ``stale_days``, in
     listing order; ``slas`` the SLAs covering the listed services and customers, by id;
-    ``version`` the store version of the snapshot."""
+    ``store_version`` the store version of the snapshot; ``planned`` the CIs not in service yet
+    (lifecycle planned or build) that the failure reaches, by id: never counted as affected."""
 
     failed: tuple[str, ...]
     assume_down: tuple[str, ...]
@@ -122,9 +130,10 @@ class BlastRadiusReport(Result):
     customers: tuple[str, ...]
     counts: BlastCounts
     rollup: tuple[RolledUpCI, ...]
-    version: int
+    store_version: int
     stale: tuple[str, ...]
     slas: tuple[SLARef, ...]
+    planned: tuple[str, ...] = ()
 
 
 class DependencyItem(Result):
@@ -142,23 +151,30 @@ class DependsOnReport(Result):
     ci: str
     dependencies: tuple[DependencyItem, ...]
     total: int
-    version: int
+    store_version: int
 
 
 class SinglePointItem(Result):
-    """A CI whose failure alone takes the service down; ``path`` runs from the service to it."""
+    """A CI whose failure alone takes the service down; ``path`` runs from the service to it.
+    ``kind``: ``physical`` (a device: registry categories compute, storage, network, enduser,
+    facility) is a single point that an engineer can remove; ``group`` is a redundancy group,
+    single only as a whole (its members are redundant); ``logical`` is software, data or a
+    service on the path."""
 
     id: str
     ci_class: str = Field(alias="class")
     path: tuple[str, ...]
+    kind: str = "physical"
 
 
 class SpofReport(Result):
-    """:func:`impact.report.spof_report`'s answer, nearest first."""
+    """:func:`impact.report.spof_report`'s answer, nearest first; ``physical`` counts the
+    items of kind ``physical``."""
 
     service: str
-    version: int
+    store_version: int
     single_points_of_failure: tuple[SinglePointItem, ...]
+    physical: int = 0
 
 
 class WeakComponent(Result):
@@ -168,10 +184,25 @@ class WeakComponent(Result):
     availability: float
 
 
+class AvailabilityPart(Result):
+    """A component below 1.0: its own availability and its ``source`` (``ci``: the CI's own
+    ``availability`` attribute; ``class``: the registry's class default), whether it is a single
+    point counted in series, and the expected downtime per year of the service it costs."""
+
+    id: str
+    ci_class: str = Field(alias="class")
+    availability: float
+    source: str
+    in_series: bool
+    cost_minutes: float
+
+
 class AvailabilityReport(Result):
     """:func:`impact.report.availability_report`'s answer (see
     :func:`impact.availability.designed_availability`); ``meets_slas`` is None when no SLA
-    with a target covers the service."""
+    with a target covers the service. ``single_points`` counts the service's single points of
+    failure (the service itself not included), as ``cmdb impact spof`` lists them; ``parts``
+    are the components below 1.0, costliest first; ``costliest`` the first of them."""
 
     service: str
     availability: float
@@ -180,6 +211,8 @@ class AvailabilityReport(Result):
     single_points: int
     cycles_broken: int
     weakest: tuple[WeakComponent, ...]
-    version: int
+    store_version: int
     slas: tuple[SLAVerdict, ...]
     meets_slas: bool | None
+    parts: tuple[AvailabilityPart, ...] = ()
+    costliest: str | None = None

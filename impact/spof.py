@@ -25,6 +25,7 @@ as it reaches the service or one already found.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cmdb.topology import Topology
@@ -65,8 +66,12 @@ def _down_closure(seeds, dependents, groups, slack, state, stop) -> bool:
     return False
 
 
-def single_points_of_failure(topo: Topology, service: str) -> tuple[SinglePoint, ...]:
-    """The CIs whose failure alone takes ``service`` down, nearest first.
+def single_points_of_failure(
+    topo: Topology, service: str, *, assume_down: Iterable[str] = ()
+) -> tuple[SinglePoint, ...]:
+    """The CIs whose failure alone takes ``service`` down, nearest first; with ``assume_down``
+    (CIs already out: open incidents, a change's own CIs during its window) counted as down,
+    so what redundancy is left then is what counts (the CIs themselves are never listed).
 
     Raises :class:`~cmdb.errors.NotFoundError` for an unknown CI.
     """
@@ -80,7 +85,9 @@ def single_points_of_failure(topo: Topology, service: str) -> tuple[SinglePoint,
     groups = {x: [g for g in p.groups.row(x).tolist() if g in inside] for x in closure}
     slack = {x: int(p.slack[x]) for x in closure if topo.is_group[x]}
     base: set[int] = set()
-    _down_closure([g for g, s in slack.items() if s < 0], dependents, groups, slack, base, set())
+    out = [i for i in (topo.index(c) for c in assume_down) if i in inside]
+    seeds = [g for g, s in slack.items() if s < 0] + out
+    _down_closure(seeds, dependents, groups, slack, base, set())
     if root in base:
         return ()
     # base counts are folded in by starting every trial from the base state

@@ -3,9 +3,10 @@
 Assumptions (the semantics of ``shared/vectors/impact/README.md``, stated in
 :mod:`impact.blast`): down spreads first, along hard dependencies and to groups left with
 fewer than k members up (per-group counters of down members); then groups with a member down but
-still up are degraded, and whatever needs a degraded or at-risk CI is at risk. What the failure
-changes is the difference with the states that ``assume_down`` (and groups too small to ever be
-up) give alone.
+still up are degraded, and so are the soft dependents of a down CI (relationship types of
+propagation ``soft``); whatever needs a degraded or at-risk CI (hard or soft) is at risk. What
+the failure changes is the difference with the states that ``assume_down`` (and groups too
+small to ever be up) give alone.
 
 Cost: no per-CI Python on the hot path. The n-sized work arrays come from the prepared
 snapshot's pool and go back clean, so a query costs what its answer costs. A level touching a
@@ -112,16 +113,22 @@ def _scan(flags: np.ndarray, state: np.ndarray, open_: np.ndarray, code: int) ->
 
 
 def _next(
-    p: Prepared, frontier: np.ndarray, fmask: np.ndarray | None, *, groups: bool
+    p: Prepared, frontier: np.ndarray, fmask: np.ndarray | None, *, groups: bool, soft: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(dependents, groups) of ``frontier``; clears ``fmask`` (flagging ``frontier``) if set."""
+    """(dependents, groups) of ``frontier``, the soft dependents added to the first when
+    ``soft``; clears ``fmask`` (flagging ``frontier``) if set."""
+    soft = soft and p.soft is not None
     if fmask is None:
         nb = neighbours(p.dependents, frontier)
         gs = neighbours(p.groups, frontier) if groups else _EMPTY
+        sn = neighbours(p.soft, frontier) if soft else _EMPTY  # type: ignore[arg-type]
     else:
         nb = _expand(p, "dependents", frontier, fmask)
         gs = _expand(p, "groups", frontier, fmask) if groups else _EMPTY
+        sn = _expand(p, "soft", frontier, fmask) if soft else _EMPTY
         _unflag(fmask, frontier)
+    if sn.size:
+        nb = np.concatenate([nb, sn]) if nb.size else sn
     return nb, gs
 
 
@@ -161,18 +168,22 @@ def _spread_down(p: Prepared, seeds: np.ndarray, sc: Scratch, touched: list) -> 
 
 
 def _spread_risk(
-    p: Prepared, sc: Scratch, state: np.ndarray, touched: list
+    p: Prepared, sc: Scratch, state: np.ndarray, touched: list, down: list[np.ndarray]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Mark degraded groups and the at-risk CIs above them; return (degraded, the at-risk
-    levels). Large levels are settled through a flag array, as in :func:`_spread_down`."""
-    if not touched:
-        return _EMPTY, []
+    """Mark degraded groups (a member down) and soft dependents of the ``down`` levels, then
+    the at-risk CIs above them; return (degraded, the at-risk levels). Large levels are settled
+    through a flag array, as in :func:`_spread_down`."""
     mark = sc.mark
-    gs = np.concatenate(touched) if len(touched) > 1 else touched[0]
+    cands = list(touched)
+    if p.soft is not None and down:
+        cands.append(neighbours(p.soft, np.concatenate(down) if len(down) > 1 else down[0]))
+    if not cands:
+        return _EMPTY, []
+    gs = np.concatenate(cands) if len(cands) > 1 else cands[0]
     degraded = settle(gs[state[gs] != DOWN], state, DEGRADED, mark)
     risky, frontier, fmask = [], degraded, None
     while frontier.size:
-        nb, gs = _next(p, frontier, fmask, groups=True)
+        nb, gs = _next(p, frontier, fmask, groups=True, soft=True)
         fmask = None
         if (nb.size + gs.size) * FLAG_SHARE > state.size:
             fmask = sc.flag_array()
@@ -197,9 +208,9 @@ def solve(p: Prepared, failed: np.ndarray, assume: np.ndarray) -> tuple[np.ndarr
     if seeds.size:
         base_levels = _spread_down(p, seeds, sc, touched)
         base = state.copy()
-        _spread_risk(p, sc, base, list(touched))
+        _spread_risk(p, sc, base, list(touched), base_levels)
     levels = _spread_down(p, failed, sc, touched)
-    degraded, risky = _spread_risk(p, sc, state, touched)
+    degraded, risky = _spread_risk(p, sc, state, touched, [*base_levels, *levels])
     # levels[0] holds the failed CIs themselves, which are never listed
     parts = [*levels[1:], degraded, *risky]
     idx = (np.concatenate(parts) if len(parts) > 1 else parts[0]).astype(np.int32, copy=False)

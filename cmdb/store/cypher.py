@@ -86,6 +86,7 @@ def schema_statements(registry: Registry) -> list[str]:
         "CREATE CONSTRAINT cmdb_history_seq IF NOT EXISTS FOR (h:History) REQUIRE h.seq IS UNIQUE",
         "CREATE INDEX cmdb_history_entity IF NOT EXISTS FOR (h:History) ON (h.entity_id)",
         "CREATE INDEX cmdb_history_change IF NOT EXISTS FOR (h:History) ON (h.change_id)",
+        "CREATE INDEX cmdb_history_at IF NOT EXISTS FOR (h:History) ON (h.at)",
         "CREATE CONSTRAINT cmdb_meta IF NOT EXISTS FOR (m:CMDBMeta) REQUIRE m.name IS UNIQUE",
     ]
     for name in registry.rel_type_names:
@@ -139,6 +140,7 @@ class Writer:
         self.history: list[dict[str, Any]] = []
         self.result = BatchResult(batch_id=self.batch_id)
         self.touched = False
+        self.graph_changed = False  # did this batch change what a topology snapshot holds?
         self.retired_keys: set[str] = set()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -163,6 +165,8 @@ class Writer:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
+        if entity == "relationship" or (entity == "ci" and action is not HistoryAction.UPDATE):
+            self.graph_changed = True
         self.seq += 1
         self.history.append(
             {
@@ -179,6 +183,7 @@ class Writer:
     def log_create(self) -> int:
         """Count one creation whose History node the caller writes with the entity (see
         :data:`_HISTORY`); its sequence number."""
+        self.graph_changed = True  # only CIs and relationships are created this way
         self.seq += 1
         self.result.tally(HistoryAction.CREATE)
         return self.seq
@@ -217,9 +222,11 @@ class Writer:
         )
         bump = 1 if self.seq != self.first_seq or self.touched else 0  # any history
         row = self.tx.run(
-            f"{META} SET m.seq = $seq, m.version = m.version + $bump RETURN m.version AS v",
+            f"{META} SET m.seq = $seq, m.graph_version = coalesce(m.graph_version, m.version) "
+            "+ $graph, m.version = m.version + $bump RETURN m.version AS v",
             seq=self.seq,
             bump=bump,
+            graph=1 if self.graph_changed else 0,
         ).single()
         self.result.store_version = int(row["v"])
         return self.result
@@ -319,6 +326,8 @@ class Writer:
                 continue
             old = CI.model_validate_json(doc)
             merged = merge_ci(old, ci, self.now)
+            if merged.entity.topology_fields() != old.topology_fields():
+                self.graph_changed = True
             if merged.action is None:
                 if merged.touched:
                     put.append(merged.entity)

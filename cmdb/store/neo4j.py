@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from neo4j import GraphDatabase
 
-from cmdb.enums import Criticality, Lifecycle, Propagation
+from cmdb.bulk import no_gc
+from cmdb.enums import Criticality, HistoryAction, Lifecycle, Propagation
 from cmdb.errors import ConfigError, NotFoundError, StoreError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
@@ -37,6 +38,8 @@ from cmdb.validation import validate_batch
 __all__ = ["Neo4jStore"]
 
 PAGE = 50_000
+_GRAPH = "coalesce(m.graph_version, m.version)"
+"""The graph's own version: it moves only with writes that change what a snapshot holds."""
 _HISTORY_KEYS = ("seq", "at", "actor", "change_id", "batch_id", "entity", "entity_id", "action")
 
 
@@ -44,12 +47,15 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _history_entry(h: Any) -> HistoryEntry:
+def _history_entry(h: Any, *, before: bool = True) -> HistoryEntry:
+    """A History node as an entry, built without re-validating what this store wrote."""
     fields = {k: h.get(k) for k in _HISTORY_KEYS}
-    fields["at"] = fields["at"].to_native()
-    return HistoryEntry(
+    fields["at"] = fields["at"].to_native().astimezone(UTC)
+    fields["action"] = HistoryAction(fields["action"])
+    doc = h.get("before") if before else None
+    return HistoryEntry.model_construct(
         **fields,
-        before=json.loads(h["before"]) if h.get("before") else None,
+        before=json.loads(doc) if doc else None,
         after=json.loads(h["after"]) if h.get("after") else None,
     )
 
@@ -326,6 +332,9 @@ class Neo4jStore:
                 "(h.entity_id STARTS WITH $ci + '|' OR h.entity_id ENDS WITH '|' + $ci)))"
             )
             params["ci"] = flt.ci
+        if flt.actions:
+            conds.append("h.action IN $actions")
+            params["actions"] = [str(a) for a in flt.actions]
         if flt.after_seq:
             conds.append("h.seq > $after_seq")
             params["after_seq"] = flt.after_seq
@@ -337,7 +346,7 @@ class Neo4jStore:
 
     # -- topology ---------------------------------------------------------------------------
     def topology(self) -> Topology:
-        store_id, version = self._read(f"{META} RETURN coalesce(m.store_id, ''), m.version")[0]
+        store_id, version = self._read(f"{META} RETURN coalesce(m.store_id, ''), {_GRAPH}")[0]
         topo = self._topology
         if topo is None or (topo.store_id, topo.version) != (store_id, int(version)):
             with map_driver_errors(self.uri, self.user), self._session() as s:
@@ -348,7 +357,7 @@ class Neo4jStore:
         """Read every live CI and active relationship in one read transaction, a page of
         source CIs at a time, each page one record of parallel ``collect()`` lists."""
         reg = self.registry
-        store_id, version = tx.run(f"{META} RETURN coalesce(m.store_id, ''), m.version").single()
+        store_id, version = tx.run(f"{META} RETURN coalesce(m.store_id, ''), {_GRAPH}").single()
         class_code = {c: i for i, c in enumerate(reg.class_names)}
         type_code = {rel_type(reg, t): i for i, t in enumerate(reg.rel_type_names)}
         crit = {c.value: c.rank for c in Criticality}
@@ -357,7 +366,7 @@ class Neo4jStore:
             "WITH c ORDER BY c.id LIMIT $page "
             "RETURN collect(c.id), collect(c.class), collect(c.criticality), "
             "collect(coalesce(c.min_required, 0)), collect(coalesce(c.last_seen, $none)), "
-            "collect(coalesce(c.availability, $none))"
+            "collect(coalesce(c.availability, $none)), collect(c.status)"
         )
         edges = (
             "MATCH (s:CI)-[r]->(t:CI) WHERE s.id > $after AND s.id <= $last "
@@ -365,7 +374,7 @@ class Neo4jStore:
             "RETURN collect(s.id), collect(type(r)), collect(t.id)"
         )
         ids: list[str] = []
-        cols: list[list[Any]] = [[], [], [], [], []]
+        cols: list[list[Any]] = [[], [], [], [], [], []]
         src: list[str] = []
         typ: list[str] = []
         dst: list[str] = []
@@ -405,6 +414,7 @@ class Neo4jStore:
             min_required=cols[2],
             last_seen=floats(cols[3]),
             availability=floats(cols[4]),
+            in_service=[st not in ("planned", "build") for st in cols[5]],
             src=np.fromiter((index[src[i]] for i in keep), np.int32, len(keep)),
             dst=np.fromiter((index[dst[i]] for i in keep), np.int32, len(keep)),
             rtype=np.fromiter((type_code[typ[i]] for i in keep), np.int16, len(keep)),
@@ -514,8 +524,10 @@ class Neo4jStore:
         rows = self._read(
             "MATCH (h:History) WHERE h.entity = $entity AND h.at <= $at "
             "WITH h.entity_id AS id, max(h.seq) AS last "
-            "MATCH (h:History {seq: last}) RETURN h ORDER BY h.entity_id",
+            "MATCH (h:History {seq: last}) RETURN h {.seq, .at, .actor, .change_id, .batch_id, "
+            ".entity, .entity_id, .action, .after} ORDER BY h.entity_id",
             entity=entity,
             at=_aware(at),
         )
-        return [_history_entry(h) for (h,) in rows]
+        with no_gc():
+            return [_history_entry(h, before=False) for (h,) in rows]

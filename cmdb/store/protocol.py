@@ -10,6 +10,7 @@ in ``tests/cmdb/store/test_contract.py`` unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import (
     CI,
+    Baseline,
     Batch,
     BatchResult,
     Change,
@@ -31,7 +33,7 @@ from cmdb.topology import Topology
 
 __all__ = ["GraphStore", "Subgraph"]
 
-AnyRecord = Incident | Problem | Change | DiscoveryRun
+AnyRecord = Incident | Problem | Change | DiscoveryRun | Baseline
 
 
 class Subgraph(BaseModel):
@@ -92,7 +94,8 @@ class GraphStore(Protocol):
         ...
 
     def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
-        """History entries matching ``flt``, oldest first."""
+        """History entries matching ``flt``, oldest first; page with ``limit`` and the cursor
+        ``after_seq`` (the last ``seq`` already read)."""
         ...
 
     def version(self) -> int:
@@ -123,4 +126,11 @@ class GraphStore(Protocol):
     def find_relationships_from(self, sources: Sequence[str]) -> list[Relationship]:
         """Every relationship (retired ones too) whose source is one of the CI ids
         ``sources``, ordered by (source, type, target): the bulk read reconciliation needs."""
+        ...
+
+    def history_as_of(self, entity: str, at: datetime) -> list[HistoryEntry]:
+        """For each entity of kind ``entity`` (``"ci"``, ``"relationship"``...) that has
+        history at or before ``at``, its last such entry, ordered by entity id: the bulk read
+        that point-in-time views replay (its ``after`` is the entity's state at ``at``; its
+        ``before`` is left out, None, as nothing needs it and it would double the read)."""
         ...

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from cmdb.enums import Criticality, Lifecycle
+from cmdb.bulk import no_gc
+from cmdb.enums import Criticality, HistoryAction, Lifecycle
 from cmdb.errors import NotFoundError, StoreError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
@@ -46,6 +47,9 @@ from cmdb.topology import Topology
 from cmdb.validation import validate_batch
 
 __all__ = ["SQLiteStore"]
+
+# lifecycle states of CIs that are not in service yet: in the snapshot, never affected
+_NOT_IN_SERVICE = ("planned", "build")
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -88,6 +92,31 @@ INSERT OR IGNORE INTO meta VALUES ('schema', '1'), ('version', '0');
 def _utc(at: datetime) -> str:
     """A filter's time as stored: a naive time means UTC, as on every backend."""
     return iso(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+
+
+_HISTORY_SELECT = (
+    "SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, before, after "
+    "FROM history"
+)
+_HISTORY_KEYS = ("seq", "at", "actor", "change_id", "batch_id", "entity", "entity_id", "action")
+
+
+def _history_entry(row: Sequence) -> HistoryEntry:
+    """A history row as an entry, built without re-validating what this store wrote (the
+    documents are JSON it serialised): a bulk read parses hundreds of thousands of them."""
+    seq, at, actor, change_id, batch_id, entity, entity_id, action, before, after = row
+    return HistoryEntry.model_construct(
+        seq=seq,
+        at=datetime.fromisoformat(at).astimezone(UTC),
+        actor=actor,
+        change_id=change_id,
+        batch_id=batch_id,
+        entity=entity,
+        entity_id=entity_id,
+        action=HistoryAction(action),
+        before=json.loads(before) if before else None,
+        after=json.loads(after) if after else None,
+    )
 
 
 def _like(text: str) -> str:
@@ -133,6 +162,11 @@ class SQLiteStore:
         upgrade_identifier_index(db)
         # the store's identity; stores created before it existed get one now
         db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        # the graph's own version (writes of records only leave the snapshot valid)
+        db.execute(
+            "INSERT OR IGNORE INTO meta SELECT 'graph_version', value FROM meta "
+            "WHERE key = 'version'"
+        )
 
     def _snapshot_cache(self) -> SnapshotCache | None:
         """Next to the file; in the user cache directory (per store id) when the store is
@@ -328,7 +362,8 @@ class SQLiteStore:
         return [record_from_json(doc) for (doc,) in rows]
 
     def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         for col, value in (
             ("entity", flt.entity),
             ("entity_id", flt.entity_id),
@@ -344,22 +379,24 @@ class SQLiteStore:
         if flt.until is not None:
             where.append("at <= ?")
             params.append(_utc(flt.until))
-        sql = (
-            "SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, before, "
-            "after FROM history" + (" WHERE " + " AND ".join(where) if where else "")
-        )
+        if flt.ci is not None:  # ids never hold '|', so a relationship id splits cleanly
+            where.append(
+                "((entity = 'ci' AND entity_id = ?) OR (entity = 'relationship' AND "
+                "(substr(entity_id, 1, length(?) + 1) = ? || '|' "
+                "OR substr(entity_id, -length(?) - 1) = '|' || ?)))"
+            )
+            params += [flt.ci] * 5
+        if flt.actions:
+            where.append("action IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps([str(a) for a in flt.actions]))
+        if flt.after_seq:
+            where.append("seq > ?")
+            params.append(flt.after_seq)
+        sql = _HISTORY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY seq" + (f" LIMIT {int(flt.limit)}" if flt.limit else "")
         with self._lock:
             rows = self._rows(sql, params)
-        keys = ("seq", "at", "actor", "change_id", "batch_id", "entity", "entity_id", "action")
-        return [
-            HistoryEntry(
-                **dict(zip(keys, row[:8], strict=True)),
-                before=json.loads(row[8]) if row[8] else None,
-                after=json.loads(row[9]) if row[9] else None,
-            )
-            for row in rows
-        ]
+        return [_history_entry(row) for row in rows]
 
     # -- topology ---------------------------------------------------------------------------
     @cached_property
@@ -374,12 +411,17 @@ class SQLiteStore:
         )
 
     def _key(self) -> SnapshotKey:
-        """The store's identity and state now, read in one statement."""
+        """The store's identity and the state of its graph now, read in one statement: the
+        graph version and its last write move only with batches that change what a snapshot
+        holds (an incident, or a CI's owner, leaves the snapshot valid). A store from before
+        graph versions falls back to its version and last history entry."""
         with map_sqlite_errors(self.path):
             store_id, version, last = self._conn.execute(
                 "SELECT (SELECT value FROM meta WHERE key = 'store_id'), "
-                "(SELECT value FROM meta WHERE key = 'version'), "
-                "(SELECT seq || '@' || at FROM history ORDER BY seq DESC LIMIT 1)"
+                "coalesce((SELECT value FROM meta WHERE key = 'graph_version'), "
+                "(SELECT value FROM meta WHERE key = 'version')), "
+                "coalesce((SELECT value FROM meta WHERE key = 'graph_write'), "
+                "(SELECT seq || '@' || at FROM history ORDER BY seq DESC LIMIT 1))"
             ).fetchone()
         state = hashlib.sha256(str(last).encode()).hexdigest()[:8]
         return SnapshotKey(store_id or "", int(version), self.registry.fingerprint, state)
@@ -434,8 +476,8 @@ class SQLiteStore:
             try:
                 key = self._key()
                 rows = db.execute(
-                    "SELECT n, id, class, criticality, min_required, last_seen, availability "
-                    "FROM ci WHERE status != 'retired' ORDER BY n"
+                    "SELECT n, id, class, criticality, min_required, last_seen, availability, "
+                    "status FROM ci WHERE status != 'retired' ORDER BY n"
                 ).fetchall()
                 edges = db.execute(
                     "SELECT src, type, dst FROM rel WHERE status = 'active'"
@@ -460,6 +502,7 @@ class SQLiteStore:
             criticality=[crit[r[3]] for r in rows],
             last_seen=[np.nan if r[5] is None else r[5] for r in rows],
             availability=[np.nan if r[6] is None else r[6] for r in rows],
+            in_service=[r[7] not in _NOT_IN_SERVICE for r in rows],
             src=src.astype(np.int32),
             dst=dst.astype(np.int32),
             rtype=np.fromiter((type_code[e[1]] for e in edges), np.int16, len(edges)),
@@ -498,3 +541,16 @@ class SQLiteStore:
         with self._lock:
             rows = self._rows(sql, (json.dumps(sorted(set(sources))),))
         return [Relationship.model_validate_json(doc) for (doc,) in rows]
+
+    # -- point in time ----------------------------------------------------------------------
+    def history_as_of(self, entity: str, at: datetime) -> list[HistoryEntry]:
+        # one pass over the history table: the last entry of each entity at or before ``at``
+        sql = (
+            "SELECT seq, at, actor, change_id, batch_id, entity, entity_id, action, NULL, after "
+            "FROM history WHERE seq IN (SELECT max(seq) FROM history "
+            "WHERE entity = ? AND at <= ? GROUP BY entity_id) ORDER BY entity_id"
+        )
+        with self._lock:
+            rows = self._rows(sql, (entity, _utc(at)))
+        with no_gc():
+            return [_history_entry(row) for row in rows]

@@ -77,6 +77,7 @@ class Writer:
         self.history: list[tuple] = []
         self.result = BatchResult(batch_id=self.batch_id)
         self.touched = False
+        self.graph_changed = False  # did this batch change what a topology snapshot holds?
         self.next_numbers: dict[str, int] = {}
 
     def _log(
@@ -88,6 +89,8 @@ class Writer:
         after: dict[str, Any] | str | None,
     ) -> None:
         """Queue one history row; documents may come already serialised."""
+        if entity == "relationship" or (entity == "ci" and action is not HistoryAction.UPDATE):
+            self.graph_changed = True
 
         def doc(d):
             return d if d is None or isinstance(d, str) else json.dumps(d)
@@ -124,6 +127,14 @@ class Writer:
         if self.history or self.touched:
             self.db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"
+            )
+        if self.graph_changed:  # the snapshot cache keys on these, not on the version
+            self.db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'graph_version'"
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('graph_write', ?)",
+                (f"{self.batch_id}@{self.at}",),
             )
         self.result.store_version = int(
             self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
@@ -213,6 +224,8 @@ class Writer:
             n, doc = found
             old = CI.model_validate_json(doc)
             merged = merge_ci(old, ci, self.now)
+            if merged.entity.topology_fields() != old.topology_fields():
+                self.graph_changed = True
             if merged.action is None:
                 if merged.touched:
                     self._update(n, merged.entity)

@@ -1,8 +1,10 @@
 """Incidents: open one with a priority computed from its blast radius; resolve one.
 
 Assumptions: the priority is :func:`impact.priority.priority` of the urgency and the impact
-that :func:`impact.priority.incident_impact` measures, with the CIs of the other open incidents
-assumed down (retired CIs skipped). Opening applies one batch holding the new incident with
+that :func:`impact.priority.incident_impact` measures: the full impact of the incident's CIs,
+whatever else is open (the other open incidents only make states worse where they combine with
+it, and are named when they already affect the same services; retired CIs skipped; planned CIs
+never affected). Opening applies one batch holding the new incident with
 ``id=None``: its id (``INC-000123``) is allocated by the store inside that batch. Resolving
 applies one batch that expects the version the incident was read at, so of two concurrent
 resolvers one wins and the other gets :class:`~cmdb.errors.ConflictError`.
@@ -24,17 +26,18 @@ resolvers one wins and the other gets :class:`~cmdb.errors.ConflictError`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import model_serializer
 
-from cmdb.enums import IncidentStatus, Urgency
+from cmdb.enums import IncidentStatus, RecordKind, Urgency
 from cmdb.errors import ConflictError, ValidationError
+from cmdb.filters import RecordFilter
 from cmdb.model import Batch, Expected, Incident, utcnow
 from cmdb.store.protocol import GraphStore
 from impact.priority import ImpactAssessment, incident_impact, priority
-from impact.report import open_incident_cis
+from impact.report import slas_covering
 from impact.results import Result
 
 __all__ = ["IncidentAssessment", "open_incident", "resolve_incident"]
@@ -44,7 +47,9 @@ class IncidentAssessment(Result):
     """What :func:`open_incident` recorded (the incident as stored) and why it got its
     priority. JSON: the incident's ``id``, ``title`` and ``ci_ids``, its ``priority``, the
     ``impact`` level, ``urgency``, ``impact_points``, the affected ``services`` and
-    ``customers`` and the ``reasons``."""
+    ``customers`` (ids) with their ``service_states`` and ``customer_states`` (state,
+    criticality, points), the ``reasons``, the SLA and due times stored with the incident, what
+    it ``made_worse`` and which open incidents ``already_affected`` the same services."""
 
     incident: Incident
     priority: int
@@ -61,10 +66,50 @@ class IncidentAssessment(Result):
             "impact": self.impact.level,
             "urgency": self.urgency,
             "impact_points": self.impact.points,
-            "services": [h.to_json() for h in self.impact.services],
-            "customers": [h.to_json() for h in self.impact.customers],
+            "services": sorted(h.id for h in self.impact.services),
+            "customers": sorted(h.id for h in self.impact.customers),
+            "service_states": [h.to_json() for h in self.impact.services],
+            "customer_states": [h.to_json() for h in self.impact.customers],
             "reasons": list(self.impact.reasons),
+            "sla_id": self.incident.sla_id,
+            "response_due": _iso(self.incident.response_due),
+            "resolution_due": _iso(self.incident.resolution_due),
+            "made_worse": list(self.impact.made_worse),
+            "already_affected": [a.to_json() for a in self.impact.already_affected],
         }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat().replace("+00:00", "Z") if at is not None else None
+
+
+def _minutes(value: Any, scale: float) -> timedelta | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return timedelta(minutes=float(value) * scale)
+
+
+def _tightest_sla(
+    store: GraphStore, impact: ImpactAssessment
+) -> tuple[str, timedelta | None, timedelta | None] | None:
+    """The SLA (category ``agreement``) covering a service or customer the incident takes
+    down or degrades with the shortest resolution target (then response target), as (id,
+    response, resolution); None when no SLA applies. ``response_minutes`` and
+    ``resolution_hours`` are the SLA CI's attributes."""
+    hit = [h.id for h in (*impact.services, *impact.customers) if h.state in ("down", "degraded")]
+    if not hit:
+        return None
+    best = None
+    for ref in slas_covering(store, hit):
+        attrs = store.get_ci(ref.id).attributes
+        response = _minutes(attrs.get("response_minutes"), 1)
+        resolution = _minutes(attrs.get("resolution_hours"), 60)
+        if response is None and resolution is None:
+            continue
+        key = (resolution or timedelta.max, response or timedelta.max, ref.id)
+        if best is None or key < best[0]:
+            best = (key, (ref.id, response, resolution))
+    return best[1] if best else None
 
 
 def _incident(store: GraphStore, incident_id: str) -> Incident:
@@ -98,16 +143,23 @@ def open_incident(
     if not title.strip():
         raise ValidationError("must not be empty", field="title")
     topo = store.topology()
-    others = [ci for ci in open_incident_cis(store) if ci in topo and ci not in ci_ids]
-    impact = incident_impact(topo, ci_ids, assume_down=others)
+    records = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
+    outages = {r.id: tuple(r.ci_ids) for r in records if r.id is not None}
+    impact = incident_impact(topo, ci_ids, outages=outages)
     prio = priority(impact.level, urgency)
+    opened_at = now or utcnow()
+    sla = _tightest_sla(store, impact)
     incident = Incident(
         id=None,
         title=title.strip(),
         ci_ids=ci_ids,
         urgency=Urgency(urgency),
         priority=prio,
-        opened_at=now or utcnow(),
+        opened_at=opened_at,
+        impact=impact.level,
+        sla_id=sla[0] if sla else None,
+        response_due=opened_at + sla[1] if sla and sla[1] is not None else None,
+        resolution_due=opened_at + sla[2] if sla and sla[2] is not None else None,
     )
     done = store.apply(Batch(records=[incident]), actor=actor)
     stored = _incident(store, done.allocated[0])

@@ -47,8 +47,9 @@ class TestIncidentCli:
         ).stdout
         data = json.loads(out)
         assert (data["id"], data["priority"], data["impact"]) == ("INC-000001", 1, "high")
-        assert [s["id"] for s in data["services"]] == ["svc-pay"]
-        assert [c["id"] for c in data["customers"]] == ["cust-a"]
+        assert data["services"] == ["svc-pay"]
+        assert [s["id"] for s in data["service_states"]] == ["svc-pay"]
+        assert data["customers"] == ["cust-a"]
         table = loaded(
             "incident", "open", "--ci", "pc-1", "--urgency", "low", "--title", "PC broken"
         ).stdout
@@ -124,7 +125,7 @@ class TestChangeCli:
             "risk_weights.yaml",
         )
         assert data["collisions"][0]["groups"] == ["cl-web"]
-        assert len(data["factors"]) == 9
+        assert len(data["factors"]) == 11
         table = loaded("change", "assess", "CHG-000001").stdout
         assert "HIGH" in table or "CRITICAL" in table
         assert "Collisions" in table
@@ -244,7 +245,8 @@ class TestProblemAndRootCauseCli:
                 "json",
             ).stdout
         )
-        assert [c["id"] for c in data["candidates"]] == ["svc-pay", "app-pay"]
+        # a service or a customer is never a root cause (issue 15)
+        assert [c["id"] for c in data["candidates"]] == ["app-pay", "db-pay"]
         loaded("incident", "open", "--ci", "app-pay", "--urgency", "high", "--title", "a")
         loaded("incident", "open", "--ci", "svc-pay", "--urgency", "high", "--title", "b")
         table = with_root_cause(
@@ -273,3 +275,38 @@ class TestProblemAndRootCauseCli:
             loaded("problem", "open", "--incidents", "INC-404", code=1),
             "record 'INC-404' not found",
         )
+
+
+class TestCabOutput:
+    """Issue 19: `change list` shows risk and the CAB decision; `incident list` what is due;
+    `change assess` names core banking and the redundancy left."""
+
+    @pytest.fixture
+    def demo(self, cmdb):
+        cmdb("demo")
+        return cmdb
+
+    def test_change_list_shows_risk_and_cab(self, demo):
+        rows = {c["id"]: c for c in json.loads(demo("change", "list", "-f", "json").stdout)}
+        assert rows["chg-0101"]["risk"]["level"] == "critical"
+        assert rows["chg-0101"]["cab"] == "required"
+        assert "risk" not in rows["chg-0090"]  # implemented: nothing to assess
+        table = demo("change", "list", "--open").stdout
+        assert "critica" in table and "chg-0104" in table
+
+    def test_incident_list_shows_what_is_due(self, demo):
+        rows = {i["id"]: i for i in json.loads(demo("incident", "list", "-f", "json").stdout)}
+        assert rows["inc-0001"]["sla_id"] == "sla-core-banking"
+        assert rows["inc-0001"]["resolution_due"].endswith("Z")
+        assert "overdue" in demo("incident", "list", "--open").stdout
+        args = ["incident", "open", "--ci", "db-core", "--urgency", "high", "--title", "x"]
+        opened = json.loads(demo(*args, "-f", "json").stdout)
+        assert opened["priority"] == 1 and opened["response_due"] is not None
+
+    def test_change_assess_names_core_banking_and_the_redundancy_left(self, demo):
+        out = demo("change", "assess", "chg-0101").stdout
+        assert out.splitlines()[0].startswith("inc-0001 already has")
+        assert "svc-core-banking (at_risk)" in out.replace("\n", " ").replace("│", " ") or (
+            "svc-core-banking" in out
+        )
+        assert "sw-core-02" in out and "pm-core-db-02" in out

@@ -24,6 +24,8 @@ FACTORS = [
     "change_type",
     "history",
     "maintenance_window",
+    "service_hours",
+    "freeze",
     "collisions",
 ]
 SAT = datetime(2026, 1, 10, tzinfo=UTC)  # a Saturday, 00:00
@@ -95,14 +97,18 @@ class TestAssessProposed:
 
     def test_service_down_raises_level(self, estate):
         result = proposed(estate, ["srv-1"], "standard")
-        assert result.level == "high"
-        assert result.level_reasons == ("raised to high by rule min_level.service_down",)
+        # svc-pay is critical: a certain outage of a critical service is a critical change
+        assert result.level == "critical"
+        assert result.level_reasons == (
+            "raised to high by rule min_level.service_down",
+            "raised to critical by rule min_level.critical_service_down",
+        )
 
     def test_redundancy_left(self, estate):
         result = proposed(estate, ["web-1"], "standard")
         assert result.factor("redundancy").value == 1.0
-        assert "fewest spare members left: 0" in result.factor("redundancy").detail
-        assert result.counts.down == 0
+        assert "cl-web goes to 1 of 2 up (needs 1)" in result.factor("redundancy").detail
+        assert result.counts.down == 1  # web-1 itself, out for the window
 
     def test_open_incidents_count_as_down(self, estate):
         estate.apply(Batch(records=[Incident(id="inc-1", ci_ids=["web-2"])]), actor="t")
@@ -236,7 +242,7 @@ class TestCollisions:
     def test_k_of_n_group_goes_down_together(self, estate):
         a = self.changes(estate)
         result = assess_change(estate, a.id, now=NOW, weights=WEIGHTS)
-        assert result.counts.down == 0  # alone, web-1 only degrades the pool
+        assert result.counts.down == 1  # alone, web-1 (out) only degrades the pool
         (hit,) = result.collisions
         assert (hit.change_id, hit.groups, hit.services) == ("chg-b", ("cl-web",), ("svc-mail",))
         assert hit.overlap_start == SAT + timedelta(hours=2)
@@ -278,11 +284,11 @@ class TestAssessChange:
         data = assess_change(estate, "chg-1", weights=WEIGHTS, now=NOW).to_json()
         assert data["weights"] == "risk_weights.yaml" and data["change_id"] == "chg-1"
         assert data["window_start"] == "2026-01-10T01:00:00Z"
-        assert data["counts"] == {
-            "down": 4,
+        assert data["counts"] == {  # srv-1 itself counts: it is out for the window
+            "down": 5,
             "degraded": 0,
             "at_risk": 0,
-            "total": 4,
+            "total": 5,
             "services": 1,
             "customers": 1,
         }
@@ -306,7 +312,7 @@ class TestRiskWeights:
             5,
         )
         assert w.level_for(39) == "low" and w.level_for(40) == "high"
-        assert w.cab_types == frozenset({"emergency"}) and w.timezone == "UTC"
+        assert w.cab_types == frozenset({"emergency"}) and w.timezone == ""  # the CMDB's
 
     def test_changes_assessment(self, estate):
         data = {

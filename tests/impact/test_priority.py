@@ -53,12 +53,12 @@ class TestIncidentImpact:
     def test_customers_count(self, estate):
         result = incident_impact(estate.topology(), ["db-pay"])
         assert [(h.id, h.state) for h in result.customers] == [("cust-a", "down")]
-        assert result.points == 4.5
+        assert result.points == 5.0  # critical service down 4 + a customer down 1
 
     def test_to_json(self, estate):
         data = incident_impact(estate.topology(), ["db-pay"]).to_json()
-        assert data["customers"] == [
-            {"id": "cust-a", "state": "down", "criticality": "medium", "points": 0.5}
+        assert data["customer_states"] == [
+            {"id": "cust-a", "state": "down", "criticality": "medium", "points": 1.0}
         ]
         assert data["level"] == "high" and data["reasons"][-1].startswith("impact high")
 

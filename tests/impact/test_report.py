@@ -46,7 +46,7 @@ class TestBlastRadiusReport:
         assert report.services == ("core-banking",) and report.counts.total == 4
         assert report.rollup[0].ci_class == "business_service"
         with pytest.raises(ValueError, match="frozen"):
-            report.version = 0  # type: ignore[misc]
+            report.store_version = 0  # type: ignore[misc]
         assert BlastRadiusReport.model_validate(report.to_json()) == report
 
     def test_shape(self, store):
@@ -58,10 +58,11 @@ class TestBlastRadiusReport:
             "services",
             "customers",
             "counts",
-            "version",
+            "store_version",
             "stale",
             "slas",
             "rollup",
+            "planned",
         }
         assert set(out["counts"]) == {
             "down",
@@ -92,7 +93,7 @@ class TestBlastRadiusReport:
                 "covers": ["core-banking"],
             },
         ]
-        assert out["stale"] == [] and out["version"] == store.version()
+        assert out["stale"] == [] and out["store_version"] == store.version()
 
     @pytest.mark.parametrize(
         ("kwargs", "total"),

@@ -30,6 +30,7 @@ CALLS = {
     "get_record": lambda s: s.get_record("INC-1"),
     "find_records": lambda s: s.find_records(RecordFilter()),
     "history": lambda s: s.history(HistoryFilter()),
+    "history_as_of": lambda s: s.history_as_of("ci", datetime.now(UTC)),
     "version": lambda s: s.version(),
     "topology": lambda s: s.topology(),
 }

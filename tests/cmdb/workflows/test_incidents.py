@@ -42,16 +42,24 @@ class TestOpenIncident:
             "impact_points",
             "services",
             "customers",
+            "service_states",
+            "customer_states",
             "reasons",
+            "sla_id",
+            "response_due",
+            "resolution_due",
+            "made_worse",
+            "already_affected",
         ]
         assert (data["id"], data["priority"], data["impact"]) == ("INC-000001", 2, "high")
-        assert data["services"][0] == {
+        assert data["services"] == ["svc-pay"] and data["customers"] == ["cust-a"]
+        assert data["service_states"][0] == {
             "id": "svc-pay",
             "state": "down",
             "criticality": "critical",
             "points": 4.0,
         }
-        assert data["customers"][0]["id"] == "cust-a"
+        assert data["customer_states"][0]["id"] == "cust-a"
         assert IncidentAssessment.model_fields.keys() == {
             "incident",
             "priority",

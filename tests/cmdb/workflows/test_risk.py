@@ -23,6 +23,8 @@ FACTORS = [
     "change_type",
     "history",
     "maintenance_window",
+    "service_hours",
+    "freeze",
     "collisions",
 ]
 WINDOW = {
