@@ -41,7 +41,7 @@ def demo(ctx: typer.Context, fmt: FormatOpt = Format.TABLE) -> None:
         f"demo loaded into {state.store.uri}: {result.created} created, "
         f"{result.updated} updated, {result.unchanged} unchanged"
     )
-    output.info("try: cmdb impact blast-radius sw-dc-acc-05  |  cmdb change assess chg-0101")
+    output.info("try: cmdb impact blast-radius sw-dc-acc-05  |  cmdb change assess CHG-000101")
 
 
 def generate(

@@ -136,13 +136,19 @@ def _title(text: str | None) -> Text | None:
 
 
 _ID_COLUMNS = frozenset({"id", "ci", "via", "source", "target", "covers", "root"})
+_TIME_COLUMNS = frozenset({"started", "finished", "when", "time", "since"})
 _MIN_OTHER = 6  # the narrowest a folded column is still worth showing
 _CELL_EDGES = 3  # a cell's padding and its border
 _MAX_HEADER = 12  # headers longer than this may wrap rather than widen their column
 
 
 def _is_id_column(col: str) -> bool:
-    return col in _ID_COLUMNS or col.endswith(("_id", "_ids"))
+    """Columns shown whole or not at all: ids, and times (a cut date is a wrong date)."""
+    return (
+        col in _ID_COLUMNS
+        or col in _TIME_COLUMNS
+        or col.endswith(("_id", "_ids", "_at", "_start", "_end", "_time"))
+    )
 
 
 def emit_table(
@@ -154,10 +160,10 @@ def emit_table(
 ) -> None:
     """Render ``rows`` as a table of ``columns`` (missing keys print empty).
 
-    Ids are never cut: id columns (``id``, ``via``, ``*_id``...) keep their longest value on
-    one line, other columns fold (wrap) instead of ending in an ellipsis, and when the
-    terminal is too narrow for that, columns are dropped from the right (never the first) and
-    the caption says which (``--format json`` has everything)."""
+    Ids and times are never cut: their columns (``id``, ``via``, ``*_id``, ``*_at``...) keep
+    their longest value on one line, other columns fold (wrap) instead of ending in an
+    ellipsis, and when the terminal is too narrow for that, columns are dropped from the right
+    (never the first) and the caption says which (``--format json`` has everything)."""
     rows = list(rows)
     cells = [[plain(_cell(row.get(col)), multiline=True) for col in columns] for row in rows]
     console = _out()

@@ -288,24 +288,24 @@ class TestCabOutput:
 
     def test_change_list_shows_risk_and_cab(self, demo):
         rows = {c["id"]: c for c in json.loads(demo("change", "list", "-f", "json").stdout)}
-        assert rows["chg-0101"]["risk"]["level"] == "critical"
-        assert rows["chg-0101"]["cab"] == "required"
-        assert "risk" not in rows["chg-0090"]  # implemented: nothing to assess
+        assert rows["CHG-000101"]["risk"]["level"] == "critical"
+        assert rows["CHG-000101"]["cab"] == "required"
+        assert "risk" not in rows["CHG-000090"]  # implemented: nothing to assess
         table = demo("change", "list", "--open").stdout
-        assert "critica" in table and "chg-0104" in table
+        assert "critica" in table and "CHG-000104" in table
 
     def test_incident_list_shows_what_is_due(self, demo):
         rows = {i["id"]: i for i in json.loads(demo("incident", "list", "-f", "json").stdout)}
-        assert rows["inc-0001"]["sla_id"] == "sla-core-banking"
-        assert rows["inc-0001"]["resolution_due"].endswith("Z")
+        assert rows["INC-000001"]["sla_id"] == "sla-core-banking"
+        assert rows["INC-000001"]["resolution_due"].endswith("Z")
         assert "overdue" in demo("incident", "list", "--open").stdout
         args = ["incident", "open", "--ci", "db-core", "--urgency", "high", "--title", "x"]
         opened = json.loads(demo(*args, "-f", "json").stdout)
         assert opened["priority"] == 1 and opened["response_due"] is not None
 
     def test_change_assess_names_core_banking_and_the_redundancy_left(self, demo):
-        out = demo("change", "assess", "chg-0101").stdout
-        assert out.splitlines()[0].startswith("inc-0001 already has")
+        out = demo("change", "assess", "CHG-000101").stdout
+        assert out.splitlines()[0].startswith("INC-000001 already has")
         assert "svc-core-banking (at_risk)" in out.replace("\n", " ").replace("│", " ") or (
             "svc-core-banking" in out
         )

@@ -214,3 +214,17 @@ class TestNarrowTables:
         output.emit_table(self.rows(), ["id", "class", "state", "via", "hops", "stale"])
         out = capsys.readouterr().out
         assert "not shown" not in out and "compose:example-voting-app/db" in out
+
+    def test_dates_are_never_cut(self, monkeypatch, capsys):
+        monkeypatch.setenv("COLUMNS", "80")
+        rows = [
+            {
+                "id": "INC-000001",
+                "title": "RAC node 2 down " * 3,
+                "opened_at": "2026-11-30T02:13:00.123456Z",
+                "resolution_due": "2026-11-30T06:13Z",
+            }
+        ]
+        output.emit_table(rows, ["id", "title", "opened_at", "resolution_due"])
+        out = capsys.readouterr().out
+        assert "2026-11-30T02:13:00.123456Z" in out and "2026-11-30T06:13Z" in out

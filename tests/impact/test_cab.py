@@ -50,14 +50,14 @@ class TestFullImpact:
     """1. Services already at risk stay in the impact, next to what is made worse."""
 
     def test_core_switch_change_shows_core_banking_and_the_redundancy_left(self, demo):
-        result = assess_change(demo, "chg-0101", now=NOW)
+        result = assess_change(demo, "CHG-000101", now=NOW)
         assert "svc-core-banking" in result.services
         assert result.impact is not None
         assert _states(result.impact.services)["svc-core-banking"] == "at_risk"
-        # not made worse: inc-0001 already has RAC instance 1 out
+        # not made worse: INC-000001 already has RAC instance 1 out
         assert "svc-core-banking" not in {r.id for r in result.impact.made_worse}
         already = {a.record: {s.id for s in a.services} for a in result.impact.already_affected}
-        assert "svc-core-banking" in already["inc-0001"]
+        assert "svc-core-banking" in already["INC-000001"]
         left = {x.id for x in result.impact.single_points}
         assert {"sw-core-02", "pm-core-db-02"} <= left
         assert "sw-core-01" not in left  # the changed CI is out, not a single point
@@ -186,7 +186,7 @@ class TestPlanned:
         assert all(a.id != "cust-br09" for a in report.affected)
 
     def test_change_assessment_lists_planned_apart(self, demo):
-        result = assess_change(demo, "chg-0101", now=NOW)
+        result = assess_change(demo, "CHG-000101", now=NOW)
         assert "cust-br09" not in result.customers
         assert "cust-br09" in result.impact.planned
         for c in result.collisions:
@@ -197,7 +197,7 @@ class TestChangedCIsCount:
     """6. The CIs a change works on are out for its window."""
 
     def test_patching_fourteen_pcs_affects_them(self, demo):
-        result = assess_change(demo, "chg-0103", now=NOW)
+        result = assess_change(demo, "CHG-000103", now=NOW)
         assert result.counts.down >= 14 and result.counts.total >= 14
         assert "cust-br01" in result.customers  # all its desktops at once: the branch is down
         assert _states(result.impact.customers)["cust-br01"] == "down"
@@ -207,21 +207,21 @@ class TestCalibratedRisk:
     """7. A certain outage of a critical service is critical, and says so first."""
 
     def test_rolling_patch_on_the_last_rac_instance(self, demo):
-        result = assess_change(demo, "chg-0104", now=NOW)
+        result = assess_change(demo, "CHG-000104", now=NOW)
         assert result.level == "critical"
-        assert result.headline.startswith("inc-0001 already has")
+        assert result.headline.startswith("INC-000001 already has")
         assert "this change takes" in result.headline and "svc-core-banking" in result.headline
         detail = result.factor("redundancy").detail
         assert "cl-core-rac goes to 0 of 2 up (needs 1): down" in detail
 
     def test_colliding_pair_reads_as_one(self, demo):
-        result = assess_change(demo, "chg-0101", now=NOW)
+        result = assess_change(demo, "CHG-000101", now=NOW)
         assert result.level == "critical"
         (collision,) = result.collisions
-        assert collision.change_id == "chg-0102"
+        assert collision.change_id == "CHG-000102"
         assert "svc-core-banking" in collision.services
         assert "cust-br01" in collision.customers and "sla-core-banking" in collision.slas
-        assert "with chg-0102 in the same window" in result.headline
+        assert "with CHG-000102 in the same window" in result.headline
 
 
 class TestPictures:
@@ -256,7 +256,7 @@ class TestTime:
     incidents with their SLA due times."""
 
     def test_windows_are_read_in_the_services_time_zone(self, demo):
-        result = assess_change(demo, "chg-0101", now=NOW)
+        result = assess_change(demo, "CHG-000101", now=NOW)
         hours = result.factor("service_hours")
         # 06:00-10:00 Beijing time on a weekday: inside the desktop service's office hours
         assert hours.value > 0 and "svc-desktop" in hours.detail
@@ -264,11 +264,11 @@ class TestTime:
         assert "Asia/Shanghai" in result.factor("maintenance_window").detail
 
     def test_a_change_in_a_freeze_is_named_and_needs_the_cab(self, demo):
-        result = assess_change(demo, "chg-0104", now=NOW)
+        result = assess_change(demo, "CHG-000104", now=NOW)
         assert result.factor("freeze").value == 1.0
         assert "quarter-end closing" in result.factor("freeze").detail
         assert any("freeze" in r for r in result.cab_reasons)
-        assert assess_change(demo, "chg-0101", now=NOW).factor("freeze").value == 0.0
+        assert assess_change(demo, "CHG-000101", now=NOW).factor("freeze").value == 0.0
 
     def test_incident_stores_impact_and_sla_due_times(self, fresh):
         from datetime import timedelta
