@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -54,6 +56,13 @@ class TestToDot:
         assert lines[0] == "digraph impact {" and lines[-1] == "}"
         for line in lines[3:-1]:
             assert DOT_NODE.match(line) or DOT_EDGE.match(line), line
+
+    @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz (dot) is not installed")
+    def test_graphviz_renders_it_without_a_warning(self, make):
+        done = subprocess.run(
+            ["dot", "-Tsvg"], input=to_dot(make()), capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0 and done.stderr == "" and "<svg" in done.stdout
 
     def test_weird_id_round_trips(self, make):
         text = to_dot(make())
