@@ -15,12 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from cmdb.enums import ChangeStatus, Criticality, HistoryAction, Lifecycle
 from cmdb.errors import ConfigError
+from cmdb.yamlfile import read_mapping
 
 __all__ = [
     "DEFAULT_RULES",
@@ -132,15 +132,7 @@ class AuditConfig(_Section):
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read audit rules {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"audit rules {path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"audit rules {path}: expected a mapping at the top level")
-    return data
+    return read_mapping(path, "audit rules")
 
 
 def load_audit_config(path: str | Path | None = None) -> AuditConfig:

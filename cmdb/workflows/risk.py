@@ -19,10 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cmdb.errors import ConfigError
 from cmdb.store.protocol import GraphStore
+from cmdb.yamlfile import read_mapping
 from impact import change_risk
 from impact.change_risk import ChangeAssessment, RiskWeights
 
@@ -34,15 +32,7 @@ Weights = RiskWeights | str | Path | None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read risk weights {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"risk weights {path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"risk weights {path}: expected a mapping at the top level")
-    return data
+    return read_mapping(path, "risk weights")
 
 
 def load_risk_weights(path: str | Path | None = None) -> RiskWeights:
