@@ -222,9 +222,9 @@ class TestNarrowTables:
                 "id": "INC-000001",
                 "title": "RAC node 2 down " * 3,
                 "opened_at": "2026-11-30T02:13:00.123456Z",
-                "resolution_due": "2026-11-30T06:13Z",
+                "window_end": "2026-11-30T06:13Z",
             }
         ]
-        output.emit_table(rows, ["id", "title", "opened_at", "resolution_due"])
+        output.emit_table(rows, ["id", "title", "opened_at", "window_end"])
         out = capsys.readouterr().out
         assert "2026-11-30T02:13:00.123456Z" in out and "2026-11-30T06:13Z" in out
