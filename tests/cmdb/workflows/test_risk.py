@@ -13,20 +13,8 @@ from cmdb.model import Batch, Change
 from cmdb.workflows import risk
 from cmdb.workflows.risk import DEFAULT_WEIGHTS, assess_proposed, load_risk_weights
 from tests.impact.reference import REPO
+from tests.impact.test_change_risk import FACTORS
 
-FACTORS = [
-    "blast_radius",
-    "services",
-    "customers",
-    "spof",
-    "redundancy",
-    "change_type",
-    "history",
-    "maintenance_window",
-    "service_hours",
-    "freeze",
-    "collisions",
-]
 WINDOW = {
     "window_start": datetime(2026, 1, 10, 1, tzinfo=UTC),
     "window_end": datetime(2026, 1, 10, 2, tzinfo=UTC),
