@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 try:  # typer >= 0.25 carries its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    from click import ClickException  # type: ignore[no-redef]
+    from click import ClickException  # type: ignore[no-redef, assignment, unused-ignore]
 
 from cli import output
 from cli.state import State

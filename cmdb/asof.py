@@ -214,7 +214,9 @@ class AsOfStore:
             cands = [c for i in sorted(set(flt.ids)) if (c := self.state.ci(i)) is not None]
         else:
             cands = list(self.state.cis.values())
-        found = [c for c in cands if _ci_matches(c, flt)]
+        found = [
+            c for c in cands if _ci_matches(c, flt) and (flt.after is None or c.id > flt.after)
+        ]
         end = None if flt.limit is None else flt.offset + flt.limit
         return found[flt.offset : end]
 

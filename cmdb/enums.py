@@ -18,6 +18,7 @@ __all__ = [
     "Lifecycle",
     "Propagation",
     "RecordKind",
+    "Role",
     "Urgency",
 ]
 
@@ -115,9 +116,29 @@ class RecordKind(StrEnum):
     CHANGE = "change"
     DISCOVERY_RUN = "discovery_run"
     BASELINE = "baseline"
+    API_KEY = "api_key"
 
 
 class HistoryAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     RETIRE = "retire"
+
+
+class Role(StrEnum):
+    """What an API key may do. ``reader`` reads everything (auditors); ``analyst`` also opens
+    and resolves incidents and problems and ranks root causes; ``change_manager`` also records
+    changes and assesses their risk; ``admin`` may do everything, CIs, imports and keys included.
+
+    >>> Role.ADMIN.allows(Role.ANALYST), Role.ANALYST.allows(Role.CHANGE_MANAGER)
+    (True, False)
+    """
+
+    READER = "reader"
+    ANALYST = "analyst"
+    CHANGE_MANAGER = "change_manager"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        """Whether a key with this role may call a route that needs ``needed``."""
+        return needed is Role.READER or self is Role.ADMIN or self is needed

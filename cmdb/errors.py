@@ -10,10 +10,12 @@ clear line (or one JSON problem) and a non-zero exit code. Anything else is a bu
     │   └── RelationshipRuleError   a relationship between classes the rule table forbids
     ├── NotFoundError               a CI, relationship or record id that does not exist
     ├── ConflictError               a write that contradicts the stored state (duplicate id,
-    │                               stale version, retired endpoint)
+    │   │                           retired endpoint)
+    │   └── StaleVersionError       the entity changed since the version the writer read
     ├── RegistryError               a class registry file that is itself invalid
     ├── ImportFormatError           an import file that cannot be parsed (names file and line)
     ├── ConfigError                 bad settings: an unknown store URI, a missing password
+    ├── AuthError                   a missing, malformed, unknown, revoked or expired API key
     └── StoreError                  the store failed (a closed store, a read-only file)
         └── StoreUnavailableError   the store cannot be reached (connection refused, auth, busy)
             └── StoreNotFoundError  no store at that path (and the command does not create one)
@@ -22,6 +24,7 @@ clear line (or one JSON problem) and a non-zero exit code. Anything else is a bu
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "CMDBError",
     "ConfigError",
     "ConflictError",
@@ -29,6 +32,7 @@ __all__ = [
     "NotFoundError",
     "RegistryError",
     "RelationshipRuleError",
+    "StaleVersionError",
     "StoreError",
     "StoreNotFoundError",
     "StoreUnavailableError",
@@ -90,6 +94,15 @@ class ConflictError(CMDBError):
     """A write that contradicts what is stored."""
 
 
+class StaleVersionError(ConflictError):
+    """A write guarded by a version that is no longer the stored one (a lost update avoided)."""
+
+    def __init__(self, message: str, *, stored: int, expected: int):
+        self.stored = stored
+        self.expected = expected
+        super().__init__(message)
+
+
 class RegistryError(CMDBError):
     """A class registry file that is invalid."""
 
@@ -100,6 +113,10 @@ class ImportFormatError(CMDBError):
 
 class ConfigError(CMDBError):
     """Settings that cannot work: an unknown store URI scheme, a missing credential."""
+
+
+class AuthError(CMDBError):
+    """An API key that does not authenticate; the message never repeats the key."""
 
 
 class StoreError(CMDBError):

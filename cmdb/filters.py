@@ -42,6 +42,9 @@ class CIFilter(_Filter):
     include_retired: bool = False
     limit: int | None = Field(default=None, ge=1)
     offset: int = Field(default=0, ge=0)
+    after: str | None = None
+    """A cursor: only CIs whose id sorts after this one (the last id of the page before), so
+    ``limit`` pages through CIs in id order without skipping or repeating under writes."""
 
 
 class RelFilter(_Filter):
@@ -70,7 +73,16 @@ class HistoryFilter(_Filter):
     """Select history entries, oldest first. ``since`` and ``until`` are inclusive."""
 
     entity: (
-        Literal["ci", "relationship", "incident", "problem", "change", "discovery_run", "baseline"]
+        Literal[
+            "ci",
+            "relationship",
+            "incident",
+            "problem",
+            "change",
+            "discovery_run",
+            "baseline",
+            "api_key",
+        ]
         | None
     ) = None
     entity_id: str | None = None

@@ -29,6 +29,7 @@ from cmdb.enums import (
     HistoryAction,
     IncidentStatus,
     Lifecycle,
+    Role,
     Urgency,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_CI_BYTES",
     "MAX_VALUE_BYTES",
     "RECORD_PREFIX",
+    "ApiKey",
     "Baseline",
     "Batch",
     "BatchResult",
@@ -65,6 +67,7 @@ RECORD_PREFIX = {
     "change": "CHG",
     "discovery_run": "RUN",
     "baseline": "BL",
+    "api_key": "KEY",
 }
 """The prefix of the ids that a store allocates to new records: ``INC-000042``."""
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$")
@@ -358,8 +361,21 @@ class Baseline(Record):
     counts: dict[str, int] = Field(default_factory=dict)
 
 
+class ApiKey(Record):
+    """An API key (``KEY-000042``): its name, role and expiry, and the SHA-256 of its secret.
+    The secret itself is shown once, when the key is created (:mod:`cmdb.apikeys`), and never
+    stored; a revoked key stays, for the history, with ``revoked_at`` set."""
+
+    kind: Literal["api_key"] = "api_key"
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    expires_at: AwareDatetime | None = None
+    revoked_at: AwareDatetime | None = None
+
+
 AnyRecord = Annotated[
-    Incident | Problem | Change | DiscoveryRun | Baseline, Field(discriminator="kind")
+    Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey, Field(discriminator="kind")
 ]
 
 
@@ -372,7 +388,14 @@ class HistoryEntry(_Model):
     change_id: str | None = None
     batch_id: int
     entity: Literal[
-        "ci", "relationship", "incident", "problem", "change", "discovery_run", "baseline"
+        "ci",
+        "relationship",
+        "incident",
+        "problem",
+        "change",
+        "discovery_run",
+        "baseline",
+        "api_key",
     ]
     entity_id: str
     action: HistoryAction

@@ -103,9 +103,23 @@ def update_ci(
     return store.get_ci(ci_id)
 
 
-def retire_ci(store: GraphStore, ci_id: str, *, actor: str, change_id: str | None = None) -> CI:
-    store.get_ci(ci_id)
-    store.apply(Batch(retire_cis=[ci_id]), actor=actor, change_id=change_id)
+def retire_ci(
+    store: GraphStore,
+    ci_id: str,
+    *,
+    expected_version: int | None = None,
+    actor: str,
+    change_id: str | None = None,
+) -> CI:
+    """Retire a CI and its relationships; with ``expected_version`` (an ETag), only if the
+    CI is still at that version (:class:`~cmdb.errors.StaleVersionError` otherwise)."""
+    current = store.get_ci(ci_id)
+    version = current.version if expected_version is None else expected_version
+    store.apply(
+        Batch(retire_cis=[ci_id], expected=[Expected(entity="ci", id=ci_id, version=version)]),
+        actor=actor,
+        change_id=change_id,
+    )
     return store.get_ci(ci_id)
 
 

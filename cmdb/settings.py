@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     actor: str | None = None
     read_only: bool = False
     stale_days: float = Field(default=30.0, gt=0)
+    # the REST API (``cmdb serve``)
+    api_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """The largest request body the API accepts (413 above it); imports are one request."""
+    api_cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed to call the API from a browser (``CMDB_API_CORS_ORIGINS='["https://…"]'``);
+    none by default: CORS is off."""
 
     @property
     def store_uri(self) -> str:

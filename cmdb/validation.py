@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 
 from cmdb.enums import Lifecycle
-from cmdb.errors import ConflictError, NotFoundError, ValidationError
+from cmdb.errors import ConflictError, NotFoundError, StaleVersionError, ValidationError
 from cmdb.model import CI, MAX_CI_BYTES, MAX_VALUE_BYTES, Batch, Expected, Relationship
 from cmdb.registry import Registry
 
@@ -209,9 +209,11 @@ def check_expected(
         elif have is None:
             raise NotFoundError(_ENTITY_NAME[exp.entity], exp.id)
         elif have != exp.version:
-            raise ConflictError(
+            raise StaleVersionError(
                 f"{name} was changed by someone else: version {have} is stored, you expected "
-                f"{exp.version}; read it again and retry"
+                f"{exp.version}; read it again and retry",
+                stored=have,
+                expected=exp.version,
             )
 
 

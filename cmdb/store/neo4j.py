@@ -221,6 +221,9 @@ class Neo4jStore:
         if flt.text:
             conds.append("(toLower(c.id) CONTAINS $text OR toLower(c.name) CONTAINS $text)")
             params["text"] = flt.text.lower()
+        if flt.after is not None:
+            conds.append("c.id > $after")
+            params["after"] = flt.after
         query = head + _where(conds) + " RETURN c.doc ORDER BY c.id SKIP $offset"
         if flt.limit is not None:
             query += " LIMIT $limit"

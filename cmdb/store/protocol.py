@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import (
     CI,
+    ApiKey,
     Baseline,
     Batch,
     BatchResult,
@@ -33,7 +34,7 @@ from cmdb.topology import Topology
 
 __all__ = ["GraphStore", "Subgraph"]
 
-AnyRecord = Incident | Problem | Change | DiscoveryRun | Baseline
+AnyRecord = Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey
 
 
 class Subgraph(BaseModel):

@@ -7,23 +7,27 @@ from datetime import datetime
 from pydantic import TypeAdapter
 
 from cmdb.enums import ChangeStatus
-from cmdb.model import AnyRecord, Baseline, Change, DiscoveryRun, Incident, Problem
+from cmdb.model import AnyRecord, ApiKey, Baseline, Change, DiscoveryRun, Incident, Problem
 
 __all__ = ["is_open", "record_from_json", "record_time"]
 
 _ADAPTER: TypeAdapter = TypeAdapter(AnyRecord)
 
 
-def record_from_json(doc: str | bytes) -> Incident | Problem | Change | DiscoveryRun | Baseline:
+def record_from_json(
+    doc: str | bytes,
+) -> Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey:
     """Parse a stored record document into its model."""
     return _ADAPTER.validate_json(doc)
 
 
-def is_open(rec: Incident | Problem | Change | DiscoveryRun | Baseline) -> bool:
+def is_open(rec: Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey) -> bool:
     """Open incidents, problems not closed or resolved, changes not yet finished, and discovery
-    runs still running; a baseline is never open."""
+    runs still running; a baseline is never open; an API key is open until revoked."""
     if isinstance(rec, Baseline):
         return False
+    if isinstance(rec, ApiKey):
+        return rec.revoked_at is None
     if isinstance(rec, DiscoveryRun):
         return rec.status == "running"
     if isinstance(rec, Incident):
@@ -33,7 +37,7 @@ def is_open(rec: Incident | Problem | Change | DiscoveryRun | Baseline) -> bool:
     return rec.status in (ChangeStatus.REQUESTED, ChangeStatus.APPROVED)
 
 
-def record_time(rec: Incident | Problem | Change | DiscoveryRun | Baseline) -> datetime:
+def record_time(rec: Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey) -> datetime:
     """When a record happened, for time-window filters: an incident's opening, a change's
     planned start, a discovery run's start, a baseline's time, otherwise its creation."""
     if isinstance(rec, Baseline):

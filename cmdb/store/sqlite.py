@@ -268,6 +268,9 @@ class SQLiteStore:
         if flt.text:
             where.append("(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
             params += [_like(flt.text)] * 2
+        if flt.after is not None:
+            where.append("id > ?")
+            params.append(flt.after)
         sql = "SELECT doc FROM ci" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY id LIMIT ? OFFSET ?"
         params += [flt.limit if flt.limit is not None else -1, flt.offset]

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from api.policy import router as _router
+
+router = _router(tags=["records"])
