@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,32 +54,61 @@ class BodyLimit:
             await problem_response(413, detail)(scope, receive, send)
             return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # past the limit, answer 413 at once and tell the app the client has gone, so it
+            # stops reading (an exception here would be caught by the body parser as a 400)
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    rejected = True
+                    if not started:
+                        await problem_response(413, detail)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return  # the 413 is the answer
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
-                await problem_response(413, detail)(scope, receive, send)
+        except Exception:
+            if not rejected:
+                raise
 
 
-class _TooLarge(Exception):
-    pass
+def _allowed_methods(path: str) -> list[str]:
+    """Every method some route serves at ``path`` (a 405's ``Allow`` must name them all;
+    the router only knows the first route that matched the path)."""
+    if not path.startswith(PREFIX):
+        return []
+    rest = path[len(PREFIX) :]
+    return sorted(
+        {
+            method
+            for module_router in ROUTERS
+            for route in module_router.routes
+            if isinstance(route, APIRoute) and route.path_regex.match(rest)
+            for method in route.methods or ()
+        }
+    )
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    allowed = ", ".join(_allowed_methods(request.url.path)) or "GET"
+    return problem_response(
+        405, f"{request.method} is not allowed on {request.url.path}", headers={"Allow": allowed}
+    )
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -107,9 +136,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.cmdb = state
     install_error_handlers(app)
+    app.add_exception_handler(405, _method_not_allowed)
+    apply_policy(ROUTERS)
     for module_router in ROUTERS:
         app.include_router(module_router, prefix=PREFIX)
-    apply_policy(app, PREFIX)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     if settings.api_cors_origins:
         app.add_middleware(

@@ -8,10 +8,11 @@ otherwise), and the OpenAPI lists each operation's role as ``x-required-role``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 
 from api.deps import Caller, CallerDep
@@ -63,7 +64,16 @@ POLICY: dict[str, Role] = {
     "list_baselines": R,
     "take_baseline": ADMIN,
     "diff_baseline": R,
+    "get_baseline": R,
+    "audit_document": R,
     "list_discovery_runs": R,
+    "discovery_diff": R,
+    # releases and suppliers
+    "create_release": C,
+    "list_releases": R,
+    "get_release": R,
+    "assess_release": C,
+    "impact_suppliers": R,
     # API keys
     "list_api_keys": ADMIN,
     "create_api_key": ADMIN,
@@ -94,24 +104,38 @@ Authorized = Annotated[Caller, Depends(_authorize)]
 
 def router(*, tags: list[str]) -> APIRouter:
     """A router whose every route needs a key allowed by :data:`POLICY`."""
-    return APIRouter(tags=list[str | Enum](tags), dependencies=[Depends(_authorize)], responses=RESPONSES)
+    return APIRouter(
+        tags=list[str | Enum](tags), dependencies=[Depends(_authorize)], responses=RESPONSES
+    )
 
 
-def apply_policy(app: FastAPI, prefix: str) -> None:
-    """Check that every route under ``prefix`` has a policy entry (or is public), and write
-    each one's role into its OpenAPI operation."""
-    names = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith(prefix):
-            continue
-        if route.name in names:
-            raise RuntimeError(f"two routes are named {route.name!r}: names must be unique")
-        names.add(route.name)
-        if route.name in PUBLIC:
-            continue
-        if route.name not in POLICY:
-            raise RuntimeError(f"route {route.name!r} ({route.path}) has no entry in POLICY")
-        role = POLICY[route.name].value
-        route.openapi_extra = {**(route.openapi_extra or {}), "x-required-role": role}
-        note = f"Needs a key with the role `{role}`" + ("" if role == "admin" else " or `admin`")
-        route.description = f"{route.description}\n\n{note}." if route.description else note + "."
+def apply_policy(routers: Sequence[APIRouter]) -> None:
+    """Check that every route of ``routers`` has a policy entry (or is public) and a unique
+    name, and write each one's role into its OpenAPI operation. Called on the routers before
+    they are mounted (an app's own route list is not a stable thing to walk: FastAPI >= 0.165
+    keeps included routers as lazy objects)."""
+    names: set[str] = set()
+    for module_router in routers:
+        for route in module_router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            if route.name in names:
+                raise RuntimeError(f"two routes are named {route.name!r}: names must be unique")
+            names.add(route.name)
+            if route.name in PUBLIC:
+                continue
+            if route.name not in POLICY:
+                raise RuntimeError(f"route {route.name!r} ({route.path}) has no entry in POLICY")
+            role = POLICY[route.name].value
+            if (route.openapi_extra or {}).get("x-required-role") == role:
+                continue  # already applied (an app built twice in one process)
+            route.openapi_extra = {**(route.openapi_extra or {}), "x-required-role": role}
+            note = f"Needs a key with the role `{role}`" + (
+                "" if role == "admin" else " or `admin`"
+            )
+            route.description = (
+                f"{route.description}\n\n{note}." if route.description else note + "."
+            )
+    unused = set(POLICY) - names
+    if unused:
+        raise RuntimeError(f"POLICY names routes that do not exist: {sorted(unused)}")

@@ -35,7 +35,7 @@ from cmdb.validation import pydantic_error
 __all__ = [
     "RESPONSES",
     "WRITE_RESPONSES",
-    "Problem",
+    "ProblemDetails",
     "ProblemError",
     "install_error_handlers",
     "problem_response",
@@ -52,8 +52,8 @@ class FieldError(BaseModel):
     message: str
 
 
-class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem document (the RFC calls it "problem details")."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -212,9 +212,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error statuses, all problem documents."""
     return {
         status: {
-            "model": Problem,
+            "model": ProblemDetails,
             "description": _TITLES[status],
-            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
         }
         for status in statuses
     }

@@ -6,12 +6,39 @@ frozen models (``cmdb.model``, ``impact.results``), serialised by alias (``class
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
 
-from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-__all__ = ["Page", "link_next"]
+__all__ = ["AsOf", "IsoTime", "Page", "link_next"]
+
+
+def _iso_time(value: object) -> object:
+    """An ISO 8601 text as a time, never a number (pydantic would read ``0.5`` as seconds since
+    1970); one without an offset is UTC, as on the command line."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 time, e.g. 2026-11-20T02:13:00Z")
+    if not isinstance(value, str):
+        return value
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {value!r} (e.g. 2026-11-20T02:13Z)") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
+"""A time in a query: ISO 8601 only (no epoch number); without an offset it is UTC."""
+
+AsOf = Annotated[
+    IsoTime | None,
+    Query(
+        description="Answer from the CMDB as it was at this time (ISO 8601; UTC without a zone)."
+    ),
+]
+"""The ``at`` parameter of the reads that answer as of a past time."""
 
 T = TypeVar("T")
 

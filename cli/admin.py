@@ -58,7 +58,7 @@ def generate(
     state = get_state(ctx)
     store = state.open(create=True)
     created = 0
-    with output.progress(f"generating {cis:,} CIs", total=cis) as advance:
+    with output.progress(f"generating {cis:,} CIs (CIs and relationships)", total=None) as advance:
         for batch in gen(cis, seed=seed, batch_size=batch_size, progress=advance):
             created += store.apply(batch, actor="generator").created
     output.info(f"generated {created:,} CIs and relationships into {store.uri}")

@@ -17,8 +17,9 @@ from cli import output
 from cli.options import parse_time
 from cli.state import get_state
 from cmdb.audit_config import AuditConfig, load_audit_config
-from cmdb.errors import ConfigError
-from impact.audit import AuditResult, run_audit
+from cmdb.errors import ConfigError, ValidationError
+from impact.audit import AuditResult
+from impact.audit_query import AuditScope, checked_audit
 from impact.audit_render import to_html, to_junit, to_markdown, to_report_markdown
 
 app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
@@ -57,8 +58,7 @@ SinceOpt = Annotated[
 ]
 
 
-def _names(values: list[str] | None) -> list[str]:
-    return [v.strip() for text in values or () for v in text.split(",") if v.strip()]
+_HINTS = {"rule": "--rule", "skip_rule": "--skip-rule", "class": "--class", "since": "--since"}
 
 
 def _audit(
@@ -74,16 +74,14 @@ def _audit(
         cfg = load_audit_config(config)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from None
-    rules, skip, classes = _names(rule), _names(skip_rule), _names(ci_class)
-    for name, hint in [(r, "--rule") for r in rules] + [(r, "--skip-rule") for r in skip]:
-        if name not in cfg.rules:
-            known = ", ".join(sorted(cfg.rules))
-            raise typer.BadParameter(f"unknown rule '{name}' (known: {known})", param_hint=hint)
-    for name in classes:
-        if name not in state.registry.classes:
-            raise typer.BadParameter(f"unknown CI class '{name}'", param_hint="--class")
-    result = run_audit(state.store, cfg, rules=rules, skip=skip, classes=classes, since=since)
-    return result, cfg
+    scope = AuditScope(rules=rule or (), skip=skip_rule or (), classes=ci_class or (), since=since)
+    try:
+        return checked_audit(state.store, cfg, scope), cfg
+    except ValidationError as exc:
+        if exc.field not in _HINTS:
+            raise
+        # an unknown name is a usage error (exit 2), as for any bad option value
+        raise typer.BadParameter(exc.detail, param_hint=_HINTS[exc.field]) from None
 
 
 @app.callback()

@@ -12,6 +12,7 @@ from cli import output
 from cli.options import FormatOpt
 from cli.output import Format
 from cli.state import get_state
+from cli.tables import emit_suppliers
 from cmdb.enums import ChangeType, RecordKind
 from cmdb.errors import ValidationError
 from cmdb.filters import RecordFilter
@@ -137,6 +138,7 @@ def _emit(result: ChangeAssessment, fmt: Format) -> None:
             ["change_id", "title", "overlap_start", "overlap_end", "shared", "groups", "services"],
             title="Collisions",
         )
+    emit_suppliers(data["suppliers"])
 
 
 @app.command("list")

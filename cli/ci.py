@@ -80,17 +80,36 @@ def show(
     ci_id: Annotated[str, typer.Argument(metavar="ID")],
     fmt: FormatOpt = Format.TABLE,
     at: AsOfOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=0, help="Relationships listed (default: 50 in tables, all in JSON)."),
+    ] = None,
 ) -> None:
-    """Show a CI with its relationships and open records."""
-    view = ci_view(as_of(get_state(ctx).store, at), ci_id)
+    """Show a CI with its relationships (counted by type, the first listed) and open records."""
+    if limit is None and fmt is not Format.JSON:
+        limit = 50
+    view = ci_view(as_of(get_state(ctx).store, at), ci_id, limit=limit)
     if fmt is Format.JSON:
         output.emit_json(view.to_json())
         return
     _show_one({**view.ci.to_json(), "missing recommended": list(view.missing_recommended)}, fmt)
     rels = [r.to_json() for r in view.relationships]
     records = [r.to_json() for r in view.open_records]
+    total = view.relationships_total
+    if len(rels) < total:
+        output.emit_table(
+            [c.model_dump() for c in view.relationship_counts],
+            ["type", "direction", "count"],
+            title="Relationships by type",
+            caption=f"{total} relationships; out: {ci_id} is the source",
+        )
     if rels:
-        output.emit_table(rels, ["source", "type", "target", "attributes"], title="Relationships")
+        output.emit_table(
+            rels,
+            ["source", "type", "target", "attributes"],
+            title="Relationships",
+            caption=f"{len(rels)} of {total} shown (--limit N)" if len(rels) < total else None,
+        )
     if records:
         output.emit_table(records, ["id", "kind", "title", "status"], title="Open records")
 

@@ -1,14 +1,16 @@
-"""Discovery: scan declared sources and reconcile them into the store; list runs; purge.
+"""Discovery: scan sources and reconcile them into the store; list runs; purge; diff.
 
-`cmdb discover SCANNER PATH... [--dry-run]` runs one scanner (inventory, kubernetes, compose,
-backstage...) and the reconciler; `cmdb discover runs` lists the runs; `cmdb discover purge`
-retires what a source has marked stale for long enough.
+`cmdb discover SCANNER [PATH...] [--dry-run]` runs one scanner (inventory, kubernetes, compose,
+backstage, nmap, otel; host reads no files and needs no PATH) and the reconciler; `cmdb discover
+runs` lists the runs; `cmdb discover purge` retires what a source has marked stale for long
+enough; `cmdb discover diff --declared kubernetes --observed otel` compares what is declared
+with what runs (:mod:`cmdb.drift`).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,7 @@ from cli import output
 from cli.options import FormatOpt
 from cli.output import Format
 from cli.state import get_state
+from cmdb.drift import SECTIONS, DriftEdge, declared_vs_observed
 from cmdb.reconcile import DiscoverySettings, list_runs, parse_duration, purge, reconcile
 from discovery import SCANNERS, run_scanner
 
@@ -27,6 +30,10 @@ PROGRESS_AT = 500
 """Scans of at least this many CIs show a progress bar (on stderr) while they reconcile."""
 
 Paths = Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files or directories.")]
+OptionalPaths = Annotated[
+    list[Path] | None,
+    typer.Argument(metavar="PATH", help="Files or directories (this scanner needs none)."),
+]
 DryRunOpt = Annotated[
     bool,
     typer.Option(
@@ -44,6 +51,10 @@ MappingOpt = Annotated[
         "--mapping", help="inventory: which column is the name, serial, class... (YAML/JSON)."
     ),
 ]
+MinCallsOpt = Annotated[
+    int | None,
+    typer.Option("--min-calls", min=1, help="otel: ignore dependencies seen fewer times."),
+]
 ShowOpt = Annotated[int, typer.Option("--show", min=0, help="How many changes to list.")]
 
 
@@ -52,24 +63,23 @@ def _discover(
     scanner: str,
     paths: list[Path],
     dry_run: bool,
-    env_file: Path | None,
-    mapping: Path | None,
+    options: Mapping[str, object],
     show: int,
     fmt: Format,
 ) -> None:
     state = get_state(ctx)
-    scan = run_scanner(scanner, paths, env_file=env_file, mapping=mapping)
+    scan = run_scanner(scanner, paths, **options)
     store = state.store if dry_run else state.open(create=True)
-    options = DiscoverySettings.load().options()
+    settings = DiscoverySettings.load().options()
     if len(scan.cis) >= PROGRESS_AT:
         with output.progress(
             f"reconciling {len(scan.cis):,} CIs ({scanner})", total=2 * len(scan.cis)
         ) as advance:
             report = reconcile(
-                store, scan, dry_run=dry_run, launched_by=state.actor, progress=advance, **options
+                store, scan, dry_run=dry_run, launched_by=state.actor, progress=advance, **settings
             )
     else:
-        report = reconcile(store, scan, dry_run=dry_run, launched_by=state.actor, **options)
+        report = reconcile(store, scan, dry_run=dry_run, launched_by=state.actor, **settings)
     if fmt is Format.JSON:
         output.emit_json(report.to_json(limit=show))
         return
@@ -93,13 +103,28 @@ def _scanner_command(name: str) -> Callable[..., None]:
         dry_run: DryRunOpt = False,
         env_file: EnvFileOpt = None,
         mapping: MappingOpt = None,
+        min_calls: MinCallsOpt = None,
         show: ShowOpt = 20,
         fmt: FormatOpt = Format.TABLE,
     ) -> None:
-        _discover(ctx, name, paths, dry_run, env_file, mapping, show, fmt)
+        options = {"env_file": env_file, "mapping": mapping, "min_calls": min_calls}
+        _discover(ctx, name, paths or [], dry_run, options, show, fmt)
 
     command.__name__ = name
+    if _needs_no_paths(SCANNERS[name]):  # `cmdb discover host`: PATH... is optional
+        sig = inspect.signature(command, eval_str=True)
+        params = [
+            p.replace(annotation=OptionalPaths, default=None) if p.name == "paths" else p
+            for p in sig.parameters.values()
+        ]
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     return command
+
+
+def _needs_no_paths(scanner: Callable[..., object]) -> bool:
+    """Whether ``scanner``'s ``paths`` has a default (it reads no files, or may read none)."""
+    param = inspect.signature(scanner).parameters.get("paths")
+    return param is not None and param.default is not inspect.Parameter.empty
 
 
 for _name, _scan in SCANNERS.items():
@@ -167,3 +192,91 @@ def purge_(
         output.emit_line(f"  {item}")
     for item in report.kept:
         output.emit_line(f"  kept {item}")
+
+
+_TITLES = {
+    "undeclared": "runs but is not declared",
+    "unobserved": "declared but not observed",
+    "confirmed": "declared and observed",
+    "not_covered": "declared, not covered by the observed sources",
+}
+
+
+_COLUMNS = {
+    "undeclared": ["observed_by", "last_observed_at"],
+    "unobserved": ["declared_by", "last_observed_at"],
+    "confirmed": ["declared_by", "observed_by", "last_observed_at"],
+    "not_covered": ["declared_by", "reason"],
+}
+
+
+def _diff_row(edge: DriftEdge) -> dict[str, object]:
+    last = edge.last_observed
+    return {
+        "relationship": f"{edge.source} -[{edge.type}]-> {edge.target}",
+        "declared_by": edge.declared_by,
+        "observed_by": edge.observed_by,
+        "last_observed_at": f"{last:%Y-%m-%d %H:%M}" if last else "never",
+        "reason": edge.reason,
+    }
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    declared: Annotated[
+        list[str],
+        typer.Option(
+            "--declared",
+            metavar="SOURCE[,SOURCE...]",
+            help="Sources that declare relationships (kubernetes, compose...); repeat or comma.",
+        ),
+    ],
+    observed: Annotated[
+        list[str],
+        typer.Option(
+            "--observed",
+            metavar="SOURCE[,SOURCE...]",
+            help="Sources that observe them running (otel, host...); repeat or comma.",
+        ),
+    ],
+    window: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="Count only what was observed this recently, e.g. 7d, 12h."
+        ),
+    ] = None,
+    fail_on_undeclared: Annotated[
+        bool,
+        typer.Option("--fail-on-undeclared", help="Exit 1 when something runs undeclared."),
+    ] = False,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="How many relationships to list per section.")
+    ] = 50,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Relationships that run but are not declared, and declared ones not observed running
+    (over --window); those no observed source can judge are listed as not covered."""
+    report = declared_vs_observed(
+        get_state(ctx).store,
+        declared=declared,
+        observed=observed,
+        window=window,
+    )
+    if fmt is Format.JSON:
+        output.emit_json(report.to_json())
+    else:
+        for name in SECTIONS:
+            edges = getattr(report, name)
+            if not edges:
+                continue
+            more = len(edges) - show
+            output.emit_table(
+                [_diff_row(e) for e in edges[:show]],
+                ["relationship", *_COLUMNS[name]],
+                title=f"{_TITLES[name]} ({len(edges)})",
+                caption=f"... and {more} more (--show, or --format json)" if more > 0 else None,
+            )
+        output.emit_line(report.summary())
+    if fail_on_undeclared and report.undeclared:
+        raise typer.Exit(1)

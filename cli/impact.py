@@ -11,8 +11,10 @@ from cli.options import AsOfOpt, FormatOpt
 from cli.output import Format, GraphFormat
 from cli.problem import register_root_cause
 from cli.state import get_state
+from cli.tables import emit_suppliers
 from cmdb.asof import as_of
 from impact import report
+from impact.suppliers import supplier_report
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -36,6 +38,18 @@ def _types(text: str | None) -> list[str] | None:
 
 def _path(path: list[str]) -> str:
     return " → ".join(path)
+
+
+def _targets(c: dict[str, Any]) -> str:
+    """Agreement targets, short: ``99.95% · 15 min · 2 h`` (availability, response, fix)."""
+    parts = []
+    if c.get("availability_target") is not None:
+        parts.append(f"{c['availability_target'] * 100:g}%")
+    if c.get("response_minutes") is not None:
+        parts.append(f"{c['response_minutes']:g} min")
+    if c.get("resolution_hours") is not None:
+        parts.append(f"{c['resolution_hours']:g} h")
+    return " · ".join(parts)
 
 
 def _table_limit(fmt: GraphFormat, limit: int | None) -> int | None:
@@ -123,6 +137,7 @@ def blast_radius(
         title="Affected CIs (worst first; --format json for full paths)",
         caption=f"{len(rows)} of {total} shown" if len(rows) < total else None,
     )
+    emit_suppliers(data["suppliers"])
     if data["planned"]:
         output.info(f"not in service yet, also reached: {', '.join(data['planned'])}")
 
@@ -162,6 +177,44 @@ def depends_on(
         title=f"{ci} depends on (nearest first; --format json for full paths)",
         caption=f"{len(rows)} of {data['total']} shown",
     )
+    emit_suppliers(data["suppliers"], title=f"Suppliers of {ci} and what it depends on")
+
+
+@app.command("suppliers")
+def suppliers(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(metavar="SERVICE")],
+    fmt: FormatOpt = Format.TABLE,
+    at: AsOfOpt = None,
+) -> None:
+    """The suppliers SERVICE depends on, through which CIs, and each underpinning contract's
+    targets next to the service's SLA targets (a weaker contract is flagged)."""
+    data = supplier_report(as_of(get_state(ctx).store, at), service).to_json()
+    if fmt is Format.JSON:
+        output.emit_json(data)
+        return
+    slas = "; ".join(f"{s['id']} ({_targets(s)})" for s in data["slas"]) or "none"
+    output.emit_line(f"{service}: SLA {slas}; depends on {len(data['suppliers'])} suppliers")
+    emit_suppliers(data["suppliers"], title=f"Suppliers {service} depends on")
+    rows = [
+        {
+            "contract_id": c["contract"],
+            "verdict": {True: "WEAKER", False: "ok", None: "n/a"}[c["weaker"]],
+            "contract": _targets(c["targets"]),
+            "sla": _targets(c["sla_targets"]) if c["sla_targets"] else "",
+            "gaps": "; ".join(c["gaps"]),
+        }
+        for c in data["contracts"]
+    ]
+    if rows:
+        output.emit_table(
+            rows,
+            ["contract_id", "verdict", "contract", "sla", "gaps"],
+            title="Underpinning contracts next to the SLA (availability · response · fix)",
+            caption=f"{data['weaker']} weaker than the SLA they underpin",
+        )
+    else:
+        output.info(f"no underpinning contract covers {service} or what it depends on")
 
 
 @app.command("spof")

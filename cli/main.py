@@ -110,6 +110,7 @@ def _root(
 def _register() -> None:
     from cli import (
         admin,
+        apikey,
         audit,
         baseline,
         change,
@@ -120,12 +121,15 @@ def _register() -> None:
         incident,
         problem,
         rel,
+        release,
+        serve,
         transfer,
     )
 
     admin.register(app)
     transfer.register(app)
     history.register(app)
+    serve.register(app)
     for name, module in (
         ("ci", ci),
         ("rel", rel),
@@ -136,6 +140,8 @@ def _register() -> None:
         ("discover", discover),
         ("audit", audit),
         ("baseline", baseline),
+        ("apikey", apikey),
+        ("release", release),
     ):
         app.add_typer(module.app, name=name, help=(module.__doc__ or name).strip().splitlines()[0])
 

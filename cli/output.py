@@ -226,7 +226,8 @@ def info(message: str) -> None:
 
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Any]:
-    """A progress bar on stderr; yields ``advance(n)``."""
+    """A progress bar on stderr; yields ``advance(n, total=None)`` (a total given on the way
+    replaces the first one: a generator knows its item count only once it has planned)."""
     with Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -236,4 +237,10 @@ def progress(description: str, total: int | None) -> Iterator[Any]:
         transient=False,
     ) as bar:
         task = bar.add_task(plain(description), total=total)
-        yield lambda n: bar.update(task, advance=n)
+
+        def advance(n: int, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            bar.update(task, advance=n)
+
+        yield advance

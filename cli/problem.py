@@ -14,6 +14,7 @@ from cli import output
 from cli.options import FormatOpt
 from cli.output import Format
 from cli.state import get_state
+from cli.tables import emit_suppliers
 from cmdb.alerts import load_alerts
 from cmdb.enums import RecordKind
 from cmdb.errors import ValidationError
@@ -68,6 +69,7 @@ def _emit_report(report: RootCauseReport, fmt: Format) -> None:
             },
             title="No single cause explains the symptoms well: independent causes",
         )
+    emit_suppliers(data["suppliers"])
 
 
 def root_cause(

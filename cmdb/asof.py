@@ -239,6 +239,16 @@ class AsOfStore:
                 break
         return out
 
+    def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
+        counts: dict[tuple[str, str], int] = {}
+        for (source, rel_type, target), doc in self.state.rel_docs.items():
+            if doc.get("status") != "active":
+                continue
+            for end, direction in ((source, "out"), (target, "in")):
+                if end == ci_id:
+                    counts[rel_type, direction] = counts.get((rel_type, direction), 0) + 1
+        return sorted((t, d, n) for (t, d), n in counts.items())
+
     def neighbourhood(self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()) -> Subgraph:
         for t in types:
             self.registry.rel_type(t)

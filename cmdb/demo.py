@@ -20,7 +20,8 @@ defects are planted on purpose and listed in :data:`DEFECTS`:
 
 The one hidden single point of failure is :data:`HIDDEN_SPOF`: both Oracle RAC nodes hang off the
 same access switch. :data:`COLLIDING_CHANGES` overlap in time and each takes down one of the two
-core switches of ``cl-core-sw``.
+core switches of ``cl-core-sw``. Underpinning contracts (:data:`~cmdb.demo_data.CONTRACTS`)
+cover some of the estate: one of them weaker than the SLAs it underpins, one as strong.
 
 >>> from datetime import UTC, datetime
 >>> batch = build_demo(now=datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
@@ -37,6 +38,7 @@ from typing import Any
 from cmdb.demo_data import (
     BRANCHES,
     CONSUMERS,
+    CONTRACTS,
     GROUPS,
     HQ_DEPTS,
     INFRA,
@@ -227,6 +229,14 @@ def _parties(b: _Builder) -> None:
     for sup_id, name, contract, contact in SUPPLIERS:
         attrs = {"contract": contract, "contact": contact}
         b.add(sup_id, "supplier", name, owner=_VENDOR_MANAGER, attrs=attrs)
+    for uc_id, name, supplier, number, (target, response, resolution), sg, covers in CONTRACTS:
+        uc: dict[str, Any] = {"contract": number, "availability_target": target,
+                              "response_minutes": response,
+                              "resolution_hours": resolution}  # fmt: skip
+        b.add(uc_id, "underpinning_contract", name, sg=sg, owner=_VENDOR_MANAGER, attrs=uc)
+        b.link(uc_id, "supplied_by", supplier)
+        for ci_id in covers:
+            b.link(ci_id, "covered_by", uc_id)
     for loc_id, name, kind, address, status in LOCATIONS:
         attrs = {"kind": kind, "address": address}
         b.add(loc_id, "location", name, owner=_FACILITIES, status=status, attrs=attrs)

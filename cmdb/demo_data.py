@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "BRANCHES",
     "CONSUMERS",
+    "CONTRACTS",
     "CUSTOMERS",
     "GROUPS",
     "HQ_DEPTS",
@@ -62,6 +63,21 @@ SUPPLIERS = [
     ("sup-hengtai", "Hengtai Banking Software (恒泰银行软件)", "CX-APP-2021-001 (core banking licence)", "pm@hengtai.example"),
     ("sup-china-telecom", "China Telecom (中国电信)", "CX-WAN-2024-001 (MPLS VPN, internet)", "noc@chinatelecom.example"),
     ("sup-china-unicom", "China Unicom (中国联通)", "CX-WAN-2024-002 (MPLS VPN, internet)", "noc@chinaunicom.example"),
+]
+
+# Underpinning contracts: what a supplier commits to for the CIs it covers, next to the SLAs
+# they underpin (`cmdb impact suppliers svc-core-banking`: Cisco's next-business-day SmartNet
+# under the 2-hour core banking SLA, on the switch both RAC nodes hang off, is the gap).
+# (id, name, supplier, contract number, (availability, response min, resolution h), group, covers)
+CONTRACTS = [
+    ("uc-cisco-smartnet", "Cisco SmartNet 8x5xNBD: DC network", "sup-cisco", "CX-NW-2024-002", (0.999, 240, 24.0), "sg-network",
+     ["sw-core-01", "sw-dc-acc-01", "sw-dc-acc-02", "sw-dc-acc-05", "rt-wan-01", "rt-wan-02", "rt-cup-01", "rt-cup-02", "fw-dmz-01", "fw-dmz-02"]),
+    ("uc-ibm-power", "IBM Power and storage maintenance, 7x24 4-hour fix", "sup-ibm", "CX-HW-2024-011", (0.9999, 15, 4.0), "sg-server",
+     ["pm-core-db-01", "pm-core-db-02", "pm-core-app-01", "pm-core-app-02", "stor-san-01", "sw-san-01", "sw-san-02"]),
+    ("uc-oracle-support", "Oracle premier support: databases and middleware", "sup-oracle", "CX-SW-2023-007", (0.9995, 60, 24.0), "sg-database",
+     ["db-core", "dbi-core-rac-1", "dbi-core-rac-2", "db-ob", "dbi-ob-1", "dbi-ob-2", "mw-core-tux-01", "mw-core-tux-02"]),
+    ("uc-telecom-mpls", "China Telecom MPLS VPN lines, 7x24 2-hour restore", "sup-china-telecom", "CX-WAN-2024-001", (0.9995, 15, 2.0), "sg-network",
+     ["rt-wan-01", "rt-br01", "rt-br03", "rt-br04", "rt-br06", "rt-br08"]),
 ]
 
 # (id, name, kind, address, status)

@@ -7,17 +7,21 @@ parameters.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 __all__ = [
     "ChangeStatus",
     "ChangeType",
     "Criticality",
     "HistoryAction",
+    "HistoryEntity",
     "ImpactState",
     "IncidentStatus",
     "Lifecycle",
     "Propagation",
     "RecordKind",
+    "ReleaseStatus",
+    "ReleaseType",
     "Role",
     "Urgency",
 ]
@@ -117,6 +121,25 @@ class RecordKind(StrEnum):
     DISCOVERY_RUN = "discovery_run"
     BASELINE = "baseline"
     API_KEY = "api_key"
+    RELEASE = "release"
+
+
+class ReleaseType(StrEnum):
+    """A release is deployed on the normal path or, to restore service, as an emergency."""
+
+    NORMAL = "normal"
+    EMERGENCY = "emergency"
+
+
+class ReleaseStatus(StrEnum):
+    """Lifecycle of a release: planned, approved (by the CAB or the emergency CAB), then
+    deployed, failed or cancelled."""
+
+    PLANNED = "planned"
+    APPROVED = "approved"
+    DEPLOYED = "deployed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class HistoryAction(StrEnum):
@@ -142,3 +165,17 @@ class Role(StrEnum):
     def allows(self, needed: Role) -> bool:
         """Whether a key with this role may call a route that needs ``needed``."""
         return needed is Role.READER or self is Role.ADMIN or self is needed
+
+
+HistoryEntity = Literal[
+    "ci",
+    "relationship",
+    "incident",
+    "problem",
+    "change",
+    "discovery_run",
+    "baseline",
+    "api_key",
+    "release",
+]
+"""What a history entry is about: a CI, a relationship, or a record of one kind."""

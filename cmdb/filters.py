@@ -11,11 +11,10 @@ False
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmdb.enums import Criticality, HistoryAction, Lifecycle, RecordKind
+from cmdb.enums import Criticality, HistoryAction, HistoryEntity, Lifecycle, RecordKind
 
 __all__ = ["CIFilter", "HistoryFilter", "RecordFilter", "RelFilter"]
 
@@ -72,19 +71,7 @@ class RecordFilter(_Filter):
 class HistoryFilter(_Filter):
     """Select history entries, oldest first. ``since`` and ``until`` are inclusive."""
 
-    entity: (
-        Literal[
-            "ci",
-            "relationship",
-            "incident",
-            "problem",
-            "change",
-            "discovery_run",
-            "baseline",
-            "api_key",
-        ]
-        | None
-    ) = None
+    entity: HistoryEntity | None = None
     entity_id: str | None = None
     actor: str | None = None
     change_id: str | None = None

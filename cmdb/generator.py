@@ -504,14 +504,14 @@ def generate(
     *,
     seed: int = 0,
     batch_size: int = 50_000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Batch]:
     """The estate of ``n_cis`` CIs as store batches of at most ``batch_size`` items.
 
     CIs come first, then relationships, so that every relationship's ends were emitted in an
     earlier batch or the same one. ``progress`` is called with the number of items (CIs plus
-    relationships) of each batch, just before it is yielded. The layout is computed by this call;
-    the pydantic objects are made lazily, one batch at a time.
+    relationships) of each batch and the total number of items, just before it is yielded. The
+    layout is computed by this call; the pydantic objects are made lazily, one batch at a time.
 
     >>> batches = list(generate(600, seed=3, batch_size=1_000))
     >>> sum(len(b.cis) for b in batches), batches[0].cis[0].id
@@ -523,7 +523,9 @@ def generate(
     return _batches(lay, batch_size, progress)
 
 
-def _batches(lay: _Layout, size: int, progress: Callable[[int], None] | None) -> Iterator[Batch]:
+def _batches(
+    lay: _Layout, size: int, progress: Callable[[int, int], None] | None
+) -> Iterator[Batch]:
     ids = lay.ids()
     n, total = lay.n, lay.n + lay.src.size
     for lo in range(0, total, size):
@@ -533,7 +535,7 @@ def _batches(lay: _Layout, size: int, progress: Callable[[int], None] | None) ->
             relationships=_rels(lay, ids, max(lo, n) - n, max(hi, n) - n),
         )
         if progress is not None:
-            progress(len(batch))
+            progress(len(batch), total)
         yield batch
 
 

@@ -27,8 +27,11 @@ from cmdb.enums import (
     ChangeType,
     Criticality,
     HistoryAction,
+    HistoryEntity,
     IncidentStatus,
     Lifecycle,
+    ReleaseStatus,
+    ReleaseType,
     Role,
     Urgency,
 )
@@ -52,6 +55,7 @@ __all__ = [
     "Record",
     "RelKey",
     "Relationship",
+    "Release",
     "merge_last_seen",
     "utcnow",
 ]
@@ -68,6 +72,7 @@ RECORD_PREFIX = {
     "discovery_run": "RUN",
     "baseline": "BL",
     "api_key": "KEY",
+    "release": "REL",
 }
 """The prefix of the ids that a store allocates to new records: ``INC-000042``."""
 _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$")
@@ -374,8 +379,30 @@ class ApiKey(Record):
     revoked_at: AwareDatetime | None = None
 
 
+class Release(Record):
+    """A release (``REL-000042``): changes deployed together, assessed as one
+    (:mod:`cmdb.workflows.releases`). ``ci_ids`` is the union of its changes' CIs (so the
+    release is found by any of them); its window is its changes' (from the earliest start to
+    the latest end) unless one was given. An ``emergency`` release follows the emergency
+    policy (``cmdb/workflows/release_policy.yaml``)."""
+
+    kind: Literal["release"] = "release"
+    change_ids: list[CIId] = Field(default_factory=list)
+    type: ReleaseType = ReleaseType.NORMAL
+    status: ReleaseStatus = ReleaseStatus.PLANNED
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window_order(self) -> Release:
+        if self.window_start and self.window_end and self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+        return self
+
+
 AnyRecord = Annotated[
-    Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey, Field(discriminator="kind")
+    Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey | Release,
+    Field(discriminator="kind"),
 ]
 
 
@@ -387,16 +414,7 @@ class HistoryEntry(_Model):
     actor: str
     change_id: str | None = None
     batch_id: int
-    entity: Literal[
-        "ci",
-        "relationship",
-        "incident",
-        "problem",
-        "change",
-        "discovery_run",
-        "baseline",
-        "api_key",
-    ]
+    entity: HistoryEntity
     entity_id: str
     action: HistoryAction
     before: dict[str, Any] | None = None

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticError
 
-from cmdb.errors import ValidationError
+from cmdb.errors import NotFoundError, ValidationError
 from cmdb.filters import RelFilter
 from cmdb.model import CI, Batch, Expected, Identifiers, Relationship
 from cmdb.store.protocol import GraphStore
@@ -146,7 +146,19 @@ def remove_relationship(
     *,
     actor: str,
     change_id: str | None = None,
-) -> None:
+) -> Relationship:
+    """Retire the active relationship ``source -[rel_type]-> target`` and return it retired;
+    :class:`NotFoundError` when there is no such active relationship (never existed, or
+    already retired), guarded by the version read."""
+    store.registry.rel_type(rel_type)
+    key = RelFilter(source=source, target=target, types=(rel_type,))
+    active = store.find_relationships(key)
+    if not active:
+        raise NotFoundError("active relationship", f"{source} -[{rel_type}]-> {target}")
+    guard = Expected(entity="relationship", id=active[0].id, version=active[0].version)
     store.apply(
-        Batch(retire_relationships=[(source, rel_type, target)]), actor=actor, change_id=change_id
+        Batch(retire_relationships=[(source, rel_type, target)], expected=[guard]),
+        actor=actor,
+        change_id=change_id,
     )
+    return store.find_relationships(key.model_copy(update={"include_retired": True}))[0]

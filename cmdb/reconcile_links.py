@@ -57,6 +57,10 @@ def _merge(planner: CIPlanner, old: Relationship, incoming: Relationship) -> Rel
     }
     if may:
         update["attributes"] = {**old.attributes, **incoming.attributes}
+    elif src in incoming.attributes:
+        # a source always owns the attribute named after it (otel's call counts and latency
+        # on an edge that a higher-ranked source declares)
+        update["attributes"] = {**old.attributes, src: incoming.attributes[src]}
     if old.status == "retired":
         if not may:
             return None

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     actor: str | None = None
     read_only: bool = False
     stale_days: float = Field(default=30.0, gt=0)
+    audit_rules: Path | None = None
+    """A YAML file of audit rules over the packaged ones (``CMDB_AUDIT_RULES``)."""
+    risk_weights: Path | None = None
+    """A YAML file of change-risk weights over the packaged ones (``CMDB_RISK_WEIGHTS``)."""
     # the REST API (``cmdb serve``)
     api_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     """The largest request body the API accepts (413 above it); imports are one request."""

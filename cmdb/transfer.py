@@ -388,11 +388,12 @@ def _graph(store: GraphStore, include_retired: bool) -> tuple[list[CI], list[Rel
 def export_json(store: GraphStore, *, include_retired: bool = False) -> dict[str, list]:
     """``{"cis": [...], "relationships": [...], "records": [...]}``, the JSON import shape.
 
-    Every record is exported; retired CIs that records link to come along, so the file
-    imports cleanly into an empty store.
+    Every record is exported except API keys (they belong to the deployment, not to the
+    configuration data, and an export file travels); retired CIs that records link to come
+    along, so the file imports cleanly into an empty store.
     """
     cis, rels = _graph(store, include_retired)
-    records = store.find_records(RecordFilter())
+    records = [r for r in store.find_records(RecordFilter()) if r.kind != "api_key"]
     have = {c.id for c in cis}
     linked = tuple(sorted({i for r in records for i in r.ci_ids} - have))
     if linked:

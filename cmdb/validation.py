@@ -221,7 +221,7 @@ def pydantic_error(exc: PydanticError, *, location: str | None = None) -> Valida
     """Our :class:`ValidationError` for pydantic's, naming the first bad field."""
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or None
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err.get("type") == "missing":
         msg = "is required"
     elif (

@@ -31,6 +31,7 @@ from cmdb.store.protocol import GraphStore
 
 __all__ = [
     "CIView",
+    "RelCount",
     "check_ci_filter",
     "check_rel_filter",
     "ci_view",
@@ -39,16 +40,33 @@ __all__ = [
 ]
 
 
+class RelCount(BaseModel):
+    """How many active relationships of one type a CI has in one direction (``out``: the CI is
+    the source)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    direction: str
+    count: int
+
+
 class CIView(BaseModel):
-    """One CI with what surrounds it: its active relationships (either end), its open ITSM
+    """One CI with what surrounds it: its active relationships (either end) counted by type and
+    direction, the first of them (all, or up to a limit: a hub has thousands), its open ITSM
     records, and the recommended attributes it lacks (for completeness)."""
 
     model_config = ConfigDict(frozen=True)
 
     ci: CI
     relationships: tuple[Relationship, ...] = ()
+    relationship_counts: tuple[RelCount, ...] = ()
     open_records: tuple[Incident | Problem | Change, ...] = ()
     missing_recommended: tuple[str, ...] = ()
+
+    @property
+    def relationships_total(self) -> int:
+        return sum(c.count for c in self.relationship_counts)
 
     def to_json(self) -> dict[str, Any]:
         """The CI's own fields, plus ``relationships``, ``open_records`` and
@@ -56,16 +74,22 @@ class CIView(BaseModel):
         return {
             **self.ci.to_json(),
             "relationships": [r.to_json() for r in self.relationships],
+            "relationship_counts": [c.model_dump() for c in self.relationship_counts],
+            "relationships_total": self.relationships_total,
             "open_records": [r.to_json() for r in self.open_records],
             "missing_recommended": list(self.missing_recommended),
         }
 
 
-def ci_view(store: GraphStore, ci_id: str) -> CIView:
-    """The CI ``ci_id`` (retired or not) with its relationships and open records;
+def ci_view(store: GraphStore, ci_id: str, *, limit: int | None = None) -> CIView:
+    """The CI ``ci_id`` (retired or not) with its relationship counts, its first ``limit``
+    relationships (all when None) and its open records;
     :class:`~cmdb.errors.NotFoundError` if there is no such CI."""
     ci = store.get_ci(ci_id)
-    rels = store.find_relationships(RelFilter(ci=ci_id))
+    counts = [
+        RelCount(type=t, direction=d, count=n) for t, d, n in store.relationship_counts(ci_id)
+    ]
+    rels = store.find_relationships(RelFilter(ci=ci_id, limit=limit)) if limit != 0 else []
     records = store.find_records(RecordFilter(ci=ci_id, open_only=True))
     missing: list[str] = []
     if ci.ci_class in store.registry.classes:
@@ -73,6 +97,7 @@ def ci_view(store: GraphStore, ci_id: str) -> CIView:
     return CIView(
         ci=ci,
         relationships=tuple(rels),
+        relationship_counts=tuple(counts),
         open_records=tuple(records),
         missing_recommended=tuple(missing),
     )

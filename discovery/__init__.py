@@ -17,7 +17,7 @@ from typing import Any
 
 from cmdb.errors import ValidationError
 from cmdb.scan import ScanResult
-from discovery import backstage, compose, inventory, kubernetes
+from discovery import backstage, compose, host, inventory, kubernetes, nmap, otel
 
 __all__ = ["SCANNERS", "Scanner", "run_scanner"]
 
@@ -29,6 +29,10 @@ SCANNERS: dict[str, Scanner] = {
     "kubernetes": kubernetes.scan,
     "compose": compose.scan,
     "backstage": backstage.scan,
+    # runtime discovery (issue 18): what runs and talks, next to what the files declare
+    "nmap": nmap.scan,
+    "host": host.scan,
+    "otel": otel.scan,
 }
 """Scanner name (as in ``cmdb discover NAME``) -> its ``scan`` function."""
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from cmdb.enums import ChangeType, ImpactState, RecordKind
@@ -62,8 +63,9 @@ from impact.collisions import (
     zone,
 )
 from impact.propagation import prepare
-from impact.results import Counts, Result
+from impact.results import Counts, Result, SupplierRef
 from impact.schedule import freezes_met, service_hours_met, window_fits
+from impact.suppliers import suppliers_of_nodes
 from impact.window import FailureImpact, failure_impact
 
 __all__ = [
@@ -176,7 +178,8 @@ class ChangeAssessment(Result):
     open incidents already affect); ``impact`` (:class:`~impact.window.FailureImpact`) adds
     their states, what the change makes worse, which open incident already affects the same
     services and customers, the groups it leaves short and the redundancy left (the CIs that are
-    single points of failure while it runs)."""
+    single points of failure while it runs); ``suppliers`` whom to call for the changed CIs and
+    what they affect (:class:`~impact.results.SupplierRef`)."""
 
     change_id: str | None
     ci_ids: tuple[str, ...]
@@ -198,6 +201,7 @@ class ChangeAssessment(Result):
     weights_source: str = Field(alias="weights")
     headline: str = ""
     impact: FailureImpact | None = None
+    suppliers: tuple[SupplierRef, ...] = ()
 
     def factor(self, name: str) -> Factor:
         return next(f for f in self.factors if f.name == name)
@@ -299,8 +303,23 @@ def proposed_change(
     )
 
 
-def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskWeights, now):
+def _assess(
+    store,
+    ci_ids,
+    change_type,
+    start,
+    end,
+    *,
+    change_id,
+    weights: RiskWeights,
+    now,
+    own: frozenset[str] = frozenset(),
+    noun: str = "this change",
+):
+    """The assessment; ``own`` names records that are part of what is assessed (a release's
+    changes): never a collision, nor history, of it; ``noun`` names it in the headline."""
     now = now or utcnow()
+    own = own | {change_id} if change_id else own
     topo = store.topology()
     ci_ids = list(dict.fromkeys(ci_ids))
     for ci in ci_ids:
@@ -362,7 +381,7 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
     for ci in ci_ids:
         for rec in store.find_records(RecordFilter(ci=ci, since=since)):
             failed_change = isinstance(rec, Change) and rec.status.value == "failed"
-            if rec.id != change_id and (failed_change or isinstance(rec, Incident)):
+            if rec.id not in own and (failed_change or isinstance(rec, Incident)):
                 past.add(rec.id)
     values["history"] = (
         min(1.0, len(past) / weights.param("history", "saturate", 3)),
@@ -395,9 +414,12 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
             ci_ids,
             start,
             end,
-            [c for c in others if c.status in PENDING],
+            [
+                c
+                for c in others
+                if isinstance(c, Change) and c.status in PENDING and c.id not in own
+            ],
             assume_down=assumed,
-            exclude=change_id,
         )
     p = weights.params.get("collisions", {})
     outage = any(c.combined_outage for c in collisions)
@@ -478,8 +500,14 @@ def _assess(store, ci_ids, change_type, start, end, *, change_id, weights: RiskW
         assumed_down=tuple(assumed),
         collisions=collisions,
         weights_source=weights.source,
-        headline=_headline(fi, taken_down, critical_left, collisions, crit),
+        headline=_headline(fi, taken_down, critical_left, collisions, crit, noun),
         impact=fi,
+        suppliers=suppliers_of_nodes(
+            store,
+            topo,
+            blast_radius(topo, ci_ids).nodes,
+            failing=np.asarray([topo.index(c) for c in ci_ids]),
+        ),
     )
 
 
@@ -492,6 +520,7 @@ def _headline(
     critical_left: list[str],
     collisions: tuple[Collision, ...],
     crit: Mapping[str, int],
+    noun: str = "this change",
 ) -> str:
     """The decisive sentence: which open incident already has what out, then what this change
     takes down, or takes down with an overlapping change, or leaves without redundancy."""
@@ -512,7 +541,7 @@ def _headline(
     blamed = [a for a in fi.already_affected if any(s.id in about for s in a.services)]
     parts = [f"{a.record} already has {', '.join(a.ci_ids)} out" for a in blamed[:2]]
     if down:
-        parts.append(f"this change takes {_few(down, 3)} down")
+        parts.append(f"{noun} takes {_few(down, 3)} down")
     if together:
         ids = ", ".join(c.change_id for c in collisions if c.services)
         parts.append(f"with {ids} in the same window it takes {_few(together, 3)} down")

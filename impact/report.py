@@ -60,6 +60,7 @@ from impact.results import (
     WeakComponent,
 )
 from impact.spof import single_points_of_failure
+from impact.suppliers import suppliers_of_nodes
 
 __all__ = [
     "availability_report",
@@ -199,6 +200,9 @@ def blast_radius_report(
         stale=br.stale(limit),
         slas=_slas_of_nodes(store, topo, br.nodes[br.service_or_customer_mask()]),
         planned=br.planned,
+        suppliers=suppliers_of_nodes(
+            store, topo, br.nodes, failing=np.asarray([topo.index(c) for c in br.failed])
+        ),
     )
 
 
@@ -220,6 +224,12 @@ def depends_on_report(
         store_version=topo.version,
         dependencies=tuple(
             DependencyItem(id=d.id, ci_class=d.ci_class, path=d.path) for d in deps.items(limit)
+        ),
+        suppliers=suppliers_of_nodes(
+            store,
+            topo,
+            np.concatenate([[topo.index(ci)], deps.nodes]),
+            failing=np.zeros(0, np.int64),
         ),
     )
 

@@ -33,6 +33,7 @@ __all__ = [
     "AvailabilityReport",
     "BlastCounts",
     "BlastRadiusReport",
+    "ContractRef",
     "Counts",
     "DependencyItem",
     "DependsOnReport",
@@ -42,6 +43,7 @@ __all__ = [
     "SLAVerdict",
     "SinglePointItem",
     "SpofReport",
+    "SupplierRef",
     "WeakComponent",
 ]
 
@@ -112,13 +114,45 @@ class SLAVerdict(SLARef):
     meets: bool | None
 
 
+class ContractRef(Result):
+    """An underpinning contract (a CI of category ``agreement`` that CIs other than services
+    and customers are ``covered_by``): its supplier (the contract's ``supplied_by``), its
+    targets (``availability_target`` a fraction; None when it sets none) and the CIs of the
+    answer it covers (the first few, failing CIs first)."""
+
+    id: str
+    name: str
+    supplier: str | None = None
+    availability_target: float | None = None
+    response_minutes: float | None = None
+    resolution_hours: float | None = None
+    covers: tuple[str, ...] = ()
+
+
+class SupplierRef(Result):
+    """Whom to call: a supplier of CIs in an impact answer (``supplied_by``) or of a contract
+    covering them. ``failing`` are the failing (or changed, or suspected) CIs among them;
+    ``cis`` the first few CIs it supplies, failing first, then in the answer's order, and
+    ``total`` how many it supplies in all; ``contracts`` its contracts covering CIs of the
+    answer. A contract without a recorded supplier is listed under ``id`` None."""
+
+    id: str | None
+    name: str
+    contact: str | None = None
+    failing: tuple[str, ...] = ()
+    cis: tuple[str, ...] = ()
+    total: int = 0
+    contracts: tuple[ContractRef, ...] = ()
+
+
 class BlastRadiusReport(Result):
     """:func:`impact.report.blast_radius_report`'s answer.
 
     ``affected`` lists CIs worst state first, nearest first (at most ``limit``); ``services``
     and ``customers`` are every listed CI of those categories, **sorted by id**; ``rollup``
     lists the same services then customers with their class and state in listing order (at most
-    ``limit`` of each); ``stale`` the listed CIs discovery has not seen for ``stale_days``, in
+    ``limit`` of each); ``suppliers`` whom to call for the failing and listed CIs
+    (:class:`SupplierRef`); ``stale`` the listed CIs discovery has not seen for ``stale_days``, in
     listing order; ``slas`` the SLAs covering the listed services and customers, by id;
     ``store_version`` the store version of the snapshot; ``planned`` the CIs not in service yet
     (lifecycle planned or build) that the failure reaches, by id: never counted as affected."""
@@ -134,6 +168,7 @@ class BlastRadiusReport(Result):
     stale: tuple[str, ...]
     slas: tuple[SLARef, ...]
     planned: tuple[str, ...] = ()
+    suppliers: tuple[SupplierRef, ...] = ()
 
 
 class DependencyItem(Result):
@@ -146,12 +181,14 @@ class DependencyItem(Result):
 
 class DependsOnReport(Result):
     """:func:`impact.report.depends_on_report`'s answer: dependencies nearest first (at most
-    ``limit``), ``total`` counting them all."""
+    ``limit``), ``total`` counting them all; ``suppliers`` the suppliers and contracts of the CI
+    and all its dependencies (:class:`SupplierRef`)."""
 
     ci: str
     dependencies: tuple[DependencyItem, ...]
     total: int
     store_version: int
+    suppliers: tuple[SupplierRef, ...] = ()
 
 
 class SinglePointItem(Result):

@@ -56,7 +56,7 @@ from cmdb.store.protocol import GraphStore
 from cmdb.topology import CSR, Topology
 from impact.blast import blast_radius
 from impact.propagation import DEGRADED, Prepared, indices, prepare, unique_in
-from impact.results import Result
+from impact.results import Result, SupplierRef
 from impact.root_cause_evidence import (
     MAX_PRIOR,
     Evidence,
@@ -67,6 +67,7 @@ from impact.root_cause_evidence import (
 )
 from impact.root_cause_model import log_choose, marginal, marginal_array
 from impact.spread import solve
+from impact.suppliers import suppliers_of
 
 __all__ = [
     "LOGICAL",
@@ -484,6 +485,9 @@ class RootCauseReport(Result):
     incidents: tuple[str, ...]
     candidates: tuple[Candidate, ...]
     cause_set: CauseSet | None = None
+    suppliers: tuple[SupplierRef, ...] = ()
+    """Whom to call: the suppliers of the first three candidates and the cause set (the
+    ``failing`` CIs) and of the symptom CIs."""
 
 
 def root_cause_report(
@@ -540,9 +544,12 @@ def root_cause_report(
     )
     if top < 1:
         raise ValidationError(f"must be at least 1, got {top}", field="top")
+    candidates, cause_set = _rank(an, timed, top), _cover(an)
+    suspects = [c.id for c in candidates[:3]] + list(cause_set.causes if cause_set else ())
     return RootCauseReport(
         symptoms=tuple(symptoms),
         incidents=tuple(incident_ids),
-        candidates=_rank(an, timed, top),
-        cause_set=_cover(an),
+        candidates=candidates,
+        cause_set=cause_set,
+        suppliers=suppliers_of(store, topo, symptoms, failing=suspects),
     )

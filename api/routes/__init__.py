@@ -11,12 +11,14 @@ from __future__ import annotations
 from api.routes import (
     audit,
     cis,
+    discovery,
     health,
     impact,
     keys,
     records,
     registry,
     relationships,
+    releases,
     transfer,
 )
 
@@ -31,5 +33,7 @@ ROUTERS = [
     impact.router,
     transfer.router,
     audit.router,
+    discovery.router,
     keys.router,
+    releases.router,
 ]

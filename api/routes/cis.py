@@ -6,7 +6,6 @@ answers with an ``ETag`` (the CI's version); ``PATCH`` and ``DELETE`` need ``If-
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
@@ -16,7 +15,7 @@ from api.deps import IfMatchDep, StoreDep, precondition, set_etag
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES, responses
-from api.wire import Page, link_next
+from api.wire import AsOf, Page, link_next
 from cmdb import ops
 from cmdb.asof import as_of
 from cmdb.enums import Criticality, Lifecycle
@@ -27,10 +26,6 @@ from cmdb.views import list_cis as list_cis_view
 router = _router(tags=["cis"])
 
 CIPath = Annotated[str, "the CI id"]
-AsOf = Annotated[
-    datetime | None,
-    Query(description="Answer from the CMDB as it was at this time (ISO 8601, with a zone)."),
-]
 ChangeId = Annotated[
     str | None, Query(description="The change that authorises this write (for history).")
 ]

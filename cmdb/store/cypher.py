@@ -41,7 +41,7 @@ from cmdb.model import (
 )
 from cmdb.registry import NAME_RE, Registry
 from cmdb.store.merge import merge_ci, merge_relationship
-from cmdb.store.records import is_open, record_from_json, record_time
+from cmdb.store.records import history_doc, is_open, record_from_json, record_time
 from cmdb.validation import check_expected
 
 __all__ = ["CHUNK", "Writer", "rel_type", "schema_statements"]
@@ -558,5 +558,6 @@ class Writer:
                 }
             )
             action = HistoryAction.CREATE if doc is None else HistoryAction.UPDATE
-            self.log(new.kind, new.id, action, json.loads(doc) if doc else None, new.to_json())
+            before = history_doc(new.kind, json.loads(doc) if doc else None)
+            self.log(new.kind, new.id, action, before, history_doc(new.kind, new.to_json()))
         self.run("UNWIND $rows AS row MERGE (r:Record {id: row.id}) SET r = row", rows)

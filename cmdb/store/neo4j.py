@@ -6,9 +6,10 @@ history as the SQLite store (see :mod:`cmdb.store.cypher` for the graph model); 
 managed read transactions so that ``neo4j://`` routing sends them to readers. Driver errors are
 translated in one place (:mod:`cmdb.store.neo4j_errors`). The store's identity
 (``store_id``) is a property of the ``CMDBMeta`` node, created with it. The topology snapshot is
-read in one read transaction as ``collect()``-ed id lists per page of 50k source CIs and cached
-in memory, keyed by the store id and version. :meth:`Neo4jStore.server_side_blast_radius`
-answers plain reachability inside the database, for graphs too big to hold in memory.
+read in one read transaction by :mod:`cmdb.store.neo4j_topology` (numbers as text chunks,
+pages of 50k CIs) and cached in memory, keyed by the store id and version.
+:meth:`Neo4jStore.server_side_blast_radius` answers plain reachability inside the database,
+for graphs too big to hold in memory.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from neo4j import GraphDatabase
 
 from cmdb.bulk import no_gc
-from cmdb.enums import Criticality, HistoryAction, Lifecycle, Propagation
+from cmdb.enums import HistoryAction, Lifecycle, Propagation
 from cmdb.errors import ConfigError, NotFoundError, StoreError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
 from cmdb.registry import Registry
 from cmdb.store.cypher import META, Writer, rel_type, schema_statements
 from cmdb.store.neo4j_errors import map_driver_errors
+from cmdb.store.neo4j_topology import read_topology
 from cmdb.store.protocol import AnyRecord, Subgraph
 from cmdb.store.records import record_from_json
 from cmdb.topology import Topology
@@ -261,6 +262,16 @@ class Neo4jStore:
             params["limit"] = flt.limit
         return [Relationship.model_validate_json(d) for (d,) in self._read(query, **params)]
 
+    def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
+        query = (
+            "MATCH (c:CI {id: $id}) CALL (c) { "
+            "MATCH (c)-[r]->(:CI) WHERE r.status = 'active' "
+            "RETURN toLower(type(r)) AS t, 'out' AS d, count(*) AS n UNION ALL "
+            "MATCH (c)<-[r]-(:CI) WHERE r.status = 'active' "
+            "RETURN toLower(type(r)) AS t, 'in' AS d, count(*) AS n } RETURN t, d, n"
+        )
+        return sorted((t, d, int(n)) for t, d, n in self._read(query, id=ci_id))
+
     def neighbourhood(self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()) -> Subgraph:
         for t in types:
             self.registry.rel_type(t)
@@ -357,71 +368,9 @@ class Neo4jStore:
         return topo
 
     def _build_topology(self, tx) -> Topology:
-        """Read every live CI and active relationship in one read transaction, a page of
-        source CIs at a time, each page one record of parallel ``collect()`` lists."""
-        reg = self.registry
-        store_id, version = tx.run(f"{META} RETURN coalesce(m.store_id, ''), {_GRAPH}").single()
-        class_code = {c: i for i, c in enumerate(reg.class_names)}
-        type_code = {rel_type(reg, t): i for i, t in enumerate(reg.rel_type_names)}
-        crit = {c.value: c.rank for c in Criticality}
-        nodes = (
-            "MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
-            "WITH c ORDER BY c.id LIMIT $page "
-            "RETURN collect(c.id), collect(c.class), collect(c.criticality), "
-            "collect(coalesce(c.min_required, 0)), collect(coalesce(c.last_seen, $none)), "
-            "collect(coalesce(c.availability, $none)), collect(c.status)"
-        )
-        edges = (
-            "MATCH (s:CI)-[r]->(t:CI) WHERE s.id > $after AND s.id <= $last "
-            "AND r.status = 'active' AND s.status <> 'retired' AND t.status <> 'retired' "
-            "RETURN collect(s.id), collect(type(r)), collect(t.id)"
-        )
-        ids: list[str] = []
-        cols: list[list[Any]] = [[], [], [], [], [], []]
-        src: list[str] = []
-        typ: list[str] = []
-        dst: list[str] = []
-        after = ""
-        while True:
-            page = tx.run(nodes, after=after, page=PAGE, none=float("-inf")).single()
-            if not page[0]:
-                break
-            ids += page[0]
-            for col, values in zip(cols, page[1:], strict=True):
-                col += values
-            s, t, d = tx.run(edges, after=after, last=page[0][-1]).single()
-            src += s
-            typ += t
-            dst += d
-            after = page[0][-1]
-        index = {ci: i for i, ci in enumerate(ids)}
-        keep = [i for i, t in enumerate(typ) if t in type_code]
-        missing = np.nan
-
-        def floats(values: list[float]) -> np.ndarray:
-            a = np.asarray(values, dtype=np.float64)
-            a[np.isneginf(a)] = missing
-            return a
-
-        return Topology.build(
-            version=int(version),
-            store_id=store_id,
-            class_names=reg.class_names,
-            class_categories=[reg.classes[c].category for c in reg.class_names],
-            rel_type_names=reg.rel_type_names,
-            propagation=[reg.relationships[t].propagation for t in reg.rel_type_names],
-            ids=ids,
-            class_code=[class_code[c] for c in cols[0]],
-            is_group=[reg.is_group(c) for c in cols[0]],
-            criticality=[crit[c] for c in cols[1]],
-            min_required=cols[2],
-            last_seen=floats(cols[3]),
-            availability=floats(cols[4]),
-            in_service=[st not in ("planned", "build") for st in cols[5]],
-            src=np.fromiter((index[src[i]] for i in keep), np.int32, len(keep)),
-            dst=np.fromiter((index[dst[i]] for i in keep), np.int32, len(keep)),
-            rtype=np.fromiter((type_code[typ[i]] for i in keep), np.int16, len(keep)),
-        )
+        """Read every live CI and active relationship in one read transaction (see
+        :mod:`cmdb.store.neo4j_topology`: the server writes the numbers as text chunks)."""
+        return read_topology(tx, self.registry)
 
     # -- analysis in the database -----------------------------------------------------------
     def server_side_blast_radius(

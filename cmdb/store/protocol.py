@@ -28,13 +28,14 @@ from cmdb.model import (
     Incident,
     Problem,
     Relationship,
+    Release,
 )
 from cmdb.registry import Registry
 from cmdb.topology import Topology
 
 __all__ = ["GraphStore", "Subgraph"]
 
-AnyRecord = Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey
+AnyRecord = Incident | Problem | Change | DiscoveryRun | Baseline | ApiKey | Release
 
 
 class Subgraph(BaseModel):
@@ -79,6 +80,12 @@ class GraphStore(Protocol):
 
     def find_relationships(self, flt: RelFilter) -> list[Relationship]:
         """Relationships matching ``flt``, ordered by (source, type, target)."""
+        ...
+
+    def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
+        """``(type, direction, count)`` of the CI's active relationships, ``direction`` being
+        ``"out"`` (the CI is the source) or ``"in"``, sorted: what a hub's page shows before any
+        row (an unknown CI has none). Counted by the store, never by reading the rows."""
         ...
 
     def neighbourhood(self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()) -> Subgraph:

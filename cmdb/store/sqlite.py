@@ -280,12 +280,15 @@ class SQLiteStore:
 
     def find_relationships(self, flt: RelFilter) -> list[Relationship]:
         where, params = [], []
-        for col, value in (("s.id", flt.source), ("t.id", flt.target)):
+        # on the rel columns, through the ci id index: `s.id = ? OR t.id = ?` plans as a scan of
+        # the whole rel table (3.6 s for a hub at 1M CIs), this as two indexed look-ups
+        node = "(SELECT n FROM ci WHERE id = ?)"
+        for col, value in (("r.src", flt.source), ("r.dst", flt.target)):
             if value is not None:
-                where.append(f"{col} = ?")
+                where.append(f"{col} = {node}")
                 params.append(value)
         if flt.ci is not None:
-            where.append("(s.id = ? OR t.id = ?)")
+            where.append(f"(r.src = {node} OR r.dst = {node})")
             params += [flt.ci, flt.ci]
         if flt.types:
             where.append("r.type IN (SELECT value FROM json_each(?))")
@@ -299,6 +302,17 @@ class SQLiteStore:
         with self._lock:
             rows = self._rows(sql, params)
         return [Relationship.model_validate_json(doc) for (doc,) in rows]
+
+    def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
+        sql = (
+            "SELECT type, 'out', count(*) FROM rel WHERE src = (SELECT n FROM ci WHERE id = ?1) "
+            "AND status = 'active' GROUP BY type UNION ALL "
+            "SELECT type, 'in', count(*) FROM rel WHERE dst = (SELECT n FROM ci WHERE id = ?1) "
+            "AND status = 'active' GROUP BY type"
+        )
+        with self._lock:
+            rows = self._rows(sql, [ci_id])
+        return sorted((t, d, int(n)) for t, d, n in rows)
 
     def neighbourhood(self, ci_id: str, *, depth: int = 1, types: Sequence[str] = ()) -> Subgraph:
         for t in types:

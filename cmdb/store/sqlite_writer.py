@@ -28,7 +28,7 @@ from cmdb.model import (
     utcnow,
 )
 from cmdb.store.merge import merge_ci, merge_relationship
-from cmdb.store.records import is_open, record_from_json, record_time
+from cmdb.store.records import history_doc, is_open, record_from_json, record_time
 from cmdb.validation import check_expected
 
 __all__ = ["Writer", "iso", "upgrade_identifier_index"]
@@ -419,4 +419,5 @@ class Writer:
                 [(c, new.id) for c in set(new.ci_ids)],
             )
             action = HistoryAction.CREATE if row is None else HistoryAction.UPDATE
-            self._log(new.kind, new.id, action, json.loads(row[0]) if row else None, new.to_json())
+            before = history_doc(new.kind, json.loads(row[0]) if row else None)
+            self._log(new.kind, new.id, action, before, history_doc(new.kind, new.to_json()))

@@ -40,7 +40,29 @@ from impact.priority import ImpactAssessment, incident_impact, priority
 from impact.report import slas_covering
 from impact.results import Result
 
-__all__ = ["IncidentAssessment", "open_incident", "resolve_incident"]
+__all__ = [
+    "IncidentAssessment",
+    "IncidentPriority",
+    "assess_incident",
+    "open_incident",
+    "resolve_incident",
+]
+
+
+class IncidentPriority(Result):
+    """What :func:`assess_incident` computes for an incident on ``ci_ids`` opened at
+    ``opened_at``, without recording it: its ``priority`` (1..5), the ``impact`` assessment
+    (``level``, ``points``, ``service_states``, ``customer_states``, ``reasons``...), and the
+    tightest SLA covering what it takes down or degrades with the due times it would set."""
+
+    ci_ids: tuple[str, ...]
+    urgency: str
+    priority: int
+    impact: ImpactAssessment
+    opened_at: datetime
+    sla_id: str | None = None
+    response_due: datetime | None = None
+    resolution_due: datetime | None = None
 
 
 class IncidentAssessment(Result):
@@ -119,6 +141,48 @@ def _incident(store: GraphStore, incident_id: str) -> Incident:
     return rec
 
 
+def _urgency(urgency: str) -> str:
+    try:
+        return Urgency(urgency).value
+    except ValueError:
+        raise ValidationError(
+            f"must be high, medium or low, got {urgency!r}", field="urgency"
+        ) from None
+
+
+def assess_incident(
+    store: GraphStore,
+    *,
+    ci_ids: Iterable[str],
+    urgency: str,
+    now: datetime | None = None,
+) -> IncidentPriority:
+    """The priority, impact and SLA due times an incident on ``ci_ids`` would get if opened
+    at ``now``, with the other open incidents as they are; writes nothing.
+
+    Raises :class:`~cmdb.errors.NotFoundError` for an unknown CI and
+    :class:`~cmdb.errors.ValidationError` for a bad urgency or no CI.
+    """
+    ci_ids = list(dict.fromkeys(ci_ids))
+    urgency = _urgency(urgency)
+    topo = store.topology()
+    records = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
+    outages = {r.id: tuple(r.ci_ids) for r in records if r.id is not None}
+    impact = incident_impact(topo, ci_ids, outages=outages)
+    opened_at = now or utcnow()
+    sla = _tightest_sla(store, impact)
+    return IncidentPriority(
+        ci_ids=tuple(ci_ids),
+        urgency=urgency,
+        priority=priority(impact.level, urgency),
+        impact=impact,
+        opened_at=opened_at,
+        sla_id=sla[0] if sla else None,
+        response_due=opened_at + sla[1] if sla and sla[1] is not None else None,
+        resolution_due=opened_at + sla[2] if sla and sla[2] is not None else None,
+    )
+
+
 def open_incident(
     store: GraphStore,
     *,
@@ -128,51 +192,49 @@ def open_incident(
     actor: str,
     now: datetime | None = None,
 ) -> IncidentAssessment:
-    """Record a new open incident on ``ci_ids`` with its computed priority, and say why.
+    """Record a new open incident on ``ci_ids`` with its computed priority
+    (:func:`assess_incident`), and say why.
 
     Raises :class:`~cmdb.errors.NotFoundError` for an unknown CI and
     :class:`~cmdb.errors.ValidationError` for a bad urgency, an empty title or no CI.
     """
-    ci_ids = list(dict.fromkeys(ci_ids))
-    try:
-        urgency = Urgency(urgency).value
-    except ValueError:
-        raise ValidationError(
-            f"must be high, medium or low, got {urgency!r}", field="urgency"
-        ) from None
+    urgency = _urgency(urgency)
     if not title.strip():
         raise ValidationError("must not be empty", field="title")
-    topo = store.topology()
-    records = store.find_records(RecordFilter(kinds=(RecordKind.INCIDENT,), open_only=True))
-    outages = {r.id: tuple(r.ci_ids) for r in records if r.id is not None}
-    impact = incident_impact(topo, ci_ids, outages=outages)
-    prio = priority(impact.level, urgency)
-    opened_at = now or utcnow()
-    sla = _tightest_sla(store, impact)
+    found = assess_incident(store, ci_ids=ci_ids, urgency=urgency, now=now)
     incident = Incident(
         id=None,
         title=title.strip(),
-        ci_ids=ci_ids,
+        ci_ids=list(found.ci_ids),
         urgency=Urgency(urgency),
-        priority=prio,
-        opened_at=opened_at,
-        impact=impact.level,
-        sla_id=sla[0] if sla else None,
-        response_due=opened_at + sla[1] if sla and sla[1] is not None else None,
-        resolution_due=opened_at + sla[2] if sla and sla[2] is not None else None,
+        priority=found.priority,
+        opened_at=found.opened_at,
+        impact=found.impact.level,
+        sla_id=found.sla_id,
+        response_due=found.response_due,
+        resolution_due=found.resolution_due,
     )
     done = store.apply(Batch(records=[incident]), actor=actor)
     stored = _incident(store, done.allocated[0])
-    return IncidentAssessment(incident=stored, priority=prio, urgency=urgency, impact=impact)
+    return IncidentAssessment(
+        incident=stored, priority=found.priority, urgency=urgency, impact=found.impact
+    )
 
 
 def resolve_incident(
-    store: GraphStore, incident_id: str, *, actor: str, now: datetime | None = None
+    store: GraphStore,
+    incident_id: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> Incident:
     """Mark an open incident resolved and return it as stored.
 
-    :class:`~cmdb.errors.ConflictError` if it is not open, or if it changed (another resolver
-    won) between reading it and writing; :class:`~cmdb.errors.NotFoundError` if there is no
+    ``expected_version`` is the version the caller read (an ETag): when the incident has moved
+    on, :class:`~cmdb.errors.StaleVersionError`; without it, the version read here guards the
+    write. :class:`~cmdb.errors.ConflictError` if it is not open, or if it changed (another
+    resolver won) between reading it and writing; :class:`~cmdb.errors.NotFoundError` if there is no
     such record; :class:`~cmdb.errors.ValidationError` if it is not an incident.
     """
     rec = _incident(store, incident_id)
@@ -182,7 +244,16 @@ def resolve_incident(
         update={"status": IncidentStatus.RESOLVED, "resolved_at": now or utcnow()}
     )
     store.apply(
-        Batch(records=[done], expected=[Expected(entity="record", id=rec.id, version=rec.version)]),
+        Batch(
+            records=[done],
+            expected=[
+                Expected(
+                    entity="record",
+                    id=rec.id,
+                    version=rec.version if expected_version is None else expected_version,
+                )
+            ],
+        ),
         actor=actor,
     )
     return _incident(store, incident_id)

@@ -116,7 +116,7 @@ class TestCi:
             (["rel", "add", "cb-app", "depends_on", "ghost"], "CI 'ghost' does not exist"),
             (["rel", "add", "cb-app", "depends_on", "cb-db"], "exists"),
             (["rel", "add", "cb-app", "depends_on", "cb-app"], "cannot join 'cb-app' to itself"),
-            (["rel", "remove", "cb-db", "depends_on", "cb-app"], "does not exist"),
+            (["rel", "remove", "cb-db", "depends_on", "cb-app"], "not found"),
             (["rel", "list", "--type", "flies_to"], "unknown relationship type"),
         ],
     )
@@ -163,6 +163,22 @@ class TestCi:
         shown = json.loads(cmdb("ci", "show", "cb-db", "-f", "json").stdout)
         assert shown["missing_recommended"] == ["version"]
         assert "missing recommended" in cmdb("ci", "show", "cb-db").stdout
+
+    def test_show_of_a_hub_counts_by_type_and_lists_the_first(self, cmdb):
+        add_db_stack(cmdb)
+        for i in range(4):
+            cmdb("ci", "add", f"app-{i}", "--class", "application", "--name", f"App {i}")
+            cmdb("rel", "add", f"app-{i}", "depends_on", "cb-db")
+        table = cmdb("ci", "show", "cb-db", "--limit", "2").stdout
+        assert "Relationships by type" in table and "2 of 5 shown" in table
+        shown = json.loads(cmdb("ci", "show", "cb-db", "-f", "json", "--limit", "3").stdout)
+        assert len(shown["relationships"]) == 3 and shown["relationships_total"] == 5
+        assert shown["relationship_counts"] == [
+            {"type": "depends_on", "direction": "in", "count": 5}
+        ]
+        everything = json.loads(cmdb("ci", "show", "cb-db", "-f", "json").stdout)
+        assert len(everything["relationships"]) == 5
+        assert "Relationships by type" not in cmdb("ci", "show", "cb-db").stdout
 
     def test_oversized_value_is_one_line(self, cmdb):
         result = cmdb(

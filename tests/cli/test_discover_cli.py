@@ -1,12 +1,18 @@
-"""`cmdb discover`: a scanner into the store, dry run, runs, purge, bad input."""
+"""`cmdb discover`: a scanner into the store, dry run, runs, purge, bad input, diff."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from cmdb.model import utcnow
+from cmdb.settings import Settings
+from cmdb.store import open_store
+from tests.cmdb.test_drift import build, manifest, sdk_traces
 
 FIXTURES = Path(__file__).parents[1] / "discovery" / "fixtures" / "inventory"
 CSV, MAPPING = FIXTURES / "bookshop.csv", FIXTURES / "bookshop-mapping.yaml"
@@ -113,3 +119,146 @@ class TestBadInput:
         assert cmdb("discover", "nope", "x", code=2).exit_code == 2
         result = cmdb("discover", "inventory", str(CSV), code=1)
         assert "needs --mapping" in result.stderr
+
+
+class TestDiff:
+    """`cmdb discover diff`: the kubernetes scanner through the CLI declares, hand-built otel
+    scans (tests/cmdb/test_drift.py) observe, ten days and one hour ago."""
+
+    @pytest.fixture
+    def cmdb(self, cmdb, tmp_path):
+        store = open_store(Settings(db=cmdb.db))
+        try:
+            build(store, tmp_path, t2=utcnow() - timedelta(hours=1))
+        finally:
+            store.close()
+        return cmdb
+
+    def diff(self, cmdb, *args, code=0):
+        return cmdb(
+            "discover", "diff", "--declared", "kubernetes", "--observed", "otel", *args, code=code
+        )
+
+    def test_table_has_a_section_per_list_and_a_summary(self, cmdb, monkeypatch):
+        monkeypatch.setenv("COLUMNS", "200")
+        out = self.diff(cmdb).stdout
+        for title in (
+            "runs but is not declared (2)",
+            "declared but not observed (1)",
+            "declared and observed (3)",
+            "declared, not covered by the observed sources (14)",
+        ):
+            assert title in out
+        assert "k8s:ops/Deployment/batch not seen by otel" in out
+        assert (
+            out.strip()
+            .splitlines()[-1]
+            .startswith(
+                "2 undeclared, 1 declared but not observed, 3 confirmed, 14 not covered (otel vs "
+                "kubernetes)"
+            )
+        )
+
+    def test_json_with_a_window(self, cmdb):
+        got = json.loads(self.diff(cmdb, "--window", "7d", "--format", "json").stdout)
+        assert got["counts"] == {
+            "undeclared": 1,
+            "unobserved": 2,
+            "confirmed": 2,
+            "not_covered": 14,
+        }
+        assert [e["id"] for e in got["undeclared"]] == [
+            "k8s:shop/Deployment/checkout|depends_on|otel:payment"
+        ]
+        assert got["window"] == "P7D" and got["declared"] == ["kubernetes"]
+
+    def test_show_limits_each_table(self, cmdb):
+        out = self.diff(cmdb, "--show", "1").stdout
+        assert "... and 13 more (--show, or --format json)" in out
+        assert "... and 1 more" in out and "k8s:shop/Service/redis" not in out
+
+    @pytest.mark.parametrize(("window", "code"), [(None, 1), ("1s", 0)])
+    def test_fail_on_undeclared_gates_a_pipeline(self, cmdb, window, code):
+        args = ["--fail-on-undeclared", "--format", "json"]
+        result = self.diff(cmdb, *args, *(["--window", window] if window else []), code=code)
+        assert json.loads(result.stdout)["counts"]["undeclared"] == (2 if code else 0)
+
+    def test_comma_lists_and_repeats(self, cmdb):
+        got = json.loads(
+            cmdb(
+                "discover",
+                "diff",
+                "--declared",
+                "kubernetes,kubernetes",
+                "--observed",
+                "otel",
+                "--observed",
+                "otel",
+                "--format",
+                "json",
+            ).stdout
+        )
+        assert (got["declared"], got["observed"]) == (["kubernetes"], ["otel"])
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (
+                ["--declared", "kubernetes", "--observed", "otell"],
+                "field 'observed': no relationship was ever seen by source 'otell'",
+            ),
+            (
+                ["--declared", "kubernetes,otel", "--observed", "otel"],
+                "source 'otel' is both declared and observed",
+            ),
+            (
+                ["--declared", "kubernetes", "--observed", "otel", "--window", "soon"],
+                "field 'window': expected a duration like 30d",
+            ),
+        ],
+    )
+    def test_bad_arguments_exit_1_with_one_line(self, cmdb, args, message):
+        result = cmdb("discover", "diff", *args, code=1)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+    def test_both_sides_are_required(self, cmdb):
+        result = cmdb("discover", "diff", "--observed", "otel", code=2)
+        assert "--declared" in result.stderr
+
+
+class TestRuntimeScanners:
+    """`cmdb discover host` takes no PATH; `cmdb discover otel` then `diff`, end to end."""
+
+    def test_host_needs_no_paths(self, cmdb):
+        got = json.loads(cmdb("discover", "host", "--dry-run", "--format", "json").stdout)
+        assert got["dry_run"] and got["plan"]["source"] == "host"
+        assert any(c["ci_class"] == "application_instance" for c in got["plan"]["creates"])
+
+    def test_file_scanners_still_need_paths(self, cmdb):
+        result = cmdb("discover", "kubernetes", code=2)
+        assert "Missing argument 'PATH...'" in result.stderr
+
+    def test_kubernetes_otel_then_diff(self, cmdb, tmp_path):
+        cmdb("discover", "kubernetes", str(manifest(tmp_path / "app.yaml")))
+        cmdb("discover", "otel", str(sdk_traces(tmp_path / "traces.json")), "--min-calls", "1")
+        args = ["discover", "diff", "--declared", "kubernetes", "--observed", "otel"]
+        got = json.loads(cmdb(*args, "--window", "1h", "--format", "json").stdout)
+        assert got["counts"] == {
+            "undeclared": 1,
+            "unobserved": 1,
+            "confirmed": 2,
+            "not_covered": 15,
+        }
+        result = cmdb(*args, "--fail-on-undeclared", code=1)
+        assert "1 undeclared, 1 declared but not observed, 2 confirmed" in result.stdout
+
+    def test_min_calls_drops_rare_dependencies(self, cmdb, tmp_path):
+        cmdb("discover", "kubernetes", str(manifest(tmp_path / "app.yaml")))
+        cmdb("discover", "otel", str(sdk_traces(tmp_path / "traces.json")), "--min-calls", "2")
+        result = cmdb("discover", "diff", "--declared", "kubernetes", "--observed", "otel", code=1)
+        assert "no relationship was ever seen by source 'otel'" in result.stderr
+
+    def test_min_calls_is_an_otel_option(self, cmdb, tmp_path):
+        path = str(manifest(tmp_path / "app.yaml"))
+        result = cmdb("discover", "kubernetes", path, "--min-calls", "2", code=1)
+        assert "the kubernetes scanner takes no --min-calls" in result.stderr

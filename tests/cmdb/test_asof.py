@@ -107,9 +107,15 @@ class TestAsOfGraph:
         assert "srv2" not in cis and ("srv2", "member_of", "pool") not in rels
 
     def test_now_equals_the_live_store(self, timeline):
-        store, (*_, t3) = timeline
+        store, (_, _, t2, t3) = timeline
         past = AsOfStore(store, t3 + timedelta(seconds=1))
         assert _graph(past) == _graph(store)
+        for ci_id in ("db", "pool", "srv", "ghost"):
+            assert past.relationship_counts(ci_id) == store.relationship_counts(ci_id)
+        assert AsOfStore(store, t2).relationship_counts("pool") == [
+            ("member_of", "in", 2),
+            ("runs_on", "in", 1),
+        ]
         live, rebuilt = store.topology(), past.topology()
         assert sorted(live.ids) == sorted(rebuilt.ids)
         assert live.m == rebuilt.m

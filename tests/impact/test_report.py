@@ -63,6 +63,7 @@ class TestBlastRadiusReport:
             "slas",
             "rollup",
             "planned",
+            "suppliers",
         }
         assert set(out["counts"]) == {
             "down",

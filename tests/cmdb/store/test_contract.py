@@ -207,6 +207,10 @@ class TestQueries:
             (CIFilter(text="%"), []),
             (CIFilter(ids=("srv", "app", "ghost")), ["app", "srv"]),
             (CIFilter(limit=2, offset=1), ["db", "pool"]),
+            (CIFilter(after="db"), ["pool", "srv"]),
+            (CIFilter(after="db", limit=1), ["pool"]),
+            (CIFilter(after="srv"), []),
+            (CIFilter(after="a", classes=("database",)), ["db"]),
             (CIFilter(status=(Lifecycle.PLANNED,)), []),
         ],
     )
@@ -244,6 +248,18 @@ class TestQueries:
         sub = store.neighbourhood("db", depth=depth, types=types)
         assert {c.id for c in sub.cis} == expected
         assert all(r.source in expected and r.target in expected for r in sub.relationships)
+
+    def test_relationship_counts(self, store):
+        store.apply(small_graph(), actor="t")
+        store.apply(Batch(cis=[ci("web")], relationships=[rel("web", "db")]), actor="t")
+        store.apply(Batch(retire_relationships=[("web", "depends_on", "db")]), actor="t")
+        store.apply(Batch(cis=[ci("api")], relationships=[rel("api", "db")]), actor="t")
+        assert store.relationship_counts("db") == [
+            ("depends_on", "in", 2),
+            ("runs_on", "out", 1),
+        ]
+        assert store.relationship_counts("pool") == [("member_of", "in", 1)]
+        assert store.relationship_counts("ghost") == []
 
     def test_unknown_ci(self, store):
         with pytest.raises(NotFoundError, match="CI 'ghost' not found"):

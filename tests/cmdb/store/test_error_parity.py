@@ -27,6 +27,7 @@ CALLS = {
     "find_relationships_from": lambda s: s.find_relationships_from(["app"]),
     "find_by_identifiers": lambda s: s.find_by_identifiers([("hostnames", "app-host")]),
     "neighbourhood": lambda s: s.neighbourhood("app", depth=2, types=["depends_on"]),
+    "relationship_counts": lambda s: s.relationship_counts("app"),
     "get_record": lambda s: s.get_record("INC-1"),
     "find_records": lambda s: s.find_records(RecordFilter()),
     "history": lambda s: s.history(HistoryFilter()),

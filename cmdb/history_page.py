@@ -1,0 +1,64 @@
+"""One page of history, made readable: the filter checked, the entries as
+:class:`~cmdb.history.HistoryLine`, and the cursor of the next page.
+
+Assumptions: pages follow the ``after_seq`` cursor of :class:`~cmdb.filters.HistoryFilter`
+(entries with a greater ``seq``), so paging never skips or repeats an entry while others write;
+the store is asked for one entry more than the page holds, to know whether another page
+follows. A ``since`` after ``until`` and a ``ci`` the store never had are errors naming the
+field, not an empty page.
+
+>>> from cmdb.store import open_store
+>>> from cmdb.settings import Settings
+>>> from cmdb.model import Batch, CI
+>>> import tempfile, os
+>>> store = open_store(Settings(db=os.path.join(tempfile.mkdtemp(), "h.db")), create=True)
+>>> for i in range(3):
+...     _ = store.apply(Batch(cis=[CI(id=f"a{i}", ci_class="application", name="A")]), actor="t")
+>>> page = history_page(store, HistoryFilter(limit=2))
+>>> [line.entity_id for line in page.items], page.next_after_seq
+(['a0', 'a1'], 2)
+>>> history_page(store, HistoryFilter(limit=2, after_seq=2)).next_after_seq is None
+True
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from cmdb.errors import NotFoundError, ValidationError
+from cmdb.filters import HistoryFilter
+from cmdb.history import HistoryLine, history_line
+from cmdb.store.protocol import GraphStore
+
+__all__ = ["HistoryPage", "history_page"]
+
+DEFAULT_LIMIT = 100
+
+
+class HistoryPage(BaseModel):
+    """History lines, oldest first; ``next_after_seq`` is the cursor of the next page (the
+    last line's ``seq``), None on the last page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[HistoryLine, ...]
+    next_after_seq: int | None = None
+
+
+def history_page(store: GraphStore, flt: HistoryFilter) -> HistoryPage:
+    """The first ``flt.limit`` (default 100) entries matching ``flt`` after ``flt.after_seq``,
+    made readable. :class:`ValidationError` if ``since`` is after ``until`` (field ``until``)
+    or the store never had the CI ``flt.ci`` (field ``ci``)."""
+    if flt.since is not None and flt.until is not None and flt.since > flt.until:
+        raise ValidationError("'until' is before 'since'", field="until")
+    if flt.ci is not None:
+        try:
+            store.get_ci(flt.ci)
+        except NotFoundError:
+            raise ValidationError(f"no CI '{flt.ci}' in the store", field="ci") from None
+    limit = flt.limit or DEFAULT_LIMIT
+    found = store.history(flt.model_copy(update={"limit": limit + 1}))
+    items = tuple(history_line(e) for e in found[:limit])
+    more = len(found) > limit
+    return HistoryPage(items=items, next_after_seq=items[-1].seq if more else None)

@@ -1,0 +1,260 @@
+"""The fast Neo4j snapshot reader against the plain one it replaces, on one generated graph.
+
+Both readers run in the same read transaction, so they see the same data; the snapshot must be
+identical, array by array (dtypes and relationship order included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cmdb.errors import StoreError
+from cmdb.generator import generate
+from cmdb.model import CI, Batch, Relationship
+from cmdb.store.neo4j_topology import (
+    _NODES,
+    _numbers,
+    positions,
+    read_topology,
+    read_topology_plain,
+)
+from cmdb.topology import Topology
+
+ARRAYS = (
+    "class_code",
+    "is_group",
+    "min_required",
+    "criticality",
+    "last_seen",
+    "availability",
+    "in_service",
+    "src",
+    "dst",
+    "rtype",
+)
+
+
+def assert_same(new: Topology, old: Topology) -> None:
+    assert (new.store_id, new.version, new.ids) == (old.store_id, old.version, old.ids)
+    assert (new.class_names, new.class_categories) == (old.class_names, old.class_categories)
+    assert (new.rel_type_names, new.propagation) == (old.rel_type_names, old.propagation)
+    for name in ARRAYS:
+        a, b = getattr(new, name), getattr(old, name)
+        assert a.dtype == b.dtype, name
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+
+
+def both(store, **options) -> tuple[Topology, Topology]:
+    def work(tx):
+        return (
+            read_topology(tx, store.registry, **options),
+            read_topology_plain(tx, store.registry, **options),
+        )
+
+    with store._session() as s:
+        return s.execute_read(work)
+
+
+def cypher(store, query: str, **params) -> None:
+    with store._session() as s:
+        s.execute_write(lambda tx: tx.run(query, params).consume())
+
+
+@pytest.fixture
+def neo4j_store(registry):
+    from cmdb.store import open_store
+    from tests.neo4j_support import neo4j_settings_or_skip, wipe
+
+    store = open_store(neo4j_settings_or_skip(), registry=registry)
+    wipe(store)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def estate(neo4j_store):
+    """A generated estate with every case the snapshot reads: retired CIs and relationships,
+    planned and building CIs, availability overrides, last-seen times, a relationship of a
+    type the registry does not know, active relationships to a retired CI and to a node that
+    is not a CI."""
+    store = neo4j_store
+    for batch in generate(600, seed=5, batch_size=5_000):
+        store.apply(batch, actor="test")
+    t = store.topology()
+    ids = t.ids
+    store.apply(
+        Batch(
+            cis=[
+                CI(id="new-planned", ci_class="application", name="p", status="planned"),
+                CI(id="new-build", ci_class="application", name="b", status="build"),
+                CI(
+                    id="new-avail",
+                    ci_class="application",
+                    name="a",
+                    criticality="critical",
+                    attributes={"availability": 0.995},
+                ),
+            ],
+            relationships=[Relationship(source="new-planned", type="depends_on", target=ids[0])],
+            retire_cis=ids[10:13],
+        ),
+        actor="test",
+    )
+    src, typ, dst = (t.ids[int(t.src[5])], t.rel_type_names[int(t.rtype[5])], t.ids[int(t.dst[5])])
+    store.apply(Batch(retire_relationships=[(src, typ, dst)]), actor="test")
+    # written around the store, as another tool might: the snapshot must leave these out
+    cypher(
+        store,
+        "MATCH (a:CI {id: $a}), (b:CI {id: $b}) "
+        "CREATE (a)-[:NOT_REGISTERED {status: 'active'}]->(b) "
+        "CREATE (a)-[:DEPENDS_ON {status: 'active', key: 'x'}]->(:Stray {id: 'stray'}) "
+        "WITH a MATCH (r:CI {id: $retired}) "
+        "CREATE (a)-[:DEPENDS_ON {status: 'active', key: 'y'}]->(r)",
+        a=ids[20],
+        b=ids[21],
+        retired=ids[10],
+    )
+    store.retired_in_test = ids[10:13]  # type: ignore[attr-defined]
+    return store
+
+
+@pytest.mark.neo4j
+class TestReadTopology:
+    def test_identical_to_the_plain_reader(self, estate):
+        new, old = both(estate)
+        assert_same(new, old)
+        assert old.n == 600 and old.m > 1000
+        assert not old.in_service.all() and np.isfinite(old.availability).any()
+        assert np.isfinite(old.last_seen).any() and np.isnan(old.last_seen).any()
+        assert old.is_group.any() and (old.min_required > 0).any()
+        assert {"new-planned", "new-build", "new-avail"} <= set(old.ids)
+        assert not set(estate.retired_in_test) & set(old.ids)
+        assert "stray" not in old.ids
+
+    @pytest.mark.parametrize("page", [1, 7, 64, 65, 250])
+    def test_identical_across_page_sizes(self, estate, page):
+        new, old = both(estate, page=page)
+        assert_same(new, old)
+        assert_same(new, both(estate)[1])
+
+    def test_store_topology_uses_it(self, estate):
+        assert_same(estate.topology(), both(estate)[1])
+
+    def test_empty_store(self, neo4j_store):
+        new, old = both(neo4j_store)
+        assert_same(new, old)
+        assert (new.n, new.m) == (0, 0)
+
+    def test_server_float_text_reads_back_exactly(self, neo4j_store):
+        rng = np.random.default_rng(0)
+        values = np.concatenate(
+            [
+                rng.uniform(0, 2e9, 2000),
+                rng.standard_normal(2000) * 10.0 ** rng.integers(-300, 300, 2000),
+                [0.0, -0.0, 5e-324, 1.7976931348623157e308, 0.1, 1 / 3],
+            ]
+        )
+        with neo4j_store._session() as s:
+            (text,) = s.run(
+                "RETURN reduce(s = '', x IN $xs | s + toString(x) + ',')", xs=values.tolist()
+            ).single()
+        got = _numbers([text], np.float64, values.size, 1).ravel()
+        assert np.array_equal(got.view(np.int64), values.view(np.int64))
+
+    def test_unknown_class_raises(self, estate):
+        cypher(estate, "MATCH (c:CI {id: 'new-avail'}) SET c.class = 'nonesuch'")
+        with pytest.raises(StoreError, match="CI 'new-avail' has a class or criticality"):
+            both(estate)
+
+    def test_unknown_criticality_raises(self, estate):
+        cypher(estate, "MATCH (c:CI {id: 'new-build'}) SET c.criticality = 'meh'")
+        with pytest.raises(StoreError, match="CI 'new-build' has a class or criticality"):
+            estate.topology()
+
+
+class _Racing:
+    """A transaction whose CI-page queries each let another writer commit first."""
+
+    def __init__(self, tx, write):
+        self.tx, self.write = tx, write
+
+    def run(self, query, *args, **kwargs):
+        if query == _NODES:
+            self.write()
+        return self.tx.run(query, *args, **kwargs)
+
+
+@pytest.mark.neo4j
+class TestConsistency:
+    def add(self, store, name: str) -> None:
+        store.apply(Batch(cis=[CI(id=name, ci_class="application", name=name)]), actor="t")
+
+    def test_a_write_during_the_read_starts_it_again(self, neo4j_store):
+        store = neo4j_store
+        self.add(store, "a")
+        pending = ["b"]
+
+        def write():
+            if pending:
+                self.add(store, pending.pop())
+
+        with store._session() as s:
+            topo = s.execute_read(lambda tx: read_topology(_Racing(tx, write), store.registry))
+        assert topo.ids == ["a", "b"]
+        assert topo.version == store.topology().version
+
+    def test_a_graph_that_keeps_changing_raises(self, neo4j_store):
+        store = neo4j_store
+        names = iter(f"ci-{i}" for i in range(100))
+
+        def write():
+            self.add(store, next(names))
+
+        with (
+            store._session() as s,
+            pytest.raises(StoreError, match=r"graph changed while its snapshot was read \(2 times"),
+        ):
+            s.execute_read(lambda tx: read_topology(_Racing(tx, write), store.registry, attempts=2))
+
+
+class TestPositions:
+    @pytest.mark.parametrize(
+        ("nodes", "ends", "want"),
+        [
+            ([7, 3, 5], [3, 4, 7, 9, -1, 5], [1, -1, 0, -1, -1, 2]),
+            ([2**40, 3, 2**41], [3, 2**41, 5, 2**40, 2**42], [1, 2, -1, 0, -1]),  # sparse
+            ([], [1, 2], [-1, -1]),
+            ([4], [], []),
+        ],
+    )
+    def test_positions(self, nodes, ends, want):
+        got = positions(np.asarray(nodes, np.int64), np.asarray(ends, np.int64))
+        assert got.dtype == np.int32 and got.tolist() == want
+
+
+class TestNumbers:
+    def test_parses_rows(self):
+        got = _numbers(["1,2,3,", "4,5,6,"], np.int64, 2, 3)
+        assert got.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+    def test_floats_exactly(self):
+        values = [0.1, 1 / 3, 1.7e9 + 0.123456, float("nan"), float("-inf"), 5e-324]
+        text = [
+            "NaN," if v != v else ("-Infinity," if v == float("-inf") else f"{v!r},")
+            for v in values
+        ]
+        got = _numbers(text, np.float64, 3, 2).ravel()
+        assert np.array_equal(got, np.asarray(values), equal_nan=True)
+
+    @pytest.mark.parametrize(
+        ("text", "match"),
+        [
+            (["1,2,3,"], "3 numbers, expected 4"),
+            (["1,2,3,4,5,"], "5 numbers, expected 4"),
+            (["1,2,x,4,"], "could not be read"),
+            (["1,2,", "3.5,4,"], "could not be read"),
+        ],
+    )
+    def test_text_that_does_not_add_up_raises(self, text, match):
+        with pytest.raises(StoreError, match=f"topology read: .*{match}"):
+            _numbers(text, np.int64, 2, 2)
