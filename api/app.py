@@ -22,6 +22,7 @@ from api.deps import ApiState
 from api.policy import apply_policy
 from api.problems import RESPONSES, install_error_handlers, problem_response
 from api.routes import ROUTERS
+from api.schema_names import install_name_enums
 from cmdb.settings import Settings, load_settings
 
 __all__ = ["PREFIX", "create_app", "create_app_from_env"]
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(405, _method_not_allowed)
     apply_policy(ROUTERS)
+    install_name_enums(app, settings)
     for module_router in ROUTERS:
         app.include_router(module_router, prefix=PREFIX)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)

@@ -29,6 +29,7 @@ __all__ = [
     "ApiState",
     "Caller",
     "CallerDep",
+    "IfMatch",
     "IfMatchDep",
     "SettingsDep",
     "StoreDep",
@@ -126,38 +127,54 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
+@dataclass(frozen=True)
+class IfMatch:
+    """The ``If-Match`` header as sent (None when absent); read by :func:`precondition` once
+    the whole request has been validated, so a malformed request is a 422 before a 412/428."""
+
+    raw: str | None
+
+    def version(self) -> int | None:
+        """The version it names; None for ``*``. 428 without one, 412 if unreadable."""
+        if self.raw is None:
+            raise ProblemError(
+                428, "this write needs an If-Match header with the ETag you read (or *)"
+            )
+        value = self.raw.strip()
+        if value == "*":
+            return None
+        tags = [t.strip() for t in value.split(",")]
+        versions = [
+            int(t[1:-1])
+            for t in tags
+            if t.startswith('"') and t.endswith('"') and t[1:-1].isdigit()
+        ]
+        if versions == [0]:
+            raise ProblemError(412, 'If-Match "0" is never current: versions start at 1')
+        if len(versions) != 1 or len(tags) != 1:
+            raise ProblemError(412, f'If-Match {value!r} is not one ETag of this API (like "3")')
+        return versions[0]
+
+
 def _if_match(
     if_match: Annotated[
         str | None,
         Header(description="The ETag you read (required): a stale one gets 412, `*` matches any."),
     ] = None,
-) -> int | None:
-    """The version ``If-Match`` names; None for ``*``. 428 without one, 412 if unreadable."""
-    if if_match is None:
-        raise ProblemError(428, "this write needs an If-Match header with the ETag you read (or *)")
-    value = if_match.strip()
-    if value == "*":
-        return None
-    tags = [t.strip() for t in value.split(",")]
-    versions = []
-    for tag in tags:
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
-            versions.append(int(tag[1:-1]))
-    if versions == [0]:
-        raise ProblemError(412, 'If-Match "0" is never current: versions start at 1')
-    if len(versions) != 1 or len(tags) != 1:
-        raise ProblemError(412, f'If-Match {value!r} is not one ETag of this API (like "3")')
-    return versions[0]
+) -> IfMatch:
+    return IfMatch(if_match)
 
 
-IfMatchDep = Annotated[int | None, Depends(_if_match)]
+IfMatchDep = Annotated[IfMatch, Depends(_if_match)]
 
 
 @contextmanager
-def precondition() -> Iterator[None]:
-    """Around a write guarded by ``If-Match``: a stale version is a 412, not a 409."""
+def precondition(if_match: IfMatch) -> Iterator[int | None]:
+    """Around a write guarded by ``If-Match``: yields the version it names (428 without one,
+    412 if unreadable), and a stale version is a 412, not a 409."""
+    version = if_match.version()
     try:
-        yield
+        yield version
     except StaleVersionError as exc:
         raise ProblemError(
             412, f'{exc} (If-Match "{exc.expected}", current ETag "{exc.stored}")'

@@ -10,9 +10,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-__all__ = ["AsOf", "IsoTime", "Page", "link_next"]
+__all__ = [
+    "AsOf",
+    "ChangeId",
+    "Cursor",
+    "IsoTime",
+    "Name",
+    "Names",
+    "Page",
+    "Text",
+    "link_next",
+]
 
 
 def _iso_time(value: object) -> object:
@@ -39,6 +49,24 @@ AsOf = Annotated[
     ),
 ]
 """The ``at`` parameter of the reads that answer as of a past time."""
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+"""A name or id in a query (a CI id, a class, a relationship type, a source, a cursor...):
+never empty, as an empty one names nothing; the schema says so, so it is a 422 at validation."""
+
+Names = list[Name]
+"""A repeated query parameter of names (``class=a&class=b``): each one non-empty."""
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+"""Free text in a query (a substring, an actor, an identifier): never empty."""
+
+Cursor = Annotated[Name | None, Query(description="`next_cursor` of the page before.")]
+"""The ``cursor`` of a list: ``next_cursor`` of the page before."""
+
+ChangeId = Annotated[
+    Name | None, Query(description="The change that authorises this write (for history).")
+]
+"""The ``change_id`` of a write, written to history."""
 
 T = TypeVar("T")
 

@@ -141,9 +141,9 @@ def serve(
         f"serving {uri} at {scheme}://{where}:{port}/api/v1 "
         f"({workers} worker{'s' if workers > 1 else ''}; docs at /docs)"
     )
-    import uvicorn
+    from cli import _uvicorn
 
-    uvicorn.run(
+    _uvicorn.run(
         APP,
         factory=True,
         host=host,

@@ -4,8 +4,8 @@
 Assumptions: pages follow the ``after_seq`` cursor of :class:`~cmdb.filters.HistoryFilter`
 (entries with a greater ``seq``), so paging never skips or repeats an entry while others write;
 the store is asked for one entry more than the page holds, to know whether another page
-follows. A ``since`` after ``until`` and a ``ci`` the store never had are errors naming the
-field, not an empty page.
+follows. A ``since`` after ``until`` is an error naming the field, and a ``ci`` the store
+never had is not found, not an empty page.
 
 >>> from cmdb.store import open_store
 >>> from cmdb.settings import Settings
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from cmdb.errors import NotFoundError, ValidationError
+from cmdb.errors import ValidationError
 from cmdb.filters import HistoryFilter
 from cmdb.history import HistoryLine, history_line
 from cmdb.store.protocol import GraphStore
@@ -48,15 +48,12 @@ class HistoryPage(BaseModel):
 
 def history_page(store: GraphStore, flt: HistoryFilter) -> HistoryPage:
     """The first ``flt.limit`` (default 100) entries matching ``flt`` after ``flt.after_seq``,
-    made readable. :class:`ValidationError` if ``since`` is after ``until`` (field ``until``)
-    or the store never had the CI ``flt.ci`` (field ``ci``)."""
+    made readable. :class:`ValidationError` if ``since`` is after ``until`` (field ``until``);
+    :class:`NotFoundError` if the store never had the CI ``flt.ci``."""
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise ValidationError("'until' is before 'since'", field="until")
     if flt.ci is not None:
-        try:
-            store.get_ci(flt.ci)
-        except NotFoundError:
-            raise ValidationError(f"no CI '{flt.ci}' in the store", field="ci") from None
+        store.get_ci(flt.ci)  # NotFoundError if the store never had it
     limit = flt.limit or DEFAULT_LIMIT
     found = store.history(flt.model_copy(update={"limit": limit + 1}))
     items = tuple(history_line(e) for e in found[:limit])

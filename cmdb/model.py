@@ -20,7 +20,15 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from cmdb.enums import (
     ChangeStatus,
@@ -96,6 +104,11 @@ def _ip(value: str) -> str:
         raise ValueError(f"'{value}' is not an IP address") from None
 
 
+_IP_SCHEMA = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+_MAC_SCHEMA = {"type": "string", "pattern": r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$"}
+"""What the OpenAPI says of identifiers' addresses (the validators above decide)."""
+
+
 def _mac(value: str) -> str:
     v = value.strip().lower()
     if not _MAC_RE.match(v):
@@ -119,8 +132,12 @@ class Identifiers(_Model):
     serial_number: str | None = None
     hostnames: list[str] = Field(default_factory=list)
     fqdn: str | None = None
-    ips: list[Annotated[str, AfterValidator(_ip)]] = Field(default_factory=list)
-    macs: list[Annotated[str, AfterValidator(_mac)]] = Field(default_factory=list)
+    ips: list[Annotated[str, AfterValidator(_ip), WithJsonSchema(_IP_SCHEMA)]] = Field(
+        default_factory=list
+    )
+    macs: list[Annotated[str, AfterValidator(_mac), WithJsonSchema(_MAC_SCHEMA)]] = Field(
+        default_factory=list
+    )
     cloud_ids: list[str] = Field(default_factory=list)
     k8s_uids: list[str] = Field(default_factory=list)
     keys: dict[str, str] = Field(default_factory=dict)

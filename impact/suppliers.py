@@ -14,8 +14,9 @@ Assumptions:
   not compared; a contract with no comparable target is neither weaker nor fine (None).
 - A contract underpins a service's SLA when it covers a CI the service depends on
   (:func:`impact.depends.depends_on`) or the service itself.
-- Relationships come from the snapshot; only the few supplier and contract CIs are read from
-  the store.
+- Relationships come from the snapshot, indexed once per snapshot (each CI's suppliers and
+  contracts, each contract's supplier), so a query costs the size of its answer; only the few
+  supplier and contract CIs are read from the store.
 
 >>> import os, tempfile
 >>> from cmdb.model import CI, Batch, Relationship as R
@@ -45,6 +46,7 @@ Assumptions:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +55,7 @@ import numpy as np
 
 from cmdb.filters import CIFilter
 from cmdb.store.protocol import GraphStore
-from cmdb.topology import Topology
+from cmdb.topology import CSR, Topology
 from impact.depends import depends_on
 from impact.propagation import AGREEMENT, CUSTOMER, SERVICE
 from impact.results import ContractRef, Result, SupplierRef
@@ -138,6 +140,66 @@ def _type_known(topo: Topology, rel_type: str) -> bool:
     return rel_type in topo.rel_type_names
 
 
+@dataclass(frozen=True, eq=False)
+class _Edges:
+    """Edges of one kind by source: row ``i`` of ``csr`` holds the codes of ``i``'s targets,
+    ``targets[code]`` the target's node number (ascending, so code order is node order)."""
+
+    csr: CSR
+    targets: np.ndarray
+
+    @classmethod
+    def build(cls, n: int, src: np.ndarray, dst: np.ndarray) -> _Edges:
+        is_target = np.zeros(n, dtype=bool)
+        is_target[dst] = True
+        targets = np.flatnonzero(is_target)  # few: no sort of the edges
+        return cls(CSR.from_edges(n, src, np.searchsorted(targets, dst)), targets)
+
+
+@dataclass(frozen=True, eq=False)
+class _Index:
+    """What every supplier question reads of one snapshot, built once per snapshot.
+
+    ``supplies``: the ``supplied_by`` edges. ``covers``: the ``covered_by`` edges into an
+    agreement out of a CI other than a service or a customer. ``signer[c]``: the supplier of
+    agreement ``c`` (the lowest-numbered target of its ``supplied_by`` edges), if it names one."""
+
+    supplies: _Edges
+    covers: _Edges
+    signer: dict[int, int]
+
+
+_INDEX: weakref.WeakKeyDictionary[Topology, _Index] = weakref.WeakKeyDictionary()
+
+
+def _typed(topo: Topology, rel_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """The edges ``(src, dst)`` of one relationship type (none if the snapshot lacks it)."""
+    if rel_type not in topo.rel_type_names:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+    sel = topo.rtype == topo.rel_type_names.index(rel_type)
+    return topo.src[sel], topo.dst[sel]
+
+
+def _index(topo: Topology) -> _Index:
+    """The :class:`_Index` of ``topo``, cached per snapshot (a snapshot is never changed)."""
+    found = _INDEX.get(topo)
+    if found is not None:
+        return found
+    agreement = topo.category_mask(AGREEMENT)
+    src, dst = _typed(topo, "supplied_by")
+    supplies = _Edges.build(topo.n, src, dst)
+    by_contract = agreement[src]
+    uc, sup = src[by_contract], dst[by_contract]
+    first = np.lexsort((sup, uc))
+    uc, sup = uc[first], sup[first]
+    first = np.flatnonzero(np.r_[True, uc[1:] != uc[:-1]]) if uc.size else first
+    signer = dict(zip(uc[first].tolist(), sup[first].tolist(), strict=True))
+    src, dst = _typed(topo, "covered_by")
+    keep = ~topo.category_mask(SERVICE, CUSTOMER)[src] & agreement[dst]
+    found = _INDEX[topo] = _Index(supplies, _Edges.build(topo.n, src[keep], dst[keep]), signer)
+    return found
+
+
 @dataclass(frozen=True)
 class _Group:
     """The sources of edges into one target: the first :data:`SAMPLE` in answer order, how
@@ -148,24 +210,52 @@ class _Group:
     failing: tuple[int, ...]
 
 
-def _grouped(
-    src: np.ndarray, dst: np.ndarray, rank: np.ndarray, failing: np.ndarray
-) -> dict[int, _Group]:
-    """Edges ``src -> dst`` grouped by target, sources in answer order (vectorised: a hub's
-    blast radius can hold a million supplied CIs, and there are few suppliers)."""
+def _grouped(edges: _Edges, order: np.ndarray, failing: np.ndarray) -> dict[int, _Group]:
+    """The edges out of the nodes ``order`` (distinct, in answer order) grouped by target,
+    targets ascending, sources in answer order (vectorised: a hub's blast radius can hold a
+    million supplied CIs, and there are few suppliers)."""
+    if not edges.targets.size:
+        return {}
+    src, code = edges.csr.gather(order)  # sources in the order of ``order``
     if not src.size:
         return {}
-    order = np.lexsort((rank[src], dst))
-    src, dst = src[order], dst[order]
-    targets, starts, counts = np.unique(dst, return_index=True, return_counts=True)
+    # a stable sort by target; on 16 bits numpy's is a radix sort
+    key = code.astype(np.uint16) if edges.targets.size <= 1 << 16 else code
+    src = src[np.argsort(key, kind="stable")]
+    counts = np.bincount(code, minlength=edges.targets.size)
+    present = np.flatnonzero(counts)
+    counts = counts[present]
+    ends = np.cumsum(counts)
+    starts = ends - counts
     fail_at = np.flatnonzero(failing[src])
+    lo = np.searchsorted(fail_at, starts).tolist()
+    hi = np.searchsorted(fail_at, ends).tolist()
     out = {}
-    for t, start, n in zip(targets.tolist(), starts.tolist(), counts.tolist(), strict=True):
-        hit = fail_at[(fail_at >= start) & (fail_at < start + n)]
+    for k, (t, start, n) in enumerate(
+        zip(edges.targets[present].tolist(), starts.tolist(), counts.tolist(), strict=True)
+    ):
         out[t] = _Group(
-            tuple(src[start : start + min(n, SAMPLE)].tolist()), n, tuple(src[hit].tolist())
+            tuple(src[start : start + min(n, SAMPLE)].tolist()),
+            n,
+            tuple(src[fail_at[lo[k] : hi[k]]].tolist()),
         )
     return out
+
+
+def _first_places(failing: np.ndarray, nodes: np.ndarray, n: int) -> np.ndarray:
+    """``failing`` then ``nodes``, each node once, at its first place. Linear when ``nodes``
+    are distinct (a blast radius), a sort otherwise."""
+    seen = np.zeros(n, dtype=bool)
+    seen[nodes] = True
+    if np.count_nonzero(seen) < nodes.size:
+        order = np.concatenate([failing, nodes])
+        _, first = np.unique(order, return_index=True)
+        return order[np.sort(first)]
+    if failing.size > 1:
+        _, first = np.unique(failing, return_index=True)
+        failing = failing[np.sort(first)]
+    seen[failing] = False
+    return np.concatenate([failing, nodes[seen[nodes]]])
 
 
 def suppliers_of(
@@ -186,33 +276,21 @@ def suppliers_of(
 def suppliers_of_nodes(
     store: GraphStore, topo: Topology, nodes: np.ndarray, *, failing: np.ndarray
 ) -> tuple[SupplierRef, ...]:
-    """:func:`suppliers_of` for node numbers (a blast radius's listing order)."""
-    order = np.concatenate([failing, nodes]).astype(np.int64, copy=False)
-    if not order.size:
+    """:func:`suppliers_of` for node numbers (a blast radius's listing order).
+
+    Costs the size of the answer (``nodes`` and their supplier and contract edges) once the
+    snapshot's supplier index is built (:func:`_index`, once per snapshot)."""
+    failing = failing.astype(np.int64, copy=False)
+    nodes = nodes.astype(np.int64, copy=False)
+    if not failing.size and not nodes.size:
         return ()
-    _, first = np.unique(order, return_index=True)
-    order = order[np.sort(first)]
-    rank = np.full(topo.n, topo.n, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    wanted = rank < topo.n
+    order = _first_places(failing, nodes, topo.n)
     is_failing = np.zeros(topo.n, dtype=bool)
     is_failing[failing] = True
-
-    src, dst = _edges(topo, "supplied_by", wanted)
-    supplies = _grouped(src, dst, rank, is_failing)
-    covers: dict[int, _Group] = {}
-    if _type_known(topo, "covered_by"):
-        logical = topo.category_mask(SERVICE, CUSTOMER)
-        src, dst = _edges(topo, "covered_by", wanted & ~logical)
-        keep = topo.category_mask(AGREEMENT)[dst]
-        covers = _grouped(src[keep], dst[keep], rank, is_failing)
-    signed: dict[int, int | None] = dict.fromkeys(covers)
-    if covers:
-        uc_mask = np.zeros(topo.n, dtype=bool)
-        uc_mask[list(covers)] = True
-        src, dst = _edges(topo, "supplied_by", uc_mask)
-        for s, d in sorted(zip(src.tolist(), dst.tolist(), strict=True), reverse=True):
-            signed[s] = d  # the first supplier by node number, if a contract names several
+    idx = _index(topo)
+    supplies = _grouped(idx.supplies, order, is_failing)
+    covers = _grouped(idx.covers, order, is_failing)
+    signed = {uc: idx.signer.get(uc) for uc in covers}
     party_ids = {*supplies, *(d for d in signed.values() if d is not None)}
     read = tuple(sorted(topo.ids[i] for i in {*party_ids, *covers}))
     docs = {ci.id: ci for ci in store.find_cis(CIFilter(ids=read))} if read else {}

@@ -20,7 +20,7 @@ from api.deps import SettingsDep, StoreDep
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES
-from api.wire import IsoTime, Page, link_next
+from api.wire import IsoTime, Name, Names, Page, Text, link_next
 from cmdb.audit_config import AuditConfig, load_audit_config
 from cmdb.baselines import BaselineDiff, create_baseline, diff_baselines, find_baseline
 from cmdb.baselines import list_baselines as list_baselines_of
@@ -47,12 +47,12 @@ def _audit_config(settings: SettingsDep) -> AuditConfig:
 
 def _scope(
     rule: Annotated[
-        list[str] | None,
+        Names | None,
         Query(description="Run only these rules (repeat, or comma-separated)."),
     ] = None,
-    skip_rule: Annotated[list[str] | None, Query(description="Skip these rules.")] = None,
+    skip_rule: Annotated[Names | None, Query(description="Skip these rules.")] = None,
     ci_class: Annotated[
-        list[str] | None, Query(alias="class", description="Audit only CIs of these classes.")
+        Names | None, Query(alias="class", description="Audit only CIs of these classes.")
     ] = None,
     since: Annotated[
         IsoTime | None,
@@ -123,19 +123,16 @@ def list_history(
         HistoryEntity | None, Query(description="Only entries of this kind of entity.")
     ] = None,
     entity_id: Annotated[
-        str | None,
-        Query(min_length=1, description="A CI id, `source|type|target`, or a record id."),
+        Text | None, Query(description="A CI id, `source|type|target`, or a record id.")
     ] = None,
     ci: Annotated[
-        str | None,
-        Query(min_length=1, description="The CI's entries and those of its relationships."),
+        Name | None, Query(description="The CI's entries and those of its relationships.")
     ] = None,
     actor: Annotated[
-        str | None, Query(min_length=1, description="Who wrote (`api:<key name> (KEY-…)`).")
+        Text | None, Query(description="Who wrote (`api:<key name> (KEY-…)`).")
     ] = None,
     change_id: Annotated[
-        str | None,
-        Query(min_length=1, description="A change record or discovery run (`RUN-...`)."),
+        Name | None, Query(description="A change record or discovery run (`RUN-...`).")
     ] = None,
     since: Annotated[IsoTime | None, Query(description="From this time (inclusive).")] = None,
     until: Annotated[IsoTime | None, Query(description="Up to this time (inclusive).")] = None,

@@ -15,7 +15,7 @@ from api.deps import IfMatchDep, StoreDep, precondition, set_etag
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES, responses
-from api.wire import AsOf, Page, link_next
+from api.wire import AsOf, ChangeId, Cursor, Name, Names, Page, Text, link_next
 from cmdb import ops
 from cmdb.asof import as_of
 from cmdb.enums import Criticality, Lifecycle
@@ -26,9 +26,6 @@ from cmdb.views import list_cis as list_cis_view
 router = _router(tags=["cis"])
 
 CIPath = Annotated[str, "the CI id"]
-ChangeId = Annotated[
-    str | None, Query(description="The change that authorises this write (for history).")
-]
 
 
 class CICreate(BaseModel):
@@ -71,16 +68,16 @@ def list_cis(
     request: Request,
     response: Response,
     store: StoreDep,
-    ci_class: Annotated[list[str] | None, Query(alias="class")] = None,
+    ci_class: Annotated[Names | None, Query(alias="class")] = None,
     status: Annotated[list[Lifecycle] | None, Query()] = None,
     criticality: Annotated[list[Criticality] | None, Query()] = None,
-    owner: str | None = None,
-    support_group: str | None = None,
-    identifier: Annotated[str | None, Query(description="An IP, hostname, serial...")] = None,
-    q: Annotated[str | None, Query(description="A substring of the id or the name.")] = None,
+    owner: Name | None = None,
+    support_group: Name | None = None,
+    identifier: Annotated[Text | None, Query(description="An IP, hostname, serial...")] = None,
+    q: Annotated[Text | None, Query(description="A substring of the id or the name.")] = None,
     include_retired: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
+    cursor: Cursor = None,
     at: AsOf = None,
 ) -> Page[CI]:
     flt = CIFilter(
@@ -146,7 +143,7 @@ def patch_ci(
     response: Response,
     store: StoreDep,
     caller: Authorized,
-    version: IfMatchDep,
+    if_match: IfMatchDep,
     change_id: ChangeId = None,
 ) -> CI:
     fields = body.model_dump(exclude_unset=True, exclude={"attributes"})
@@ -154,7 +151,7 @@ def patch_ci(
         fields["identifiers"] = body.identifiers
     unset = [k for k, v in body.attributes.items() if v is None]
     given = {k: v for k, v in body.attributes.items() if v is not None}
-    with precondition():
+    with precondition(if_match) as version:
         updated = ops.update_ci(
             store,
             ci_id,
@@ -180,10 +177,10 @@ def retire_ci(
     response: Response,
     store: StoreDep,
     caller: Authorized,
-    version: IfMatchDep,
+    if_match: IfMatchDep,
     change_id: ChangeId = None,
 ) -> CI:
-    with precondition():
+    with precondition(if_match) as version:
         retired = ops.retire_ci(
             store, ci_id, expected_version=version, actor=caller.actor, change_id=change_id
         )

@@ -10,17 +10,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
+from pydantic import StringConstraints
 
 from api.deps import StoreDep
 from api.policy import router as _router
+from api.wire import Name
 from cmdb.drift import DriftReport, declared_vs_observed
 from cmdb.model import DiscoveryRun
 from cmdb.reconcile import list_runs
 
 router = _router(tags=["discovery"])
 
+Source = Annotated[Name, StringConstraints(pattern=r"[^,\s]")]
+"""A source name, or several comma-separated: at least one name in it."""
+
 Sources = Annotated[
-    list[str],
+    list[Source],
     Query(
         min_length=1,
         description="Discovery sources (as in `last_seen`): repeat the parameter or separate "
@@ -36,7 +41,7 @@ Sources = Annotated[
 )
 def list_discovery_runs(
     store: StoreDep,
-    source: Annotated[str | None, Query(description="Only this source's runs.")] = None,
+    source: Annotated[Name | None, Query(description="Only this source's runs.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="The N newest.")] = 20,
 ) -> list[DiscoveryRun]:
     return list_runs(store, source=source, limit=limit)
@@ -55,6 +60,7 @@ def discovery_diff(
         str | None,
         Query(
             description="Count only what was observed this recently: 30d, 12h, 90m, 2w, 45s.",
+            pattern=r"^\s*[0-9]+(\.[0-9]+)?\s*[smhdw]\s*$",
             max_length=40,
         ),
     ] = None,

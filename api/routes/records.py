@@ -1,6 +1,7 @@
 """ITSM records: incidents (list, read, open with a computed priority, resolve), problems
 (list, read, open with a suspected root cause) and changes (list with the risk of those still
-to be done, read, record, assess a recorded or a proposed change).
+to be done, read, record, assess a recorded change or, at ``POST /impact/change-risk``, a
+proposed one).
 
 Record ids never contain ``/``. A read answers with an ``ETag`` (the record's version);
 resolving an incident needs ``If-Match``. Opening or recording answers 201 with the workflow's
@@ -20,7 +21,7 @@ from api.deps import IfMatchDep, SettingsDep, StoreDep, precondition, set_etag
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES, responses
-from api.wire import IsoTime, Page, link_next
+from api.wire import Cursor, IsoTime, Name, Page, link_next
 from cmdb.enums import ChangeType, Urgency
 from cmdb.filters import RecordFilter
 from cmdb.model import Change, CIId, Incident, Problem
@@ -35,13 +36,12 @@ from impact.change_risk import ChangeAssessment
 router = _router(tags=["records"])
 
 OpenOnly = Annotated[bool, Query(description="Only records still open (or still to be done).")]
-OfCI = Annotated[str | None, Query(description="Only records naming this CI (404 if unknown).")]
+OfCI = Annotated[Name | None, Query(description="Only records naming this CI (404 if unknown).")]
 Since = Annotated[
     IsoTime | None,
     Query(description="Only records from this time on (ISO 8601; UTC without a zone)."),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the page before.")]
 CIIds = Annotated[list[CIId], Field(min_length=1, max_length=1000, description="The CIs.")]
 Title = Annotated[str, Field(min_length=1, max_length=300)]
 RESOLVE_RESPONSES = {**WRITE_RESPONSES, **responses(412, 428)}
@@ -150,9 +150,9 @@ def open_incident(
     summary="Resolve an open incident (If-Match required; 409 if it is not open)",
 )
 def resolve_incident(
-    incident_id: str, response: Response, store: StoreDep, caller: Authorized, version: IfMatchDep
+    incident_id: str, response: Response, store: StoreDep, caller: Authorized, if_match: IfMatchDep
 ) -> Incident:
-    with precondition():
+    with precondition(if_match) as version:
         done = incidents.resolve_incident(
             store, incident_id, actor=caller.actor, expected_version=version
         )
@@ -283,7 +283,7 @@ def assess_change(change_id: str, store: StoreDep, settings: SettingsDep) -> Cha
 
 
 @router.post(
-    "/changes/assess",
+    "/impact/change-risk",
     response_model=ChangeAssessment,
     summary="The risk of a proposed change, without recording it",
 )

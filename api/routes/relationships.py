@@ -18,7 +18,7 @@ from api.deps import StoreDep
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES
-from api.wire import AsOf, Page, link_next
+from api.wire import AsOf, ChangeId, Name, Names, Page, link_next
 from cmdb import ops
 from cmdb.asof import as_of
 from cmdb.errors import ValidationError
@@ -28,10 +28,11 @@ from cmdb.views import list_relationships as list_relationships_view
 
 router = _router(tags=["relationships"])
 
-ChangeId = Annotated[
-    str | None, Query(description="The change that authorises this write (for history).")
-]
 _MAX_OFFSET = 10**9
+Cursor = Annotated[
+    str | None,
+    Query(pattern="^[0-9]{1,9}$", description="`next_cursor` of the page before."),
+]
 
 
 class RelationshipCreate(BaseModel):
@@ -69,13 +70,13 @@ def list_relationships(
     request: Request,
     response: Response,
     store: StoreDep,
-    source: str | None = None,
-    target: str | None = None,
-    ci: Annotated[str | None, Query(description="Either end.")] = None,
-    rel_type: Annotated[list[str] | None, Query(alias="type")] = None,
+    source: Name | None = None,
+    target: Name | None = None,
+    ci: Annotated[Name | None, Query(description="Either end.")] = None,
+    rel_type: Annotated[Names | None, Query(alias="type")] = None,
     include_retired: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
+    cursor: Cursor = None,
     at: AsOf = None,
 ) -> Page[Relationship]:
     offset = _offset(cursor)
@@ -124,9 +125,9 @@ def create_relationship(
 def retire_relationship(
     store: StoreDep,
     caller: Authorized,
-    source: Annotated[str, Query(min_length=1)],
-    rel_type: Annotated[str, Query(alias="type", min_length=1)],
-    target: Annotated[str, Query(min_length=1)],
+    source: Name,
+    rel_type: Annotated[Name, Query(alias="type")],
+    target: Name,
     change_id: ChangeId = None,
 ) -> Relationship:
     store.registry.rel_type(rel_type, field="type")

@@ -19,7 +19,7 @@ from api.deps import StoreDep, set_etag
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES, responses
-from api.wire import Page, link_next
+from api.wire import Cursor, Name, Page, link_next
 from cmdb.enums import RecordKind, ReleaseType
 from cmdb.errors import NotFoundError
 from cmdb.filters import RecordFilter
@@ -87,7 +87,7 @@ def list_releases(
         bool, Query(alias="open", description="Only planned or approved releases.")
     ] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
+    cursor: Cursor = None,
 ) -> Page[Release]:
     found = [
         r
@@ -136,6 +136,6 @@ def assess_release(release_id: ReleaseId, store: StoreDep) -> ReleaseAssessment:
 )
 def impact_suppliers(
     store: StoreDep,
-    service: Annotated[str, Query(min_length=1, description="The service's CI id.")],
+    service: Annotated[Name, Query(description="The service's CI id.")],
 ) -> SupplierReport:
     return supplier_report(store, service)

@@ -19,6 +19,7 @@ from api.deps import StoreDep
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES, ProblemError, responses
+from api.wire import Name
 from cmdb.exchange import ImportOutcome, export_document, import_data
 from cmdb.transfer import FileFormat
 
@@ -133,7 +134,7 @@ def import_cmdb(
         ),
     ] = False,
     change_id: Annotated[
-        str | None, Query(description="The change that authorises this import (for history).")
+        Name | None, Query(description="The change that authorises this import (for history).")
     ] = None,
 ) -> ImportOutcome:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -82,10 +82,11 @@ class TestDiff:
         [
             ({**DIFF, "observed": "otell"}, "observed", "no relationship was ever seen by"),
             ({**DIFF, "declared": "otel"}, "observed", "both declared and observed"),
-            ({**DIFF, "window": "a week"}, "window", "expected a duration like 30d"),
+            ({**DIFF, "window": "a week"}, "window", "should match pattern"),  # the schema's
             ({**DIFF, "window": "0s"}, "window", "longer than zero"),
             ({**DIFF, "window": "99999999999d"}, "window", "too long"),
-            ({**DIFF, "declared": " , "}, "declared", "name at least one declared source"),
+            ({**DIFF, "declared": " , "}, "declared.0", "should match pattern"),
+            ({**DIFF, "declared": ""}, "declared.0", "at least 1 character"),
             ({"observed": "otel"}, "declared", "Field required"),
         ],
     )

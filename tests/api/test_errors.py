@@ -5,6 +5,7 @@ carries a traceback, and no key ever shows in a response or in the logs."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import warnings
 
@@ -238,6 +239,65 @@ class TestOtherErrors:
         r = client.get("/api/v1/cis", params={"limit": "x"}, headers=api_env.headers(Role.READER))
         body = assert_problem(r, 422)
         assert body["field"] == "limit" and body["errors"][0]["field"] == "limit"
+
+    @pytest.mark.parametrize(
+        ("method", "path", "params", "field"),
+        [
+            ("GET", "/cis", {"class": "", "cursor": ""}, "class"),
+            ("GET", "/cis", {"cursor": ""}, "cursor"),
+            ("GET", "/cis", {"owner": ""}, "owner"),
+            ("GET", "/cis", {"support_group": ""}, "support_group"),
+            ("GET", "/cis", {"identifier": ""}, "identifier"),
+            ("GET", "/cis", {"q": ""}, "q"),
+            ("GET", "/relationships", {"cursor": "", "type": "", "source": ""}, "source"),
+            ("GET", "/relationships", {"type": ""}, "type"),
+            ("GET", "/relationships", {"target": ""}, "target"),
+            ("GET", "/relationships", {"ci": ""}, "ci"),
+            ("GET", "/relationships", {"cursor": ""}, "cursor"),
+            ("GET", "/relationships", {"cursor": "²"}, "cursor"),
+            ("DELETE", "/relationships", {"source": "a", "type": "", "target": "b"}, "type"),
+            ("GET", "/discovery/diff", {"declared": "", "observed": ""}, "declared"),
+            ("GET", "/discovery/diff", {"declared": ",", "observed": "k8s"}, "declared"),
+            ("GET", "/discovery/diff", {"declared": "a", "observed": "b", "window": ""}, "window"),
+            ("GET", "/discovery/runs", {"source": ""}, "source"),
+            ("GET", "/audit", {"skip_rule": ""}, "skip_rule"),
+            ("GET", "/audit", {"rule": ""}, "rule"),
+            ("GET", "/audit/report", {"class": ""}, "class"),
+            ("GET", "/history", {"actor": ""}, "actor"),
+            ("GET", "/history", {"entity_id": ""}, "entity_id"),
+            ("GET", "/history", {"change_id": ""}, "change_id"),
+            ("GET", "/incidents", {"ci": ""}, "ci"),
+            ("GET", "/problems", {"cursor": ""}, "cursor"),
+            ("GET", "/changes", {"ci": ""}, "ci"),
+            ("GET", "/releases", {"cursor": ""}, "cursor"),
+            ("GET", "/impact/suppliers", {"service": ""}, "service"),
+            ("POST", "/cis", {"change_id": ""}, "change_id"),
+            ("PATCH", "/cis/web-01", {"change_id": ""}, "change_id"),
+            ("DELETE", "/cis/web-01", {"change_id": ""}, "change_id"),
+            ("POST", "/relationships", {"change_id": ""}, "change_id"),
+            (
+                "DELETE",
+                "/relationships",
+                {"source": "a", "type": "b", "target": "c", "change_id": ""},
+                "change_id",
+            ),
+            ("POST", "/import", {"change_id": "", "dry_run": "true"}, "change_id"),
+        ],
+    )
+    def test_an_empty_name_is_refused_by_the_schema(
+        self, client, api_env, method, path, params, field
+    ):
+        """An empty id, name, cursor or change names nothing: the OpenAPI says ``minLength: 1``
+        and the answer is the 422 of validation, before the route runs."""
+        headers = api_env.headers(Role.ADMIN, **{"If-Match": "*"})
+        r = client.request(method, f"/api/v1{path}", params=params, headers=headers)
+        body = assert_problem(r, 422)
+        assert field in {e["field"].split(".")[0] for e in body["errors"]}, body
+        template = "/cis/{ci_id}" if path.startswith("/cis/") else path
+        operation = client.get("/openapi.json").json()["paths"][f"/api/v1{template}"]
+        (param,) = [p for p in operation[method.lower()]["parameters"] if p["name"] == field]
+        schema = json.dumps(param["schema"])  # a registry name may be an enum of the names
+        assert any(f'"{word}"' in schema for word in ("minLength", "pattern", "enum")), param
 
     def test_unknown_ci_is_404(self, client, api_env):
         r = client.get("/api/v1/cis/no/such/ci", headers=api_env.headers(Role.READER))

@@ -361,7 +361,7 @@ class TestChanges:
     def test_assess_a_proposal_writes_nothing(self, client, api_env):
         body = {"ci_ids": ["sw-core-02"], "type": "normal", **WINDOW}
         r = client.post(
-            f"{V1}/changes/assess", json=body, headers=api_env.headers("change_manager")
+            f"{V1}/impact/change-risk", json=body, headers=api_env.headers("change_manager")
         )
         assert r.status_code == 200, r.text
         got = r.json()
@@ -381,9 +381,21 @@ class TestChanges:
     )
     def test_assess_errors(self, client, api_env, change, role, status, field):
         body = {"ci_ids": ["sw-core-02"], **WINDOW, **change}
-        r = client.post(f"{V1}/changes/assess", json=body, headers=api_env.headers(role))
+        r = client.post(f"{V1}/impact/change-risk", json=body, headers=api_env.headers(role))
         assert r.status_code == status, r.text
         assert r.json().get("field") == field
+
+    def test_assess_is_not_under_a_change_id(self, client, api_env):
+        """``/changes/assess`` would read as the change ``assess``: the proposal is assessed at
+        ``/impact/change-risk`` and no path under ``/changes/{change_id}`` takes a POST."""
+        paths = client.get("/openapi.json").json()["paths"]
+        assert "post" in paths[f"{V1}/impact/change-risk"]
+        assert f"{V1}/changes/assess" not in paths
+        body = {"ci_ids": ["sw-core-02"], **WINDOW}
+        r = client.post(
+            f"{V1}/changes/assess", json=body, headers=api_env.headers("change_manager")
+        )
+        assert r.status_code == 405, r.text
 
 
 def test_openapi_refs_all_resolve(client):

@@ -167,7 +167,7 @@ EXAMPLES: dict[str, Example | Builder] = {
     "get_change": Example("GET", "/changes/CHG-000101"),
     "record_change": Example("POST", "/changes", status=201, json={**CHANGE, "title": "Roles"}),
     "assess_change": Example("GET", "/changes/CHG-000101/risk"),
-    "assess_proposed_change": Example("POST", "/changes/assess", json=CHANGE),
+    "assess_proposed_change": Example("POST", "/impact/change-risk", json=CHANGE),
     # impact analysis
     "blast_radius": Example("GET", "/impact/blast-radius", params={"ci": "sw-dc-acc-05"}),
     "depends_on": Example("GET", "/impact/depends-on", params={"ci": "svc-core-banking"}),

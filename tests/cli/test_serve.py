@@ -40,14 +40,15 @@ def demo(tmp_path):
 
 @pytest.fixture
 def run(monkeypatch):
-    """`uvicorn.run` replaced by a recorder of its arguments and of the workers' CMDB_* env."""
+    """`cli._uvicorn.run` (uvicorn.run with a TCP socket) replaced by a recorder of its
+    arguments and of the workers' CMDB_* env."""
     calls: list[tuple[tuple, dict, dict]] = []
 
     def fake_run(*args, **kwargs):
         env = {k: v for k, v in os.environ.items() if k.startswith("CMDB_")}
         calls.append((args, kwargs, env))
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("cli._uvicorn.run", fake_run)
     with mock.patch.dict(os.environ, clear=False):
         for name in [k for k in os.environ if k.startswith("CMDB_")]:
             del os.environ[name]
@@ -162,3 +163,26 @@ def test_serves_the_api_with_two_workers(demo, tmp_path):
     assert "GET /api/v1/cis?limit=5" in text and "cmdb_<redacted>" in text
     secret = apikeys.token_parts(token)
     assert secret is not None and secret[1] not in text
+
+
+def test_workers_share_a_tcp_socket():
+    """asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets: uvicorn's own (protocol 0) made
+    every answer of a multi-worker server wait ~40 ms for a delayed ACK."""
+    import uvicorn
+
+    from cli._uvicorn import TcpConfig
+
+    plain = uvicorn.Config("api.app:create_app_from_env", port=free_port()).bind_socket()
+    ours = TcpConfig("api.app:create_app_from_env", port=free_port()).bind_socket()
+    try:
+        assert plain.proto == 0
+        assert ours.proto == socket.IPPROTO_TCP and ours.type == socket.SOCK_STREAM
+        ours.listen()
+        conn = socket.create_connection(ours.getsockname())
+        accepted, _ = ours.accept()
+        assert accepted.proto == socket.IPPROTO_TCP
+        conn.close()
+        accepted.close()
+    finally:
+        plain.close()
+        ours.close()

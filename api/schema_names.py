@@ -1,0 +1,78 @@
+"""The names the registry and the audit rules define, written into the OpenAPI as enums.
+
+A class, a relationship type or an audit rule is free text to FastAPI, but only the names the
+store's registry (and the server's audit rules) define are valid: a client reading the OpenAPI
+should see them, and a request that the schema allows should not be refused for a misspelt
+name. The lists come from the same settings the store is opened with, once, when the schema is
+first built; a name outside them is still a 422 that names the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+
+from cmdb.audit_config import load_audit_config
+from cmdb.registry import load_registry
+from cmdb.settings import Settings
+
+__all__ = ["install_name_enums"]
+
+_QUERY = {
+    "class": "classes",
+    "type": "types",
+    "types": "types",
+    "rule": "rules",
+    "skip_rule": "rules",
+}
+"""Query parameter -> the list of names it takes."""
+
+_BODY = {("CICreate", "class"): "classes", ("RelationshipCreate", "type"): "types"}
+"""(request model, property) -> the list of names it takes."""
+
+
+def _strings(schema: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """The string schemas inside a parameter's schema (through ``anyOf`` and array items)."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "array":
+            option = option.get("items", {})
+        if option.get("type") == "string":
+            yield option
+
+
+def _restrict(schema: dict[str, Any], names: list[str]) -> None:
+    for text in _strings(schema):
+        for key in ("pattern", "minLength", "maxLength"):
+            text.pop(key, None)
+        text["enum"] = names
+
+
+def install_name_enums(app: FastAPI, settings: Settings) -> None:
+    """Make ``app.openapi()`` list the valid names of classes, relationship types and audit
+    rules as enums of the parameters and body fields that take them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        registry = load_registry(settings.registry)
+        names = {
+            "classes": sorted(registry.classes),
+            "types": sorted(registry.rel_type_names),
+            "rules": sorted(load_audit_config(settings.audit_rules).rules),
+        }
+        for operation in (op for ops in schema["paths"].values() for op in ops.values()):
+            for param in operation.get("parameters", []):
+                if param.get("in") == "query" and param["name"] in _QUERY:
+                    _restrict(param["schema"], names[_QUERY[param["name"]]])
+        components = schema.get("components", {}).get("schemas", {})
+        for (model, prop), kind in _BODY.items():
+            field = components.get(model, {}).get("properties", {}).get(prop)
+            if field is not None:
+                _restrict(field, names[kind])
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
