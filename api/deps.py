@@ -103,6 +103,19 @@ def _caller(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> Caller:
+    raw = request.headers.get("authorization")
+    if raw is not None and bearer is None:
+        raise ProblemError(
+            401,
+            "the Authorization header must be `Bearer <key>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if bearer is not None and header is not None and bearer.credentials != header:
+        raise ProblemError(
+            401,
+            "two different keys (Authorization and X-API-Key): send one",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     token = bearer.credentials if bearer is not None else header
     if not token:
         raise ProblemError(

@@ -333,3 +333,22 @@ class TestOtherErrors:
         body = assert_problem(r, 500)
         assert "secret internals" not in r.text and "logged" in body["detail"]
         assert "secret internals" in caplog.text and "Traceback" in caplog.text
+
+
+class TestCredentials:
+    @pytest.mark.parametrize("authorization", ["Basic abc", "Bearer", "token-without-scheme"])
+    def test_a_malformed_authorization_is_refused_even_with_a_key(
+        self, client, api_env, authorization
+    ):
+        headers = {"X-API-Key": api_env.keys[Role.ADMIN], "Authorization": authorization}
+        body = assert_problem(client.get("/api/v1/cis", headers=headers), 401)
+        assert "Bearer" in body["detail"]
+
+    def test_two_different_keys_are_refused(self, client, api_env):
+        headers = {
+            "X-API-Key": api_env.keys[Role.READER],
+            "Authorization": f"Bearer {api_env.keys[Role.ADMIN]}",
+        }
+        assert_problem(client.post("/api/v1/cis", json={}, headers=headers), 401)
+        same = {**headers, "X-API-Key": api_env.keys[Role.ADMIN]}
+        assert client.get("/api/v1/cis", headers=same).status_code == 200
