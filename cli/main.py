@@ -8,21 +8,24 @@ Usage errors (an unknown option, a bad or missing option value) are one line too
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 try:  # typer >= 0.25 carries its own copy of click
+    import typer._click as click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef, unused-ignore]
     from click import ClickException  # type: ignore[no-redef, assignment, unused-ignore]
 
 from cli import output
 from cli.state import State
 from cmdb.errors import CMDBError, StoreUnavailableError
-from cmdb.settings import load_settings
 
 __all__ = ["app", "main"]
 
@@ -47,7 +50,28 @@ def _usage_error(exc: ClickException, command: str | None = None) -> typer.Exit:
 
 class _Group(TyperGroup):
     """Turns project errors and usage errors into one line and an exit code, for every
-    sub-command."""
+    sub-command, and loads the commands of :data:`COMMANDS` when they are used."""
+
+    _listing = False
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        if self.name == "cmdb":
+            for name, (_, short) in COMMANDS.items():
+                self.commands.setdefault(name, _Placeholder(name=name, help=short))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, _Placeholder) and not self._listing:
+            command = self.commands[cmd_name] = load_command(cmd_name)
+        return command
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True  # list the placeholders' help without importing their modules
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
@@ -104,49 +128,86 @@ def _root(
         typer.Option("--actor", envvar="CMDB_ACTOR", help="Who is making changes (for history)."),
     ] = None,
 ) -> None:
+    from cmdb.settings import load_settings  # pydantic-settings: not for `--help`
+
     ctx.obj = State(load_settings(db=db, store=store, registry=registry, actor=actor))
 
 
-def _register() -> None:
-    from cli import (
-        admin,
-        apikey,
-        audit,
-        baseline,
-        change,
-        ci,
-        discover,
-        history,
-        impact,
-        incident,
-        problem,
-        rel,
-        release,
-        serve,
-        transfer,
-    )
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, the one-line help listed by `cmdb --help`), in the order listed. A module
+    # with ``register(app)`` adds its own commands to the root; any other is a group of its
+    # own (its ``app``). Modules load only when their command runs (or shows its own help),
+    # so `cmdb --help` and every command import only what they use.
+    # tests/cli/test_lazy_commands.py checks each line against the module's own help.
+    "init": ("cli.admin", "Create the store (if needed) and show where it is."),
+    "demo": ("cli.admin", "Load the demo CMDB: an IT outsourcer's banking estate (about 400 CIs)."),
+    "generate": (
+        "cli.admin",
+        "Generate a realistic layered enterprise topology of N CIs into the store.",
+    ),
+    "import": ("cli.transfer", "Import a file as one batch: all of it or nothing."),
+    "export": ("cli.transfer", "Export the graph (and, in JSON, the ITSM records)."),
+    "history": (
+        "cli.history",
+        "Every change to CI and its relationships: when, what, who (or which discovery run), "
+        "and under which change record.",
+    ),
+    "serve": (
+        "cli.serve",
+        "Serve the web console (/) and the REST API (/api/v1, OpenAPI at /docs).",
+    ),
+    "registry": ("cli.admin", "The class and relationship registry."),
+    "ci": ("cli.ci", "Configuration items: add, show, list, update, retire."),
+    "rel": ("cli.rel", "Relationships: add, list, remove."),
+    "impact": (
+        "cli.impact",
+        "Impact analysis: blast radius, depends-on, single points of failure, availability, "
+        "root cause.",
+    ),
+    "incident": (
+        "cli.incident",
+        "Incidents: open (with a priority from the blast radius), list, show, resolve.",
+    ),
+    "change": ("cli.change", "Changes: assess their risk (stored or ad hoc), list and add them."),
+    "problem": (
+        "cli.problem",
+        "Problems: open one for a set of incidents, with a suspected root cause; list them.",
+    ),
+    "discover": (
+        "cli.discover",
+        "Discovery: scan sources and reconcile them into the store; list runs; purge; diff.",
+    ),
+    "audit": (
+        "cli.audit",
+        "Audit: findings and scores of the CMDB's completeness, correctness and compliance.",
+    ),
+    "baseline": (
+        "cli.baseline",
+        "Baselines: name the configuration at a moment, list them, compare two (or one with now).",
+    ),
+    "apikey": ("cli.apikey", "API keys for the REST API (`cmdb serve`): create, list, revoke."),
+    "release": (
+        "cli.release",
+        "Releases: group changes, list and show them, and assess one as a whole.",
+    ),
+}
 
-    admin.register(app)
-    transfer.register(app)
-    history.register(app)
-    serve.register(app)
-    for name, module in (
-        ("ci", ci),
-        ("rel", rel),
-        ("impact", impact),
-        ("incident", incident),
-        ("change", change),
-        ("problem", problem),
-        ("discover", discover),
-        ("audit", audit),
-        ("baseline", baseline),
-        ("apikey", apikey),
-        ("release", release),
-    ):
-        app.add_typer(module.app, name=name, help=(module.__doc__ or name).strip().splitlines()[0])
+
+def load_command(name: str) -> click.Command:
+    """The real command ``name`` of :data:`COMMANDS`, importing its module."""
+    module = importlib.import_module(COMMANDS[name][0])
+    holder = typer.Typer(add_completion=False)
+    if hasattr(module, "register"):
+        module.register(holder)
+    else:
+        holder.add_typer(module.app, name=name, help=COMMANDS[name][1])
+    group = typer.main.get_group(holder)
+    command = group.commands[name]
+    return command
 
 
-_register()
+class _Placeholder(TyperCommand):
+    """A command of :data:`COMMANDS` not loaded yet: its name and help, for listings."""
 
 
 def main() -> None:

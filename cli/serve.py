@@ -1,4 +1,4 @@
-"""`cmdb serve`: run the REST API with uvicorn, on 127.0.0.1:8000 by default.
+"""`cmdb serve`: run the REST API and the web console with uvicorn, on 127.0.0.1:8000 by default.
 
 The CLI never imports the API (the shells are separate layers): uvicorn loads
 ``api.app:create_app_from_env`` in each worker process, and the global options (``--db``,
@@ -122,7 +122,7 @@ def serve(
     ssl_certfile: CertOpt = None,
     ssl_keyfile: KeyOpt = None,
 ) -> None:
-    """Serve the REST API (/api/v1, OpenAPI at /docs), e.g. `cmdb serve --workers 4`."""
+    """Serve the web console (/) and the REST API (/api/v1, OpenAPI at /docs)."""
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise typer.BadParameter("give both --ssl-certfile and --ssl-keyfile, or neither")
     state = get_state(ctx)
@@ -137,9 +137,10 @@ def serve(
     os.environ.update(worker_env(state.settings))
     scheme = "https" if tls else "http"
     where = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{where}:{port}"
     output.info(
-        f"serving {uri} at {scheme}://{where}:{port}/api/v1 "
-        f"({workers} worker{'s' if workers > 1 else ''}; docs at /docs)"
+        f"serving {uri}: the web console at {base}/ and the API at {base}/api/v1 "
+        f"({workers} worker{'s' if workers > 1 else ''}; API docs at /docs)"
     )
     from cli import _uvicorn
 

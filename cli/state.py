@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
-from cmdb.registry import Registry, load_registry
-from cmdb.settings import Settings
-from cmdb.store import GraphStore, open_store
+if TYPE_CHECKING:  # the settings, store and registry are imported when first used
+    from cmdb.registry import Registry
+    from cmdb.settings import Settings
+    from cmdb.store import GraphStore
 
 __all__ = ["State", "get_state"]
 
@@ -29,12 +31,16 @@ class State:
     def registry(self) -> Registry:
         """The registry the settings name (loaded once; the store is bound to it)."""
         if self._registry is None:
+            from cmdb.registry import load_registry
+
             self._registry = load_registry(self.settings.registry)
         return self._registry
 
     def open(self, *, create: bool = False) -> GraphStore:
         """The store, opened on first use; ``create`` makes it when it does not exist."""
         if self._store is None:
+            from cmdb.store import open_store
+
             self._store = open_store(self.settings, registry=self.registry, create=create)
         return self._store
 
