@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.console import mount_console
 from api.deps import ApiState
 from api.policy import apply_policy
 from api.problems import RESPONSES, install_error_handlers, problem_response
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_name_enums(app, settings)
     for module_router in ROUTERS:
         app.include_router(module_router, prefix=PREFIX)
+    mount_console(app)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     if settings.api_cors_origins:
         app.add_middleware(

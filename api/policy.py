@@ -27,6 +27,8 @@ POLICY: dict[str, Role] = {
     # CIs, relationships and the registry
     "list_cis": R,
     "get_ci": R,
+    "get_ci_page": R,
+    "search": R,
     "create_ci": ADMIN,
     "patch_ci": ADMIN,
     "retire_ci": ADMIN,
@@ -52,6 +54,7 @@ POLICY: dict[str, Role] = {
     # impact analysis
     "blast_radius": R,
     "depends_on": R,
+    "impact_graph": R,
     "spof": R,
     "availability": R,
     "root_cause": A,
@@ -75,6 +78,7 @@ POLICY: dict[str, Role] = {
     "assess_release": C,
     "impact_suppliers": R,
     # API keys
+    "whoami": R,
     "list_api_keys": ADMIN,
     "create_api_key": ADMIN,
     "revoke_api_key": ADMIN,

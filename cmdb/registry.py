@@ -37,6 +37,7 @@ from cmdb.errors import (
 
 __all__ = [
     "AttributeSpec",
+    "CategorySpec",
     "ClassSpec",
     "IdentificationSpec",
     "Registry",
@@ -61,6 +62,17 @@ class AttributeSpec(BaseModel):
     required: bool = False
     recommended: bool = False
     values: tuple[str, ...] | None = None
+
+
+class CategorySpec(BaseModel):
+    """A family of classes: its human label and its ``layer`` in an impact picture (0 at the
+    top: customers; higher is further down, towards network and facilities). A category without
+    a layer is drawn below every declared one (:meth:`Registry.layer_of`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = ""
+    layer: int | None = Field(default=None, ge=0)
 
 
 class ClassSpec(BaseModel):
@@ -131,7 +143,7 @@ class _RegistryFile(BaseModel):
 
     version: int = 1
     timezone: str = "UTC"  # the CMDB's time zone (IANA name): where times without one live
-    categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    categories: dict[str, CategorySpec] = Field(default_factory=dict)
     classes: dict[str, ClassSpec] = Field(default_factory=dict)
     relationships: dict[str, RelTypeSpec] = Field(default_factory=dict)
     identification: IdentificationSpec = Field(default_factory=IdentificationSpec)
@@ -190,6 +202,16 @@ class Registry:
             raise UnknownRelTypeError(
                 f"unknown relationship type '{name}' (known: {known})", field=field
             ) from None
+
+    def layer_of(self, category: str) -> int:
+        """The layer of ``category`` (see :class:`CategorySpec`); one below the deepest
+        declared layer for a category without one (or unknown)."""
+        spec = self.categories.get(category)
+        if spec is not None and spec.layer is not None:
+            return spec.layer
+        return 1 + max(
+            (c.layer for c in self.categories.values() if c.layer is not None), default=-1
+        )
 
     def is_group(self, class_name: str) -> bool:
         spec = self.classes.get(class_name)
@@ -317,7 +339,11 @@ def load_registry(path: str | Path | None = None) -> Registry:
     extra = _parse(_read(Path(path)), str(path))
     if "timezone" in extra.model_fields_set:
         base.timezone = extra.timezone
-    base.categories.update(extra.categories)
+    for name, cat in extra.categories.items():
+        known = base.categories.get(name)
+        if known is not None and "layer" not in cat.model_fields_set:
+            cat = cat.model_copy(update={"layer": known.layer})  # a new label keeps the layer
+        base.categories[name] = cat
     base.classes.update(extra.classes)
     for name, spec in extra.relationships.items():
         old = base.relationships.get(name)

@@ -15,15 +15,21 @@ error naming the field, never an empty answer.
 ('App', (), ())
 >>> [c.id for c in list_cis(store, CIFilter(classes=("application",)))]
 ['app-1']
+>>> [(h.id, h.match) for h in search_cis(store, "APP").items]
+[('app-1', 'id')]
+>>> [(h.id, h.match) for h in search_cis(store, "applic").items]
+[('app-1', 'class')]
 >>> store.close()
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from cmdb.enums import Lifecycle
+from cmdb.errors import ValidationError
 from cmdb.filters import CIFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Change, Incident, Problem, Relationship
 from cmdb.registry import Registry
@@ -32,12 +38,20 @@ from cmdb.store.protocol import GraphStore
 __all__ = [
     "CIView",
     "RelCount",
+    "SearchHit",
+    "SearchResult",
     "check_ci_filter",
     "check_rel_filter",
     "ci_view",
     "list_cis",
     "list_relationships",
+    "search_cis",
 ]
+
+Match = Literal["id", "identifier", "name", "class"]
+_MATCH_ORDER: dict[str, int] = {"id": 0, "identifier": 1, "name": 2, "class": 3}
+# lifecycle states a search shows, in the order it shows them: live CIs first (retired: never)
+_SEARCH_STATUSES = ((Lifecycle.LIVE,), (Lifecycle.MAINTENANCE, Lifecycle.BUILD, Lifecycle.PLANNED))
 
 
 class RelCount(BaseModel):
@@ -130,3 +144,81 @@ def list_relationships(
     """Relationships matching ``flt``, after checking its types against the registry."""
     check_rel_filter(store.registry, flt, field=type_field)
     return store.find_relationships(flt)
+
+
+class SearchHit(BaseModel):
+    """A CI a search found, and how: ``match`` is ``id`` or ``name`` (a substring of it),
+    ``identifier`` (one of its identifier values, given in ``identifier``) or ``class`` (its
+    class's name or label)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    id: str
+    name: str
+    ci_class: str = Field(alias="class")
+    status: Lifecycle
+    match: Match
+    identifier: str | None = None
+
+
+class SearchResult(BaseModel):
+    """:func:`search_cis`'s answer: at most ``limit`` hits, live CIs first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[SearchHit, ...]
+    total_shown: int
+
+
+def _hit(ci: CI, match: Match, identifier: str | None = None) -> SearchHit:
+    return SearchHit(
+        id=ci.id,
+        name=ci.name,
+        ci_class=ci.ci_class,
+        status=ci.status,
+        match=match,
+        identifier=identifier,
+    )
+
+
+def search_cis(store: GraphStore, q: str, limit: int = 20) -> SearchResult:
+    """CIs (not retired) that ``q`` names, case-insensitively: by a substring of the id or the
+    name, an identifier value equal to ``q`` (an IP, hostname, serial number...; exact, so the
+    store's identifier index answers), or a class whose name or label contains ``q``. Live CIs
+    come first, then by how they matched (id, identifier, name, class), then by id; at most
+    ``limit``. Every look-up is one of the store's :class:`~cmdb.filters.CIFilter` queries,
+    capped at ``limit``, so a search costs the same on a large store as on a small one, except
+    a rare substring, for which the store scans its ids and names once per lifecycle group.
+    :class:`~cmdb.errors.ValidationError` (field ``q``) for an empty ``q``."""
+    text = q.strip()
+    if not text:
+        raise ValidationError("give some text to search for", field="q")
+    if limit < 1:
+        raise ValidationError(f"must be a whole number >= 1, got {limit!r}", field="limit")
+    needle = text.lower()
+    found: dict[str, tuple[int, int, SearchHit]] = {}
+
+    def add(ci: CI, match: Match, identifier: str | None = None) -> None:
+        rank = (0 if ci.status is Lifecycle.LIVE else 1, _MATCH_ORDER[match])
+        if ci.id not in found or rank < found[ci.id][:2]:
+            found[ci.id] = (*rank, _hit(ci, match, identifier))
+
+    for ci in store.find_cis(CIFilter(identifier=text, limit=limit)):
+        if ci.status is not Lifecycle.RETIRED:
+            value = next((v for v in ci.identifiers.values() if v.lower() == needle), text)
+            add(ci, "identifier", value)
+    classes = tuple(
+        name
+        for name, spec in store.registry.classes.items()
+        if needle in name.lower() or needle in spec.label.lower()
+    )
+    for statuses in _SEARCH_STATUSES:
+        for ci in store.find_cis(CIFilter(text=text, status=statuses, limit=limit)):
+            add(ci, "id" if needle in ci.id.lower() else "name")
+        if classes and len(found) < limit:
+            for ci in store.find_cis(CIFilter(classes=classes, status=statuses, limit=limit)):
+                add(ci, "class")
+        if sum(1 for live, _, _ in found.values() if live == 0) >= limit:
+            break  # enough live CIs: the others would come after them
+    hits = sorted(found.values(), key=lambda f: (f[0], f[1], f[2].id))[:limit]
+    return SearchResult(items=tuple(h for _, _, h in hits), total_shown=len(hits))

@@ -19,6 +19,7 @@ from api.routes import (
     registry,
     relationships,
     releases,
+    search,
     transfer,
 )
 
@@ -36,4 +37,5 @@ ROUTERS = [
     discovery.router,
     keys.router,
     releases.router,
+    search.router,
 ]

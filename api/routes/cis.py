@@ -1,7 +1,10 @@
-"""Configuration items: list (filters, cursor pages, as-of), read, create, patch, retire.
+"""Configuration items: list (filters, cursor pages, as-of), read, create, patch, retire, and
+the CI page (the CI with its relationship counts, first relationships and open records).
 
-CI ids may contain ``/`` (``k8s/ns/deploy``), so the id is the rest of the path. A read
-answers with an ``ETag`` (the CI's version); ``PATCH`` and ``DELETE`` need ``If-Match``.
+CI ids may contain ``/`` (``k8s/ns/deploy``), so the id is the rest of the path; for that reason
+the CI page lives under its own prefix, ``/ci-pages/{id}`` (``/cis/{id}`` takes every path below
+``/cis``). A read answers with an ``ETag`` (the CI's version); ``PATCH`` and ``DELETE`` need
+``If-Match``.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from cmdb import ops
 from cmdb.asof import as_of
 from cmdb.enums import Criticality, Lifecycle
 from cmdb.filters import CIFilter
-from cmdb.model import CI, Identifiers
+from cmdb.model import CI, Change, Identifiers, Incident, Problem, Relationship
+from cmdb.views import RelCount, ci_view
 from cmdb.views import list_cis as list_cis_view
 
 router = _router(tags=["cis"])
 
 CIPath = Annotated[str, "the CI id"]
+PAGE_RELATIONSHIPS = 50  # relationships a CI page lists; the counts cover them all
 
 
 class CICreate(BaseModel):
@@ -61,6 +66,18 @@ class CIPatch(BaseModel):
     min_required: int | None = Field(default=None, ge=1)
     identifiers: Identifiers | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class CIPage(CI):
+    """A CI page: the CI's own fields, its active relationships counted by type and direction
+    (``out``: the CI is the source) and in all, the first of them (by source, type and target),
+    its open ITSM records and the recommended attributes it lacks."""
+
+    relationships: list[Relationship]
+    relationship_counts: list[RelCount]
+    relationships_total: int
+    open_records: list[Annotated[Incident | Problem | Change, Field(discriminator="kind")]]
+    missing_recommended: list[str]
 
 
 @router.get("/cis", response_model=Page[CI], summary="List CIs matching the filters")
@@ -108,6 +125,20 @@ def get_ci(ci_id: CIPath, response: Response, store: StoreDep, at: AsOf = None) 
     ci = as_of(store, at).get_ci(ci_id)
     set_etag(response, ci.version)
     return ci
+
+
+@router.get(
+    "/ci-pages/{ci_id:path}",
+    response_model=CIPage,
+    summary=f"One CI with its relationship counts, its first {PAGE_RELATIONSHIPS} relationships, "
+    "its open records and the recommended attributes it lacks (the console's CI page)",
+)
+def get_ci_page(
+    ci_id: CIPath, response: Response, store: StoreDep, at: AsOf = None
+) -> dict[str, Any]:
+    view = ci_view(as_of(store, at), ci_id, limit=PAGE_RELATIONSHIPS)
+    set_etag(response, view.ci.version)
+    return view.to_json()
 
 
 @router.post(

@@ -1,5 +1,6 @@
-"""Impact analysis: blast radius (JSON, or a DOT or Mermaid picture), depends-on, single points
-of failure, designed availability, root cause, and the priority an incident would get.
+"""Impact analysis: blast radius (JSON, or a DOT or Mermaid picture), depends-on, the impact
+graph the console draws, single points of failure, designed availability, root cause, and the
+priority an incident would get.
 
 Every route reads only. A list of CIs or relationship types is given by repeating the
 parameter (``ci=a&ci=b``) or as one comma-separated value (``ci=a,b``). An unknown CI is a
@@ -23,7 +24,7 @@ from cmdb.asof import as_of
 from cmdb.enums import Urgency
 from cmdb.model import ID_PATTERN, CIId
 from cmdb.workflows.incidents import IncidentPriority, assess_incident
-from impact import report
+from impact import graph_view, report
 from impact.results import AvailabilityReport, BlastRadiusReport, DependsOnReport, SpofReport
 from impact.root_cause import RootCauseReport, root_cause_report
 
@@ -152,6 +153,53 @@ def depends_on(
     if fmt != "json":
         return _picture(report.depends_on_picture(as_of(store, at), ci, fmt=fmt, **options), fmt)
     return report.depends_on_report(as_of(store, at), ci, **options)
+
+
+@router.get(
+    "/impact/graph",
+    response_model=graph_view.ImpactGraph,
+    summary="A blast radius or depends-on answer as nodes (state, layer, group) and edges "
+    "oriented the way impact flows, for drawing",
+)
+def impact_graph(
+    store: StoreDep,
+    settings: SettingsDep,
+    ci: CIs,
+    mode: Annotated[
+        Literal["blast", "depends"],
+        Query(description="blast (what the CIs' failure affects) or depends (what they need)."),
+    ] = "blast",
+    assume_down: Annotated[
+        IdList | None,
+        Query(description="Blast mode: CIs already out (repeat or comma-separated)."),
+    ] = None,
+    open_incidents: Annotated[
+        bool, Query(description="Blast mode: also assume down every CI of an open incident.")
+    ] = False,
+    depth: Depth = None,
+    types: Types = None,
+    max_nodes: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100000,
+            description="Draw at most this many nodes besides the roots, services and "
+            "customers (always kept), nearest first; `omitted` counts the rest.",
+        ),
+    ] = graph_view.MAX_NODES,
+    at: AsOf = None,
+) -> graph_view.ImpactGraph:
+    return graph_view.impact_graph(
+        as_of(store, at),
+        _split(ci),
+        mode=mode,
+        assume_down=_split(assume_down),
+        assume_open_incidents=open_incidents,
+        depth=depth,
+        types=_split(types) or None,
+        max_nodes=max_nodes,
+        stale_days=settings.stale_days,
+    )
 
 
 @router.get(

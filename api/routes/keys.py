@@ -1,4 +1,5 @@
-"""API keys (admin): list, create (the token is in the answer, once), revoke.
+"""API keys (admin): list, create (the token is in the answer, once), revoke; and ``/me``: whom
+the key presented belongs to (any role: the console's log-in checks a key with it).
 
 Neither the secret nor its hash ever leaves the server: the listing and every other answer are
 :class:`ApiKeyInfo`, which has no such field; only :func:`create_api_key` answers a ``token``,
@@ -56,10 +57,23 @@ class ApiKeyInfo(BaseModel):
         return cls.model_validate(key)
 
 
+class Me(BaseModel):
+    """The caller: the key's id, its name and its role."""
+
+    id: str
+    name: str
+    role: Role
+
+
 class NewApiKey(ApiKeyInfo):
     """A key just created, with its ``token``: shown this once, it cannot be recovered."""
 
     token: str
+
+
+@router.get("/me", response_model=Me, summary="Whom the key presented belongs to, and its role")
+def whoami(caller: Authorized) -> Me:
+    return Me(id=caller.key_id, name=caller.name, role=caller.role)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyInfo], summary="List API keys, by id")

@@ -138,6 +138,8 @@ EXAMPLES: dict[str, Example | Builder] = {
     # CIs
     "list_cis": Example("GET", "/cis", params={"limit": 5, "class": "switch"}),
     "get_ci": Example("GET", "/cis/pm-core-db-01"),
+    "get_ci_page": Example("GET", "/ci-pages/pm-core-db-01"),
+    "search": Example("GET", "/search", params={"q": "core", "limit": 5}),
     "create_ci": Example("POST", "/cis", status=201, json=NEW_CI),
     "patch_ci": _patch_ci,
     "retire_ci": _retire_ci,
@@ -171,6 +173,7 @@ EXAMPLES: dict[str, Example | Builder] = {
     # impact analysis
     "blast_radius": Example("GET", "/impact/blast-radius", params={"ci": "sw-dc-acc-05"}),
     "depends_on": Example("GET", "/impact/depends-on", params={"ci": "svc-core-banking"}),
+    "impact_graph": Example("GET", "/impact/graph", params={"ci": "sw-dc-acc-05"}),
     "spof": Example("GET", "/impact/spof", params={"service": "svc-core-banking"}),
     "availability": Example("GET", "/impact/availability", params={"service": "svc-core-banking"}),
     "root_cause": Example("POST", "/impact/root-cause", json={"incident_ids": ["INC-000001"]}),
@@ -194,6 +197,7 @@ EXAMPLES: dict[str, Example | Builder] = {
     "assess_release": _assess_release,
     "impact_suppliers": Example("GET", "/impact/suppliers", params={"service": "svc-email"}),
     # API keys
+    "whoami": Example("GET", "/me"),
     "list_api_keys": Example("GET", "/api-keys"),
     "create_api_key": Example(
         "POST", "/api-keys", status=201, json={"role": "analyst", "name": "roles"}
