@@ -210,6 +210,13 @@ class TestCollapse:
         assert "hidden" in summary["text"] and "desktop ×" in summary["text"]
         desktops = next(n for n in aggregates if n["label"].startswith("desktop ×"))
         assert desktops["state"] == "degraded"
+        # finding a hidden CI selects the aggregate that holds it
+        graph.page.fill("[data-testid=graph-find]", "pc-br01-001")
+        graph.page.press("[data-testid=graph-find]", "Enter")
+        selected = graph.page.evaluate("() => cmdbGraph.$(':selected').map((n) => n.id())")
+        assert selected == [desktops["id"]]
+        details = graph.page.locator("[data-testid=graph-details]").inner_text()
+        assert "pc-br01-001" in details
         graph.click("graph-expand-all")
         assert len(graph.nodes()) == total
         assert graph.summary()["hidden"] == 0
@@ -299,11 +306,12 @@ def test_screenshot_of_the_demo_blast_radius(graph, docs_dir):
     assert graph.page.locator("[data-testid=impact-graph]").get_attribute("data-layout") == "elk"
     graph.tap("svc-core-banking")
     graph.page.evaluate("() => { cmdbGraph.fit(undefined, 20); }")
+    view = graph.page.locator(".view").bounding_box()
     top = graph.page.locator(".view h1").bounding_box()
     legend = graph.page.locator("[data-testid=graph-legend]").bounding_box()
-    assert top and legend
-    height = legend["y"] + legend["height"] - top["y"] + 20
-    clip = {"x": 0, "y": top["y"] - 10, "width": VIEWPORT["width"], "height": height}
+    assert view and top and legend
+    height = legend["y"] + legend["height"] - top["y"] + 16
+    clip = {"x": view["x"] - 12, "y": top["y"] - 10, "width": view["width"] + 24, "height": height}
     graph.page.screenshot(
         path=str(docs_dir / "console-blast-radius.png"), clip=clip, full_page=True
     )
