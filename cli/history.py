@@ -21,11 +21,16 @@ def history(
     ci_id: Annotated[str, typer.Argument(metavar="CI")],
     since: Annotated[datetime | None, typer.Option(parser=parse_time, metavar="TIME")] = None,
     until: Annotated[datetime | None, typer.Option(parser=parse_time, metavar="TIME")] = None,
+    newest_first: Annotated[
+        bool, typer.Option("--newest-first", help="The latest changes first.")
+    ] = False,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Every change to CI and its relationships: when, what, who (or which discovery run),
-    and under which change record."""
-    lines = ci_history(get_state(ctx).store, ci_id, since=since, until=until)
+    and under which change record; oldest first unless --newest-first."""
+    lines = ci_history(
+        get_state(ctx).store, ci_id, since=since, until=until, newest_first=newest_first
+    )
     if fmt is Format.JSON:
         output.emit_json([line.to_json() for line in lines])
         return

@@ -69,7 +69,16 @@ class RecordFilter(_Filter):
 
 
 class HistoryFilter(_Filter):
-    """Select history entries, oldest first. ``since`` and ``until`` are inclusive."""
+    """Select history entries, oldest first (newest first with ``newest_first``). ``since`` and
+    ``until`` are inclusive.
+
+    Page oldest first with the ``after_seq`` cursor, newest first with ``before_seq``: both
+    bounds hold in either order, and appended entries always have a greater ``seq``, so neither
+    way skips or repeats an entry while others write.
+
+    >>> HistoryFilter(newest_first=True, before_seq=10, limit=5).before_seq
+    10
+    """
 
     entity: HistoryEntity | None = None
     entity_id: str | None = None
@@ -85,3 +94,8 @@ class HistoryFilter(_Filter):
     after_seq: int = Field(default=0, ge=0)
     """A cursor: only entries with ``seq`` greater than this (the last ``seq`` of the page
     before), so ``limit`` pages through history in order without skipping or repeating."""
+    newest_first: bool = False
+    """Newest entries first (``seq`` descending), as a CI page shows history."""
+    before_seq: int | None = Field(default=None, ge=0)
+    """The cursor of ``newest_first``: only entries with ``seq`` smaller than this (the last
+    ``seq`` of the page before); None: no upper bound."""

@@ -102,10 +102,12 @@ def iter_history(
     store: GraphStore, flt: HistoryFilter, *, page: int = PAGE
 ) -> Iterator[HistoryEntry]:
     """Every entry matching ``flt`` (its ``limit`` ignored), read ``page`` entries at a time
-    with the ``after_seq`` cursor: memory stays bounded however long the history is."""
-    cursor = flt.after_seq
+    with the ``after_seq`` cursor (``before_seq`` when ``flt.newest_first``): memory stays
+    bounded however long the history is."""
+    key = "before_seq" if flt.newest_first else "after_seq"
+    cursor = getattr(flt, key)
     while True:
-        chunk = store.history(flt.model_copy(update={"after_seq": cursor, "limit": page}))
+        chunk = store.history(flt.model_copy(update={key: cursor, "limit": page}))
         yield from chunk
         if len(chunk) < page:
             return
@@ -118,9 +120,10 @@ def ci_history(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[HistoryLine]:
-    """Every change to ``ci_id`` and its relationships, oldest first, made readable.
-    :class:`~cmdb.errors.NotFoundError` if the store never had that CI."""
+    """Every change to ``ci_id`` and its relationships, oldest first (or newest first), made
+    readable. :class:`~cmdb.errors.NotFoundError` if the store never had that CI."""
     store.get_ci(ci_id)
-    flt = HistoryFilter(ci=ci_id, since=since, until=until)
+    flt = HistoryFilter(ci=ci_id, since=since, until=until, newest_first=newest_first)
     return [history_line(e) for e in iter_history(store, flt)]

@@ -1,11 +1,13 @@
 """One page of history, made readable: the filter checked, the entries as
 :class:`~cmdb.history.HistoryLine`, and the cursor of the next page.
 
-Assumptions: pages follow the ``after_seq`` cursor of :class:`~cmdb.filters.HistoryFilter`
-(entries with a greater ``seq``), so paging never skips or repeats an entry while others write;
-the store is asked for one entry more than the page holds, to know whether another page
-follows. A ``since`` after ``until`` is an error naming the field, and a ``ci`` the store
-never had is not found, not an empty page.
+Assumptions: pages follow the cursors of :class:`~cmdb.filters.HistoryFilter`: oldest first,
+``after_seq`` (entries with a greater ``seq``); newest first (``newest_first``), ``before_seq``
+(entries with a smaller ``seq``). New entries always get a greater ``seq``, so paging either way
+never skips or repeats an entry while others write (newest first, the entries written after the
+first page are simply not in the pages that follow it). The store is asked for one entry more
+than the page holds, to know whether another page follows. A ``since`` after ``until`` is an
+error naming the field, and a ``ci`` the store never had is not found, not an empty page.
 
 >>> from cmdb.store import open_store
 >>> from cmdb.settings import Settings
@@ -19,6 +21,10 @@ never had is not found, not an empty page.
 (['a0', 'a1'], 2)
 >>> history_page(store, HistoryFilter(limit=2, after_seq=2)).next_after_seq is None
 True
+>>> page = history_page(store, HistoryFilter(limit=2, newest_first=True))
+>>> [line.entity_id for line in page.items], page.next_before_seq, page.next_cursor
+(['a2', 'a1'], 2, 2)
+>>> history_page(store, HistoryFilter(limit=2, newest_first=True, before_seq=2)).next_cursor
 >>> store.close()
 """
 
@@ -37,18 +43,26 @@ DEFAULT_LIMIT = 100
 
 
 class HistoryPage(BaseModel):
-    """History lines, oldest first; ``next_after_seq`` is the cursor of the next page (the
-    last line's ``seq``), None on the last page."""
+    """History lines in the filter's order, and the cursor of the next page (the last line's
+    ``seq``; None on the last page): ``next_after_seq`` when oldest first, ``next_before_seq``
+    when newest first (the other is None). :attr:`next_cursor` is whichever applies."""
 
     model_config = ConfigDict(frozen=True)
 
     items: tuple[HistoryLine, ...]
     next_after_seq: int | None = None
+    next_before_seq: int | None = None
+
+    @property
+    def next_cursor(self) -> int | None:
+        """The next page's cursor in this page's order (None on the last page)."""
+        return self.next_before_seq if self.next_before_seq is not None else self.next_after_seq
 
 
 def history_page(store: GraphStore, flt: HistoryFilter) -> HistoryPage:
-    """The first ``flt.limit`` (default 100) entries matching ``flt`` after ``flt.after_seq``,
-    made readable. :class:`ValidationError` if ``since`` is after ``until`` (field ``until``);
+    """The first ``flt.limit`` (default 100) entries matching ``flt`` after ``flt.after_seq``
+    (newest first with ``flt.newest_first``: before ``flt.before_seq``), made readable.
+    :class:`ValidationError` if ``since`` is after ``until`` (field ``until``);
     :class:`NotFoundError` if the store never had the CI ``flt.ci``."""
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise ValidationError("'until' is before 'since'", field="until")
@@ -57,5 +71,7 @@ def history_page(store: GraphStore, flt: HistoryFilter) -> HistoryPage:
     limit = flt.limit or DEFAULT_LIMIT
     found = store.history(flt.model_copy(update={"limit": limit + 1}))
     items = tuple(history_line(e) for e in found[:limit])
-    more = len(found) > limit
-    return HistoryPage(items=items, next_after_seq=items[-1].seq if more else None)
+    cursor = items[-1].seq if len(found) > limit else None
+    if flt.newest_first:
+        return HistoryPage(items=items, next_before_seq=cursor)
+    return HistoryPage(items=items, next_after_seq=cursor)

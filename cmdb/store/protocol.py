@@ -103,7 +103,8 @@ class GraphStore(Protocol):
 
     def history(self, flt: HistoryFilter) -> list[HistoryEntry]:
         """History entries matching ``flt``, oldest first; page with ``limit`` and the cursor
-        ``after_seq`` (the last ``seq`` already read)."""
+        ``after_seq`` (the last ``seq`` already read). With ``flt.newest_first`` the newest
+        come first, paged with the cursor ``before_seq``; both bounds hold in either order."""
         ...
 
     def version(self) -> int:

@@ -409,8 +409,12 @@ class SQLiteStore:
         if flt.after_seq:
             where.append("seq > ?")
             params.append(flt.after_seq)
+        if flt.before_seq is not None:
+            where.append("seq < ?")
+            params.append(flt.before_seq)
         sql = _HISTORY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY seq" + (f" LIMIT {int(flt.limit)}" if flt.limit else "")
+        sql += " ORDER BY seq" + (" DESC" if flt.newest_first else "")
+        sql += f" LIMIT {int(flt.limit)}" if flt.limit else ""
         with self._lock:
             rows = self._rows(sql, params)
         return [_history_entry(row) for row in rows]

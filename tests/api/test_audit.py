@@ -189,6 +189,45 @@ class TestHistory:
         assert last["action"] == "update"
         assert {"path": "owner", "after": "someone-else"}.items() <= last["changes"][0].items()
 
+    @pytest.mark.parametrize("params", [{"ci": "pm-core-db-01"}, {"entity": "ci"}])
+    def test_pages_newest_first(self, client, api_env, params):
+        reader = api_env.headers(Role.READER)
+        _create_ci(client, api_env, "hist-new")
+        first = client.get(f"{BASE}/history", params={**params, "limit": 1000}, headers=reader)
+        expected = [line["seq"] for line in first.json()["items"]][::-1]
+        seqs: list[int] = []
+        url = f"{BASE}/history"
+        query: dict | None = {**params, "order": "desc", "limit": 3}
+        while True:
+            r = client.get(url, params=query, headers=reader)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            seqs += [line["seq"] for line in body["items"]]
+            if body["next_cursor"] is None:
+                assert "link" not in r.headers
+                break
+            assert body["next_cursor"] == str(seqs[-1])
+            link = r.headers["link"]
+            assert link.endswith('>; rel="next"') and "order=desc" in link
+            if len(seqs) == 3:  # a write after the first page is not in the pages that follow
+                _create_ci(client, api_env, "hist-newer")
+            url, query = link[1 : link.index(">")], None  # follow the Link header
+        assert seqs == expected and len(seqs) > 3
+        if params == {"entity": "ci"}:
+            assert body["items"][-1]["seq"] == 1
+
+    def test_order_asc_is_the_default(self, client, api_env):
+        reader = api_env.headers(Role.READER)
+        got = {
+            order: client.get(
+                f"{BASE}/history", params={"limit": 5, **order_param}, headers=reader
+            ).json()
+            for order, order_param in (("none", {}), ("asc", {"order": "asc"}))
+        }
+        assert got["none"] == got["asc"]
+        assert [i["seq"] for i in got["asc"]["items"]] == [1, 2, 3, 4, 5]
+        assert got["asc"]["next_cursor"] == "5"
+
     def test_filters(self, client, api_env):
         reader = api_env.headers(Role.READER)
         start = datetime.now(UTC)
@@ -223,6 +262,9 @@ class TestHistory:
             ({"entity": "widget"}, "entity"),
             ({"ci": ""}, "ci"),
             ({"since": "1700000000"}, "since"),
+            ({"order": "newest"}, "order"),
+            ({"order": "DESC"}, "order"),
+            ({"order": "desc", "cursor": "-1"}, "cursor"),
         ],
     )
     def test_bad_filters_name_the_field(self, client, api_env, params, field):

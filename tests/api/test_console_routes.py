@@ -92,16 +92,42 @@ class TestCIPage:
         counts = {(c["type"], c["direction"]): c["count"] for c in page["relationship_counts"]}
         assert counts[("member_of", "in")] == 2
         assert page["relationships_total"] == sum(counts.values())
-        assert len(page["relationships"]) == min(50, page["relationships_total"])
+        assert len(page["relationships"]) == sum(min(5, n) for n in counts.values())
         assert isinstance(page["missing_recommended"], list)
 
     def test_open_records(self, get):
         page = get(f"{PAGE}/dbi-core-rac-1").json()
         assert any(rec["kind"] == "incident" for rec in page["open_records"])
 
-    def test_a_hub_lists_fifty_relationships(self, get):
-        page = get(f"{PAGE}/sw-dc-acc-05").json()
-        assert len(page["relationships"]) == min(50, page["relationships_total"])
+    @pytest.mark.parametrize("per_type", [None, 1, 3, 100])
+    def test_a_hub_lists_the_first_of_each_type_and_direction(self, get, per_type):
+        params = {} if per_type is None else {"per_type": per_type}
+        page = get(f"{PAGE}/app-ad", **params).json()
+        k = per_type or 5
+        counts = {(c["type"], c["direction"]): c["count"] for c in page["relationship_counts"]}
+        assert len(counts) > 1 and max(counts.values()) > 5  # a hub, of several types
+        listed: dict[tuple[str, str], list[str]] = {}
+        for r in page["relationships"]:
+            group = (r["type"], "out" if r["source"] == "app-ad" else "in")
+            listed.setdefault(group, []).append(r["target"] if group[1] == "out" else r["source"])
+        assert {g: len(ends) for g, ends in listed.items()} == {
+            g: min(k, n) for g, n in counts.items()
+        }
+        assert all(ends == sorted(ends) for ends in listed.values())
+        keys = [(r["source"], r["type"], r["target"]) for r in page["relationships"]]
+        assert keys == sorted(keys)
+
+    def test_per_type_and_at_together(self, get):
+        r = get(f"{PAGE}/app-ad", per_type=1, at="2100-01-01T00:00:00Z")
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["relationships"]) == len(page["relationship_counts"])
+
+    @pytest.mark.parametrize("per_type", ["0", "101", "five"])
+    def test_bad_per_type(self, get, per_type):
+        r = get(f"{PAGE}/cl-core-rac", per_type=per_type)
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "per_type"
 
     def test_as_of(self, get):
         assert get(f"{PAGE}/cl-core-rac", at="2000-01-01T00:00:00Z").status_code == 404

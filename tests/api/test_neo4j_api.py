@@ -113,3 +113,32 @@ def test_keys_are_checked_against_the_neo4j_store(neo4j_api):
     r = client.get(BASE, headers=_auth(token))
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
     assert token not in r.text
+
+
+def test_history_newest_first_and_a_ci_page_per_type(neo4j_api):
+    client, _, admin, reader = neo4j_api
+    servers = [f"neo/srv-{i}" for i in range(4)]
+    for ci_id in ["neo/sw", *servers]:
+        cls = "switch" if ci_id == "neo/sw" else "physical_server"
+        r = client.post(BASE, json={"id": ci_id, "class": cls, "name": ci_id}, headers=_auth(admin))
+        assert r.status_code == 201, r.text
+    for source in servers:
+        rel = {"source": source, "type": "connected_to", "target": "neo/sw"}
+        r = client.post("/api/v1/relationships", json=rel, headers=_auth(admin))
+        assert r.status_code == 201, r.text
+
+    asc = client.get("/api/v1/history", params={"ci": "neo/sw"}, headers=_auth(reader)).json()
+    seqs, params = [], {"ci": "neo/sw", "order": "desc", "limit": 2}
+    while True:
+        r = client.get("/api/v1/history", params=params, headers=_auth(reader))
+        assert r.status_code == 200, r.text
+        seqs += [line["seq"] for line in r.json()["items"]]
+        if r.json()["next_cursor"] is None:
+            break
+        params["cursor"] = r.json()["next_cursor"]
+    assert seqs == [line["seq"] for line in asc["items"]][::-1] and len(seqs) == 5
+
+    r = client.get("/api/v1/ci-pages/neo/sw", params={"per_type": 3}, headers=_auth(reader))
+    assert r.status_code == 200, r.text
+    assert [x["source"] for x in r.json()["relationships"]] == servers[:3]
+    assert r.json()["relationships_total"] == 4

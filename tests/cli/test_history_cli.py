@@ -46,6 +46,18 @@ class TestHistory:
         assert wide.exit_code == 0
         assert "owner: 'ann' → 'bob'" in wide.stdout and "← runs_on db" in wide.stdout
 
+    def test_newest_first(self, cmdb):
+        _estate(cmdb)
+        cmdb("ci", "update", "srv", "--owner", "bob")
+        oldest = as_json(cmdb("history", "srv", "-f", "json"))
+        newest = as_json(cmdb("history", "srv", "--newest-first", "-f", "json"))
+        assert newest == oldest[::-1] and newest[0]["action"] == "update"
+        mid = oldest[1]["at"]
+        since = as_json(cmdb("history", "srv", "--newest-first", "--since", mid, "-f", "json"))
+        assert [d["seq"] for d in since] == [oldest[2]["seq"], oldest[1]["seq"]]
+        table = cmdb("history", "srv", "--newest-first").stdout
+        assert table.index("update") < table.index("create")
+
     def test_since_until(self, cmdb):
         _estate(cmdb)
         time.sleep(0.01)

@@ -172,6 +172,27 @@ class TestCIPage:
         depends = page.locator("[data-testid=ci-depends-on]")
         assert depends.get_attribute("href") == "#/impact?ci=sw-core-01&mode=depends"
 
+    def test_history_is_newest_first(self, view, console):
+        headers = {"Authorization": f"Bearer {console.keys[Role.ADMIN]}"}
+        base = f"{console.url}/api/v1/cis"
+        body = {"id": "x-history-01", "class": "virtual_machine", "name": "VM first name"}
+        created = httpx.post(base, headers=headers, json=body)
+        assert created.status_code == 201, created.text
+        for n, name in enumerate(("VM second name", "VM third name"), start=1):
+            r = httpx.patch(
+                f"{base}/x-history-01",
+                headers={**headers, "If-Match": f'"{n}"'},
+                json={"name": name},
+            )
+            assert r.status_code == 200, r.text
+        page = view(Role.READER, "/ci/x-history-01")
+        rows = page.locator("[data-testid=ci-history] tbody tr")
+        rows.first.wait_for()
+        assert rows.count() == 3
+        assert "VM third name" in rows.first.inner_text()
+        assert "created" in rows.last.inner_text()
+        assert "newest first" in page.locator("[data-testid=ci-history]").inner_text()
+
     def test_a_hub_lists_its_first_relationships_and_counts_the_rest(self, view):
         page = view(Role.READER, "/ci/sup-lenovo")
         counts = page.locator("[data-testid=ci-relationship-counts]")

@@ -1,6 +1,7 @@
 // #/ci/<id>: one CI. One call for the CI and what surrounds it (GET /ci-pages/<id>: the CI,
-// relationship counts by type and direction, its first 50 relationships, open records, missing
-// recommended attributes), one for its history (GET /history?ci=<id>, paged by next_cursor).
+// relationship counts by type and direction, the first 5 relationships of each, open records,
+// missing recommended attributes), one for its history (GET /history?ci=<id>&order=desc, newest
+// first, paged by next_cursor).
 //
 // Assumptions: `provenance` maps a field path (`owner`, `attributes.os`, `identifiers.ips`) to
 // the discovery source that last set it; a path with no entry was entered by hand or loaded.
@@ -311,13 +312,13 @@ function history(id) {
   async function page() {
     more.disabled = true;
     try {
-      const got = await api.get('/history', { ci: id, limit: HISTORY_PAGE, cursor });
+      const got = await api.get('/history', { ci: id, order: 'desc', limit: HISTORY_PAGE, cursor });
       body.append(...historyRows(got.items, id));
       shown += got.items.length;
       cursor = got.next_cursor;
       more.hidden = !cursor;
       const entries = `${shown} entr${shown === 1 ? 'y' : 'ies'}`;
-      note.textContent = `${entries} shown, oldest first${cursor ? '; more below' : ''}.`;
+      note.textContent = `${entries} shown, newest first${cursor ? '; older ones below' : ''}.`;
     } catch (e) {
       showError(box, e);
     } finally {

@@ -261,6 +261,27 @@ class TestQueries:
         assert store.relationship_counts("pool") == [("member_of", "in", 1)]
         assert store.relationship_counts("ghost") == []
 
+    def test_one_type_at_one_end_by_the_other_ends_id(self, store):
+        # the read a CI page makes per (type, direction): the other end's id orders it, not
+        # the order of the writes
+        ids = ["m", "c", "x", "a"]
+        store.apply(
+            Batch(
+                cis=[ci("hub", "database"), *map(ci, ids)],
+                relationships=[rel(i, "hub") for i in ids],
+            ),
+            actor="t",
+        )
+        servers = [ci("srv-2", "physical_server"), ci("srv-1", "physical_server")]
+        runs_on = [rel("hub", s.id, "runs_on") for s in servers]
+        store.apply(Batch(cis=servers, relationships=runs_on), actor="t")
+        store.apply(Batch(retire_relationships=[("a", "depends_on", "hub")]), actor="t")
+        got = store.find_relationships(RelFilter(target="hub", types=("depends_on",), limit=2))
+        assert [r.source for r in got] == ["c", "m"]
+        got = store.find_relationships(RelFilter(source="hub", types=("runs_on",), limit=1))
+        assert [r.target for r in got] == ["srv-1"]
+        assert store.find_relationships(RelFilter(source="hub", types=("depends_on",))) == []
+
     def test_unknown_ci(self, store):
         with pytest.raises(NotFoundError, match="CI 'ghost' not found"):
             store.get_ci("ghost")

@@ -57,6 +57,87 @@ class TestHistoryCursor:
         assert store.history(HistoryFilter(until=last.at - timedelta(days=1))) == []
 
 
+def _other_writer(store):
+    """A second store on the same data, as another user would open it."""
+    from cmdb.settings import Settings
+    from cmdb.store import open_store
+
+    if store.uri.startswith("sqlite"):
+        return open_store(Settings(db=store.path), registry=store.registry)
+    from tests.neo4j_support import neo4j_settings_or_skip
+
+    return open_store(neo4j_settings_or_skip(), registry=store.registry)
+
+
+def _pages(store, flt, *, between=lambda: None):
+    """Every page of ``flt`` by its order's cursor, calling ``between`` after each page."""
+    key = "before_seq" if flt.newest_first else "after_seq"
+    pages = []
+    while True:
+        page = store.history(flt)
+        if not page:
+            return pages
+        pages.append(page)
+        between()
+        flt = flt.model_copy(update={key: page[-1].seq})
+
+
+class TestHistoryNewestFirst:
+    def test_pages_cover_everything_once_newest_first(self, store):
+        store.apply(small_graph(), actor="t")
+        store.apply(Batch(cis=[ci("app", owner="carol")]), actor="t")
+        everything = store.history(HistoryFilter())
+        pages = _pages(store, HistoryFilter(newest_first=True, limit=3))
+        assert [len(p) for p in pages] == [3, 3, 2]
+        assert [e.seq for p in pages for e in p] == [e.seq for e in reversed(everything)]
+        assert store.history(HistoryFilter(newest_first=True)) == everything[::-1]
+
+    @pytest.mark.parametrize("newest_first", [False, True])
+    def test_no_entry_skipped_or_repeated_while_another_writer_appends(self, store, newest_first):
+        store.apply(small_graph(), actor="t")
+        before = [e.seq for e in store.history(HistoryFilter())]
+        other = _other_writer(store)
+        written = iter(range(3))
+
+        def append():  # two entries (a CI, its relationship) after each of the first 3 pages
+            i = next(written, None)
+            if i is not None:
+                new = Batch(cis=[ci(f"new-{i}")], relationships=[rel(f"new-{i}", "db")])
+                other.apply(new, actor="o")
+
+        try:
+            flt = HistoryFilter(newest_first=newest_first, limit=2)
+            got = [e.seq for p in _pages(store, flt, between=append) for e in p]
+        finally:
+            other.close()
+        after = [e.seq for e in store.history(HistoryFilter())]
+        assert len(after) > len(before) and len(got) == len(set(got))
+        if newest_first:  # what was there at the first page, newest first, nothing newer
+            assert got == before[::-1]
+        else:  # what was there, then what was appended while paging, oldest first
+            assert got == after[: len(got)] and got[: len(before)] == before
+
+    def test_bounds_combine_with_filters_and_each_other(self, store):
+        store.apply(small_graph(), actor="t")
+        store.apply(Batch(cis=[ci("db", "database", owner="carol")]), actor="t")
+        seqs = [e.seq for e in store.history(HistoryFilter(ci="db"))]
+        assert len(seqs) == 4
+        newest = store.history(HistoryFilter(ci="db", newest_first=True, limit=1))
+        assert [e.seq for e in newest] == [seqs[-1]] and newest[0].action is HistoryAction.UPDATE
+        middle = HistoryFilter(ci="db", newest_first=True, after_seq=seqs[0], before_seq=seqs[-1])
+        assert [e.seq for e in store.history(middle)] == [seqs[2], seqs[1]]
+        ascending = middle.model_copy(update={"newest_first": False})
+        assert [e.seq for e in store.history(ascending)] == [seqs[1], seqs[2]]
+        assert store.history(middle.model_copy(update={"before_seq": seqs[0]})) == []
+        creates = HistoryFilter(newest_first=True, actions=(HistoryAction.CREATE,), entity="ci")
+        assert [e.entity_id for e in store.history(creates)] == ["pool", "srv", "db", "app"]
+
+    def test_iter_history_pages_newest_first(self, store):
+        store.apply(small_graph(), actor="t")
+        got = list(iter_history(store, HistoryFilter(entity="ci", newest_first=True), page=3))
+        assert [e.entity_id for e in got] == ["pool", "srv", "db", "app"]
+
+
 class TestHistoryActions:
     def test_only_the_actions_asked_for(self, store):
         store.apply(small_graph(), actor="t")
