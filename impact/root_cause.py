@@ -33,7 +33,7 @@ Assumptions:
 ...     is_group=[False] * 5, min_required=[0] * 5, src=[0, 1, 2, 3], dst=[3, 3, 3, 4],
 ...     rtype=[0] * 4)
 >>> [(c.id, c.explained, c.confidence) for c in rank_root_causes(t, ["a1", "a2", "a3"], top=2)]
-[('db', ('a1', 'a2', 'a3'), 0.6), ('a1', ('a1',), 0.4)]
+[('db', ('a1', 'a2', 'a3'), 0.696), ('san', ('a1', 'a2', 'a3'), 0.304)]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from impact.root_cause_evidence import (
     record_evidence,
     state_evidence,
 )
-from impact.root_cause_model import log_choose, marginal, marginal_array
+from impact.root_cause_model import log_choose, marginal, rank_marginal
 from impact.spread import solve
 from impact.suppliers import suppliers_of
 
@@ -220,7 +220,7 @@ def _analyse(
         [min(MAX_PRIOR, sum(ev.value for ev in evidence.get(c, ()))) for c in cands], dtype=float
     )
     u = int(np.count_nonzero(obs))
-    score = marginal_array(e, t, sym.size - e, u) + prior if cands else np.zeros(0)
+    score = rank_marginal(e, t, sym.size - e, u) + prior if cands else np.zeros(0)
     return _Analysis(topo, sym, is_sym, obs, cands, radii, e, t, prior, evidence, score)
 
 
@@ -240,16 +240,9 @@ def _ordered_evidence(an: _Analysis, j: int, alerts: Sequence[Alert]) -> list[Ev
     br = blast_radius(topo, [topo.ids[c]])
     r = an.radii[j]
     explained = [topo.ids[i] for i in r[an.is_sym[r]].tolist()]
-    paths = {ci: (br.path(ci) if ci != topo.ids[c] else (ci,)) for ci in explained}
-    inside = set(explained)
-    p = prepare(topo)
-    upstream = [
-        topo.ids[s]
-        for s in an.sym.tolist()
-        if topo.ids[s] not in inside and topo.ids[s] in onset and c in set(_radius(topo, p, s))
-    ]
+    hops = {ci: (len(br.path(ci)) - 1 if ci != topo.ids[c] else 0) for ci in explained}
     out = []
-    ev = onset_evidence(paths, onset, upstream)
+    ev = onset_evidence(hops, onset)
     if ev is not None:
         out.append(ev)
     predicted = {

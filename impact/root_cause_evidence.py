@@ -11,12 +11,15 @@ Assumptions:
   the estate's median age of sightings ago, but within ``window_hours``) is more suspect, by
   :data:`FRESHNESS_PRIOR`. The median comes from the snapshot, not from a setting.
 - Onset: if ``c`` failed, its effects spread along the dependency paths, so symptoms nearer to
-  ``c`` (fewer steps on their explanation path) start first: each pair of explained symptoms at
-  different distances agrees or disagrees with that; an unexplained symptom upstream of ``c``
-  that started before everything ``c`` explains disagrees (the failure is further up).
+  ``c`` (fewer steps on their explanation path, ``c`` itself 0) start first. The onsets of the
+  symptoms ``c`` explains are scored by :func:`~impact.root_cause_model.onset_fit`, an order
+  model with one factor per symptom (not per pair, which counted the same evidence many times
+  over and favoured whoever explained most) and no assumed delay. Symptoms ``c`` does not
+  explain are noise to it, whose onsets say nothing: the candidate that explains them gets
+  the credit if they fit its paths.
   State: an explained symptom agrees when its observed state (down, degraded) is what ``c``'s
-  failure would give it. Both are scored with
-  :func:`~impact.root_cause_model.order_evidence`, against chance.
+  failure would give it, scored with :func:`~impact.root_cause_model.order_evidence` against
+  chance.
 
 >>> from datetime import UTC, datetime
 >>> now = datetime(2026, 1, 7, tzinfo=UTC)
@@ -37,7 +40,7 @@ from cmdb.enums import ChangeStatus
 from cmdb.model import Change, Incident, Problem
 from cmdb.topology import Topology
 from impact.results import Result
-from impact.root_cause_model import order_evidence
+from impact.root_cause_model import onset_fit, order_evidence
 
 __all__ = [
     "CHANGE_PRIOR",
@@ -129,32 +132,21 @@ def freshness_evidence(
     return out
 
 
-def onset_evidence(
-    paths: Mapping[str, tuple[str, ...]],
-    onset: Mapping[str, datetime],
-    upstream_unexplained: Iterable[str],
-) -> Evidence | None:
-    """The onset order along a candidate's ``paths`` (explained symptom -> its path, the symptom
-    first, the candidate last): every pair of timed explained symptoms at different distances
-    from the candidate agrees when the nearer one started first; ``upstream_unexplained`` are
-    symptoms the candidate does not explain whose failure would reach it: each that started
-    before everything the candidate explains disagrees. None without a comparison."""
-    timed = [(len(path) - 1, onset[ci].timestamp()) for ci, path in paths.items() if ci in onset]
-    agree = disagree = 0
-    if len(timed) > 1:
-        hops, at = (np.asarray(x, dtype=np.float64) for x in zip(*timed, strict=True))
-        nearer = hops[:, None] < hops[None, :]
-        agree = int(np.count_nonzero(nearer & (at[:, None] < at[None, :])))
-        disagree = int(np.count_nonzero(nearer & (at[:, None] > at[None, :])))
-    first = min((t for _, t in timed), default=None)
-    early = [u for u in upstream_unexplained if first is not None and onset[u].timestamp() < first]
-    disagree += len(early)
-    if agree + disagree == 0:
+def onset_evidence(hops: Mapping[str, int], onset: Mapping[str, datetime]) -> Evidence | None:
+    """The onset order of a candidate's explained symptoms, ``hops`` steps down its paths (the
+    candidate itself 0): :func:`~impact.root_cause_model.onset_fit` of the timed ones, in
+    id order. The words count the pairs at different distances whose nearer one started first.
+    None without two timed symptoms at different distances."""
+    timed = sorted(ci for ci in hops if ci in onset)
+    if len({hops[ci] for ci in timed}) < 2:
         return None
-    detail = f"onset order fits {agree} of {agree + disagree} pairs along its paths"
-    if early:
-        detail += f"; {', '.join(sorted(early)[:3])} upstream of it started earlier"
-    return Evidence(kind="onset", value=round(order_evidence(agree, disagree), 3), detail=detail)
+    h = np.asarray([hops[ci] for ci in timed], dtype=np.int64)
+    at = np.asarray([onset[ci].timestamp() for ci in timed], dtype=np.float64)
+    nearer = h[:, None] < h[None, :]
+    agree = int(np.count_nonzero(nearer & (at[:, None] < at[None, :])))
+    pairs = int(np.count_nonzero(nearer))
+    detail = f"onset order fits {agree} of {pairs} pairs along its paths"
+    return Evidence(kind="onset", value=round(onset_fit(h, at), 3), detail=detail)
 
 
 def state_evidence(predicted: Mapping[str, str], observed: Mapping[str, str]) -> Evidence | None:

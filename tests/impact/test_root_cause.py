@@ -8,10 +8,13 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from cmdb.alerts import Alert
+from bench.bench_root_cause import inject
+from bench.rc_topologies import TOPOLOGIES
+from cmdb.alerts import Alert, monitored_mask
 from cmdb.errors import NotFoundError, ValidationError
 from cmdb.generator import generate_topology
 from cmdb.model import Batch, Change, Incident
+from cmdb.registry import load_registry
 from cmdb.topology import Topology
 from impact.blast import blast_radius
 from impact.root_cause import rank_root_causes, root_cause_report, smallest_cause_set
@@ -255,12 +258,31 @@ class TestQuality:
     def test_time_aware_top3_on_a_generated_estate(self):
         t = generate_topology(3_000, seed=11)
         rng = np.random.default_rng(11)
-        hits = 0
+        top1 = top3 = 0
         for _ in range(30):
             failed, alerts = _inject(t, rng)
             ranked = rank_root_causes(t, [], alerts=alerts, now=NOW, top=3)
-            hits += any(failed == c.id or failed in c.equivalents for c in ranked)
-        assert hits / 30 >= 0.7
+            top3 += any(failed == c.id or failed in c.equivalents for c in ranked)
+            top1 += failed == ranked[0].id or failed in ranked[0].equivalents
+        assert top3 / 30 >= 0.85 and top1 / 30 >= 0.6  # measured 1.0 and 0.73
+
+    def test_top1_on_microservice_topologies(self):
+        # the benchmark's own cases at 60% alerting and 20% noise, 30 per topology: the plain
+        # binomial likelihood baseline reaches 52% here, the ranker with times 70%, without 59%
+        reg = load_registry()
+        with_times = ids_only = 0
+        for make in TOPOLOGIES.values():
+            t = make()
+            mon = monitored_mask(t, reg)
+            rng = np.random.default_rng(1)
+            for _ in range(30):
+                failed, alerts = inject(t, mon, rng, rate=0.6, noise=0.2)
+                ids_ = list(dict.fromkeys(a.ci_id for a in alerts))
+                timed = rank_root_causes(t, [], alerts=alerts, monitored=mon, now=NOW, top=1)
+                plain = rank_root_causes(t, ids_, monitored=mon, now=NOW, top=1)
+                with_times += failed in (timed[0].id, *timed[0].equivalents)
+                ids_only += failed in (plain[0].id, *plain[0].equivalents)
+        assert with_times / 90 >= 0.62 and ids_only / 90 >= 0.55
 
 
 class TestRootCauseReport:
