@@ -150,7 +150,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": (
         "cli.history",
         "Every change to CI and its relationships: when, what, who (or which discovery run), "
-        "and under which change record.",
+        "and under which change record; oldest first unless --newest-first.",
     ),
     "serve": (
         "cli.serve",

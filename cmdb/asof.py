@@ -28,9 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from cmdb.bulk import no_gc
 from cmdb.enums import Criticality, Lifecycle
@@ -39,7 +37,11 @@ from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship, RelKey
 from cmdb.registry import Registry
 from cmdb.store.protocol import AnyRecord, GraphStore, Subgraph
-from cmdb.topology import Topology
+
+if TYPE_CHECKING:  # numpy loads only when a snapshot of the past is built
+    from cmdb.topology import Topology
+
+NAN = float("nan")
 
 __all__ = ["AsOfStore", "GraphState", "as_of", "state_as_of", "topology_of"]
 
@@ -116,12 +118,12 @@ def state_as_of(store: GraphStore, at: datetime) -> GraphState:
 
 def _number(value: Any) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if ok else np.nan
+    return float(value) if ok else NAN
 
 
 def _last_seen(doc: dict[str, Any]) -> float:
     seen = doc.get("last_seen") or {}
-    return max((datetime.fromisoformat(t).timestamp() for t in seen.values()), default=np.nan)
+    return max((datetime.fromisoformat(t).timestamp() for t in seen.values()), default=NAN)
 
 
 def topology_of(
@@ -129,6 +131,10 @@ def topology_of(
 ) -> Topology:
     """The topology snapshot of ``state``'s live CIs and active relationships, read from the
     documents (no model is built)."""
+    import numpy as np
+
+    from cmdb.topology import Topology
+
     docs = [
         state.ci_docs[k]
         for k in sorted(state.live_ids)

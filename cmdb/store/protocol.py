@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,9 @@ from cmdb.model import (
     Release,
 )
 from cmdb.registry import Registry
-from cmdb.topology import Topology
+
+if TYPE_CHECKING:  # numpy loads only when a snapshot is built or read
+    from cmdb.topology import Topology
 
 __all__ = ["GraphStore", "Subgraph"]
 

@@ -36,8 +36,10 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cmdb.topology import Topology
+if TYPE_CHECKING:  # numpy loads only when a snapshot is read or written
+    from cmdb.topology import Topology
 
 __all__ = ["SnapshotCache", "SnapshotKey", "schema_of"]
 
@@ -79,6 +81,8 @@ class SnapshotCache:
         except OSError:
             return None
         for name in names:
+            from cmdb.topology import Topology
+
             topo = Topology.load(
                 self.root / name, store_id=key.store_id, version=key.version, tag=key.tag
             )

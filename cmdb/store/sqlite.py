@@ -26,9 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from cmdb.bulk import no_gc
 from cmdb.enums import Criticality, HistoryAction, Lifecycle
@@ -43,8 +41,10 @@ from cmdb.store.snapshots import SnapshotCache, SnapshotKey
 from cmdb.store.sqlite_connect import connect, is_read_only
 from cmdb.store.sqlite_errors import closed_error, map_sqlite_errors, read_only_error
 from cmdb.store.sqlite_writer import Writer, iso, upgrade_identifier_index
-from cmdb.topology import Topology
 from cmdb.validation import validate_batch
+
+if TYPE_CHECKING:  # numpy loads only when a snapshot is built or read
+    from cmdb.topology import Topology
 
 __all__ = ["SQLiteStore"]
 
@@ -487,6 +487,10 @@ class SQLiteStore:
 
     def _build_topology(self) -> tuple[SnapshotKey, Topology]:
         """Read the live graph, and the key it is the snapshot of, in one read transaction."""
+        import numpy as np
+
+        from cmdb.topology import Topology
+
         reg = self.registry
         class_code = {c: i for i, c in enumerate(reg.class_names)}
         type_code = {t: i for i, t in enumerate(reg.rel_type_names)}

@@ -62,3 +62,24 @@ def test_a_mistyped_command_still_gets_a_suggestion(tmp_path):
     r = CliRunner().invoke(app, ["--db", str(tmp_path / "x.db"), "relese", "list"])
     assert r.exit_code == 2
     assert "release" in r.output
+
+
+def test_reading_a_ci_imports_no_numpy_networkx_or_neo4j(tmp_path):
+    db = tmp_path / "c.db"
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from cli.main import app\n"
+        f"db = {str(db)!r}\n"
+        "assert CliRunner().invoke(app, ['--db', db, 'init']).exit_code == 0\n"
+        "r = CliRunner().invoke(app, ['--db', db, 'ci', 'add', 'vm-1', '--class',\n"
+        "    'virtual_machine', '--name', 'VM'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "r = CliRunner().invoke(app, ['--db', db, 'ci', 'show', 'vm-1'])\n"
+        "assert r.exit_code == 0 and 'VM' in r.output, r.output\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [m for m in out if m.split(".")[0] in {"numpy", "networkx", "neo4j"}] == []
