@@ -13,6 +13,8 @@ the Cypher builders, the impact engine's propagation table, audit rules) reads i
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -288,14 +290,21 @@ class Registry:
         return [n for n in spec.recommended if attributes.get(n) in (None, "", [])]
 
 
+@functools.cache
+def _builtin() -> dict[str, Any]:
+    """The built-in registry, parsed once per process by libyaml where PyYAML has it (7× faster
+    than the pure-Python loader). User files keep the pure-Python loader: its error messages
+    name the line the way the tests pin down, and those files are small."""
+    text = resources.files("cmdb").joinpath("registry.yaml").read_text(encoding="utf-8")
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _read(path: Path | None) -> dict[str, Any]:
     where = "built-in registry" if path is None else str(path)
     try:
         if path is None:
-            text = resources.files("cmdb").joinpath("registry.yaml").read_text(encoding="utf-8")
-        else:
-            text = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
+            return copy.deepcopy(_builtin())  # parsed once per process; callers may edit it
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise RegistryError(f"{where}: cannot read registry ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
