@@ -14,12 +14,12 @@ has, so a diff reads in the document's own order.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["FieldChange", "diff_documents"]
+__all__ = ["FieldChange", "diff_documents", "iter_changes"]
 
 
 class FieldChange(BaseModel):
@@ -47,34 +47,53 @@ def diff_documents(
     ``ignore`` names top-level keys to leave out, e.g. ``{"version", "updated_at"}`` when
     comparing the before and after of a history entry.
     """
-    out: list[FieldChange] = []
-    _walk(before or {}, after or {}, "", set(ignore), out)
-    return out
+    return [
+        FieldChange(path=path, before=old, after=new)
+        for path, old, new in iter_changes(before, after, ignore=ignore)
+    ]
+
+
+def iter_changes(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    *,
+    ignore: Collection[str] = (),
+) -> Iterator[tuple[str, Any, Any]]:
+    """:func:`diff_documents` as plain ``(path, before, after)`` tuples, made lazily: a caller
+    that needs only the first few (or whether there is any) stops early and builds no model.
+
+    >>> next(iter_changes({"a": 1, "b": 2}, {"a": 1, "b": 3}))
+    ('b', 2, 3)
+    """
+    return _walk(before or {}, after or {}, "", frozenset(ignore))
 
 
 def _walk(
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    prefix: str,
-    ignore: set[str],
-    out: list[FieldChange],
-) -> None:
-    keys = list(before) + [k for k in after if k not in before]
-    for key in keys:
-        if not prefix and key in ignore:
+    before: Mapping[str, Any], after: Mapping[str, Any], prefix: str, ignore: frozenset[str]
+) -> Iterator[tuple[str, Any, Any]]:
+    """The changes in ``before``'s key order, then the keys only ``after`` has; ``ignore``
+    applies to the top level only (nested calls pass an empty set)."""
+    for key, old in before.items():
+        if key in ignore:
             continue
-        old, new = before.get(key), after.get(key)
-        if old == new:  # the common case, and a deep comparison in C
-            continue
-        path = f"{prefix}{key}"
-        if _is_map(old) and _is_map(new):
-            _walk(old, new, f"{path}.", ignore, out)
-        elif _is_map(old) and new is None:
-            _walk(old, {}, f"{path}.", ignore, out)
-        elif old is None and _is_map(new):
-            _walk({}, new, f"{path}.", ignore, out)
-        else:
-            out.append(FieldChange(path=path, before=old, after=new))
+        new = after.get(key)
+        if old != new:  # the common case is equal, and a deep comparison in C
+            yield from _field(f"{prefix}{key}", old, new)
+    for key, new in after.items():
+        if new is not None and key not in before and key not in ignore:
+            yield from _field(f"{prefix}{key}", None, new)
+
+
+def _field(path: str, old: Any, new: Any) -> Iterator[tuple[str, Any, Any]]:
+    none: frozenset[str] = frozenset()
+    if _is_map(old) and _is_map(new):
+        yield from _walk(old, new, f"{path}.", none)
+    elif _is_map(old) and new is None:
+        yield from _walk(old, {}, f"{path}.", none)
+    elif old is None and _is_map(new):
+        yield from _walk({}, new, f"{path}.", none)
+    else:
+        yield path, old, new
 
 
 def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:

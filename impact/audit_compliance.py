@@ -17,12 +17,15 @@ Assumptions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cmdb.diff import diff_documents
+from cmdb.diff import iter_changes
 from cmdb.filters import HistoryFilter
 from cmdb.history import iter_history
 from cmdb.model import Change, HistoryEntry
@@ -34,18 +37,23 @@ if TYPE_CHECKING:
 
 __all__ = ["RULES"]
 
+_PAGE = 20_000
+"""History entries read at a time: fewer, larger pages than the default (memory stays bounded)."""
+
 
 def missing_owner(data: AuditData) -> Iterator[Hit]:
-    statuses, exempt = set(data.config.ownership.statuses), data.config.ownership.exempt
+    statuses = set(data.config.ownership.statuses)
+    exempt = data.classes_of(data.config.ownership.exempt)
     for ci in data.cis:
-        if ci.status in statuses and not ci.owner and not data.is_a(ci.ci_class, exempt):
+        if ci.status in statuses and not ci.owner and ci.ci_class not in exempt:
             yield ci.id, None, f"{ci.status.value} CI without an owner"
 
 
 def missing_support_group(data: AuditData) -> Iterator[Hit]:
-    statuses, exempt = set(data.config.ownership.statuses), data.config.ownership.exempt
+    statuses = set(data.config.ownership.statuses)
+    exempt = data.classes_of(data.config.ownership.exempt)
     for ci in data.cis:
-        if ci.status in statuses and not ci.support_group and not data.is_a(ci.ci_class, exempt):
+        if ci.status in statuses and not ci.support_group and ci.ci_class not in exempt:
             yield ci.id, None, f"{ci.status.value} CI without a support group"
 
 
@@ -59,15 +67,17 @@ def service_without_sla(data: AuditData) -> Iterator[Hit]:
     covered &= agreements[topo.class_code[topo.dst]] if agreements.size else covered
     has = np.zeros(topo.n, dtype=bool)
     has[topo.src[covered]] = True
+    services = data.classes_of(spec.services)
     for ci in data.cis:
-        if data.is_a(ci.ci_class, spec.services) and not has[topo.index(ci.id)]:
+        if ci.ci_class in services and not has[topo.index(ci.id)]:
             yield ci.id, None, "covered by no SLA (no covered_by to an agreement)"
 
 
 def sla_without_target(data: AuditData) -> Iterator[Hit]:
     spec = data.config.sla
+    agreements = data.classes_of(spec.agreements)
     for ci in data.cis:
-        if data.is_a(ci.ci_class, spec.agreements):
+        if ci.ci_class in agreements:
             value = ci.attributes.get(spec.target)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 yield ci.id, None, f"no {spec.target}"
@@ -76,8 +86,9 @@ def sla_without_target(data: AuditData) -> Iterator[Hit]:
 def critical_service_spof(data: AuditData) -> Iterator[Hit]:
     topo = data.topology
     floor = data.config.spof.min_criticality.rank
+    services = {c for c in data.live_classes if data.category(c) == "service"}
     for ci in data.cis:
-        if data.category(ci.ci_class) != "service" or ci.criticality.rank < floor:
+        if ci.ci_class not in services or ci.criticality.rank < floor:
             continue
         points = single_points_of_failure(topo, ci.id)
         if points:
@@ -117,8 +128,9 @@ def impact_orphan(data: AuditData) -> Iterator[Hit]:
     reached = _reaches(topo, topo.category_mask("service", "customer"))
     wanted = set(spec.categories)
     statuses = set(spec.statuses)
+    checked = {c for c in data.live_classes if data.category(c) in wanted}
     for ci in data.cis:
-        if ci.status not in statuses or data.category(ci.ci_class) not in wanted:
+        if ci.status not in statuses or ci.ci_class not in checked:
             continue
         if not reached[topo.index(ci.id)]:
             yield ci.id, None, "its failure reaches no service and no customer"
@@ -131,35 +143,47 @@ def _cis_of(entry: HistoryEntry) -> tuple[str, ...]:
     return (entry.entity_id,)
 
 
-def _covered(entry: HistoryEntry, changes: list[Change]) -> bool:
-    cis = set(_cis_of(entry))
+Windows = dict[str, list[tuple[datetime, datetime]]]
+"""The windows of the authorizing changes, by CI in their scope."""
+
+
+def _windows(changes: Iterable[Change]) -> Windows:
+    by_ci: Windows = defaultdict(list)
     for c in changes:
-        if c.window_start is None or c.window_end is None:
-            continue
-        if c.window_start <= entry.at <= c.window_end and cis & set(c.ci_ids):
-            return True
-    return False
+        if c.window_start is not None and c.window_end is not None:
+            for ci_id in set(c.ci_ids):
+                by_ci[ci_id].append((c.window_start, c.window_end))
+    return by_ci
+
+
+def _covered(at: datetime, cis: tuple[str, ...], windows: Windows) -> bool:
+    return any(start <= at <= end for ci in cis for start, end in windows.get(ci, ()))
 
 
 def unauthorized_change(data: AuditData) -> Iterator[Hit]:
     spec = data.config.unauthorized_change
     actions = set(spec.actions)
-    ignore = set(spec.ignore_fields)
+    ignore = frozenset(spec.ignore_fields)
     authorizing = set(spec.authorizing_statuses)
-    changes = [c for c in data.changes if c.status in authorizing]
+    windows = _windows(c for c in data.changes if c.status in authorizing)
     for entity in ("ci", "relationship"):
         flt = HistoryFilter(
             entity=entity, since=data.since, until=data.now, actions=tuple(sorted(actions))
         )
-        for entry in iter_history(data.store, flt):
-            diff = diff_documents(entry.before, entry.after, ignore=ignore)
-            if not diff or _covered(entry, changes):
+        for entry in iter_history(data.store, flt, page=_PAGE):
+            cis = _cis_of(entry)
+            if windows and _covered(entry.at, cis, windows):  # decided first: the rest is diffed
                 continue
-            fields = ", ".join(c.path for c in diff[:4]) + (", ..." if len(diff) > 4 else "")
+            paths = [
+                p for p, _, _ in islice(iter_changes(entry.before, entry.after, ignore=ignore), 5)
+            ]
+            if not paths:
+                continue
+            fields = ", ".join(paths[:4]) + (", ..." if len(paths) > 4 else "")
             record = f" naming {entry.change_id}" if entry.change_id else ""
             rel = entry.entity_id if entity == "relationship" else None
             yield (
-                _cis_of(entry)[0],
+                cis[0],
                 rel,
                 (
                     f"{entry.action.value} of {fields} at {entry.at:%Y-%m-%d %H:%M} by "

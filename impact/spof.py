@@ -11,7 +11,7 @@ search runs on that subgraph alone. Candidates are tried nearest first; since a 
 takes down a known single point of failure takes the service down too, each trial stops as soon
 as it reaches the service or one already found.
 
->>> from cmdb.topology import Topology
+>>> from cmdb.topology import CSR, Topology
 >>> t = Topology.build(
 ...     version=1, class_names=("business_service", "cluster", "database", "switch"),
 ...     rel_type_names=("depends_on", "member_of"), propagation=("to_source", "membership"),
@@ -24,11 +24,12 @@ as it reaches the service or one already found.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cmdb.topology import Topology
+from cmdb.topology import CSR, Topology
 from impact.depends import depends_on
 from impact.propagation import prepare
 
@@ -44,9 +45,45 @@ class SinglePoint:
     path: tuple[str, ...]
 
 
+class _Rows(dict[int, list[int]]):
+    """The rows of a CSR as Python lists, each made on first use and kept with the snapshot:
+    services share most of their closures, and cutting a service's subgraph from lists is
+    much faster than from array rows. Only rows some closure needed are held."""
+
+    def __init__(self, csr: CSR) -> None:
+        super().__init__()
+        self.csr = csr
+
+    def __missing__(self, x: int) -> list[int]:
+        row = self[x] = self.csr.row(x).tolist()
+        return row
+
+
+@dataclass(frozen=True, eq=False)
+class _Lists:
+    """Row ``x`` of ``dependents``: who a failure of ``x`` hits directly; of ``groups``: the
+    groups ``x`` counts in; of ``members``: the members of group ``x``."""
+
+    dependents: _Rows
+    groups: _Rows
+    members: _Rows
+
+
+_LISTS: weakref.WeakKeyDictionary[Topology, _Lists] = weakref.WeakKeyDictionary()
+
+
+def _lists(topo: Topology) -> _Lists:
+    found = _LISTS.get(topo)
+    if found is None:
+        p = prepare(topo)
+        found = _LISTS[topo] = _Lists(_Rows(p.dependents), _Rows(p.groups), _Rows(p.members))
+    return found
+
+
 def _down_closure(seeds, dependents, groups, slack, state, stop) -> bool:
     """Spread "down" from ``seeds`` over ``state`` (a set, updated in place) with per-group
-    counters; True as soon as a node in ``stop`` goes down."""
+    counters; True as soon as a node in ``stop`` goes down. The answer does not depend on the
+    order in which nodes are visited: everything reachable is visited unless a stop is."""
     counts: dict[int, int] = {}
     queue = deque(x for x in seeds if x not in state)
     state.update(queue)
@@ -54,11 +91,11 @@ def _down_closure(seeds, dependents, groups, slack, state, stop) -> bool:
         x = queue.popleft()
         if x in stop:
             return True
-        for y in dependents.get(x, ()):
+        for y in dependents[x]:
             if y not in state:
                 state.add(y)
                 queue.append(y)
-        for g in groups.get(x, ()):
+        for g in groups[x]:
             counts[g] = counts.get(g, 0) + 1
             if g not in state and counts[g] > slack[g]:
                 state.add(g)
@@ -79,10 +116,12 @@ def single_points_of_failure(
     root = topo.index(service)
     closure = [root, *deps.nodes.tolist()]
     inside = set(closure)
-    p = prepare(topo)
-    # the closure subgraph: who a failure reaches directly, and the groups each node counts in
-    dependents = {x: [y for y in p.dependents.row(x).tolist() if y in inside] for x in closure}
-    groups = {x: [g for g in p.groups.row(x).tolist() if g in inside] for x in closure}
+    p, rows = prepare(topo), _lists(topo)
+    # the closure subgraph (nothing outside it can take the service down): who a failure
+    # reaches directly (a set made in C: a hub's row has thousands, a few of them inside),
+    # and the groups each node counts in (a list: a member counts once per membership)
+    dependents = {x: inside.intersection(rows.dependents[x]) for x in closure}
+    groups = {x: [g for g in rows.groups[x] if g in inside] for x in closure}
     slack = {x: int(p.slack[x]) for x in closure if topo.is_group[x]}
     base: set[int] = set()
     out = [i for i in (topo.index(c) for c in assume_down) if i in inside]
@@ -91,15 +130,21 @@ def single_points_of_failure(
     if root in base:
         return ()
     # base counts are folded in by starting every trial from the base state
-    base_counts = {g: sum(1 for m in p.members.row(g).tolist() if m in base) for g in slack}
-    shifted = {g: s - base_counts[g] for g, s in slack.items()}
-    found: set[int] = set()
+    shifted = dict(slack)
+    if base:
+        for g in shifted:
+            shifted[g] -= sum(1 for m in rows.members[g] if m in base)
+    stop = {root}  # the service, and every single point found so far
     order = []
     for c in closure[1:]:
         if c in base:
             continue
-        state = set(base)
-        if _down_closure([c], dependents, groups, shifted, state, found | {root}):
-            found.add(c)
+        # most trials end at the first step: a direct dependent is the service or a single
+        # point already found (stop nodes are never in the base), or nothing to spread to
+        if not stop.isdisjoint(dependents[c]) or (
+            (dependents[c] or groups[c])
+            and _down_closure([c], dependents, groups, shifted, set(base), stop)
+        ):
+            stop.add(c)
             order.append(c)
     return tuple(SinglePoint(topo.ids[i], topo.class_of(i), deps.path(topo.ids[i])) for i in order)
