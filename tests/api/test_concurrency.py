@@ -8,24 +8,16 @@ lost update), incident ids are distinct and their number exact, and nothing answ
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 
 from cmdb.enums import Role
+from tests.served import served
 
-ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
 CIS_EACH = 8
 INCIDENTS_EACH = 3
@@ -34,72 +26,15 @@ SHARED = "conc/shared-counter"
 MAX_TRIES = 200
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_command(db: Path, port: int, workers: int) -> list[str]:
-    """``cmdb serve`` where the CLI has it, else uvicorn on the same factory."""
-    if importlib.util.find_spec("cli.serve") is not None:
-        cmdb = Path(sys.executable).with_name("cmdb")
-        return [str(cmdb), "--db", str(db), "serve", "--port", str(port), "--workers", str(workers)]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "api.app:create_app_from_env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-
-
 @pytest.fixture
 def server(_demo_template, tmp_path):
-    """A served copy of the demo store: (base URL, keys, log file)."""
+    """A served copy of the demo store, two workers: (base URL, keys, log file)."""
     template, keys = _demo_template
     db = tmp_path / "cmdb.db"
     shutil.copyfile(template, db)
-    port = free_port()
     log = tmp_path / "server.log"
-    env = {**os.environ, "CMDB_DB": str(db)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            server_command(db, port, 2),
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}: {log.read_text()}")
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer within 60 s: {log.read_text()}")
-            time.sleep(0.2)
+    with served(db, log, workers=2) as base:
         yield base, keys, log
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _increment(c: httpx.Client, statuses: Counter) -> int:
