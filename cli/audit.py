@@ -99,24 +99,31 @@ def audit(
     ci_class: ClassOpt = None,
     config: ConfigOpt = None,
     since: SinceOpt = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Findings listed per rule in the table (0: all; the other formats list all).",
+        ),
+    ] = 20,
 ) -> None:
     """Audit the CMDB: findings (CI, rule, why) and scores per dimension, class and overall."""
     if ctx.invoked_subcommand is not None:
         return
     result, _ = _audit(ctx, rule, skip_rule, ci_class, config, since)
     if fmt is AuditFormat.JSON:
-        output.emit_json(result.to_json())
+        output.emit_model(result)
     elif fmt is AuditFormat.MARKDOWN:
         output.emit_text(to_markdown(result))
     elif fmt is AuditFormat.JUNIT:
         output.emit_text(to_junit(result, fail_under=fail_under))
     else:
-        _table(result)
+        _table(result, limit)
     if fail_under is not None and result.scores.overall < fail_under:
         raise typer.Exit(1)
 
 
-def _table(result: AuditResult) -> None:
+def _table(result: AuditResult, limit: int) -> None:
     s = result.scores
     output.emit_line(
         f"overall {s.overall:.1f} / 100 ("
@@ -131,21 +138,26 @@ def _table(result: AuditResult) -> None:
         ["rule", "dimension", "findings"],
         title="Rules",
     )
-    if result.findings:
-        output.emit_table(
-            [
-                {
-                    "rule": f.rule,
-                    "ci": f.relationship or f.ci,
-                    "class": f.ci_class,
-                    "why": f.why,
-                }
-                for f in result.findings
-            ],
-            ["rule", "ci", "class", "why"],
-            title="Findings",
-            caption=f"{len(result.findings)} findings",
+    if not result.findings:
+        return
+    # findings come grouped by rule: the first ``limit`` of each (a table of 300k rows would
+    # take minutes to lay out and nobody reads it; JSON, Markdown and JUnit list them all)
+    listed: list[dict] = []
+    seen: dict[str, int] = {}
+    for f in result.findings:
+        seen[f.rule] = seen.get(f.rule, 0) + 1
+        if not limit or seen[f.rule] <= limit:
+            listed.append(
+                {"rule": f.rule, "ci": f.relationship or f.ci, "class": f.ci_class, "why": f.why}
+            )
+    shown = len(listed)
+    caption = f"{len(result.findings)} findings"
+    if shown < len(result.findings):
+        caption = (
+            f"{shown} of {len(result.findings)} findings, the first {limit} of each rule "
+            "(--limit 0 lists all; --format json gives every finding)"
         )
+    output.emit_table(listed, ["rule", "ci", "class", "why"], title="Findings", caption=caption)
 
 
 @app.command("report")

@@ -3,6 +3,8 @@ codes (0 pass, 1 below --fail-under, 2 usage error, 3 store unreachable)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import xml.etree.ElementTree as ET
 
@@ -36,6 +38,30 @@ class TestAudit:
     def test_table(self, demo):
         out = demo("audit").stdout
         assert out.startswith("overall ") and "missing_owner" in out
+
+    def test_table_lists_the_first_findings_of_each_rule(self, demo):
+        everything = as_json(demo("audit", "-f", "json"))
+        counts, total = everything["counts"], len(everything["findings"])
+        out = demo("audit", "--limit", "1").stdout
+        shown = sum(min(n, 1) for n in counts.values())
+        assert shown < total
+        assert f"{shown} of {total} findings, the first 1 of each rule" in " ".join(out.split())
+        out = demo("audit", "--limit", "0").stdout
+        assert f"{total} findings" in out and " of " not in out.splitlines()[-1]
+        for f in everything["findings"]:
+            assert f["ci"] in out or (f["relationship"] or "")[:10] in out
+
+    def test_json_text_is_that_of_the_dump(self, demo):
+        from cli.output import emit_json, emit_model
+        from impact.audit import AuditResult
+
+        text = demo("audit", "-f", "json").stdout
+        result = AuditResult.model_validate_json(text)
+        for emit, arg in ((emit_json, result.to_json()), (emit_model, result)):
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                emit(arg)
+            assert buf.getvalue() == text
 
     def test_markdown(self, demo):
         assert demo("audit", "-f", "markdown").stdout.startswith("# CMDB audit: ")
