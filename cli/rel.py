@@ -19,6 +19,9 @@ from cmdb.validation import pydantic_error
 from cmdb.values import parse_attributes, split_assignments
 from cmdb.views import list_relationships
 
+TABLE_LIMIT = 500
+"""Relationships a table lists when no ``--limit`` is given."""
+
 app = typer.Typer(no_args_is_help=True)
 
 Source = Annotated[str, typer.Argument(metavar="SOURCE")]
@@ -58,29 +61,39 @@ def list_(
     target: str | None = None,
     rel_type: Annotated[list[str] | None, typer.Option("--type", "-t")] = None,
     include_retired: bool = False,
-    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help=f"At most this many (a table shows {TABLE_LIMIT} unless told; JSON all)."
+        ),
+    ] = None,
     fmt: FormatOpt = Format.TABLE,
     at: AsOfOpt = None,
 ) -> None:
     """List relationships."""
+    # a table of a hub's 20k relationships helps nobody: the first TABLE_LIMIT, and a hint
+    capped = limit is None and fmt is not Format.JSON
     flt = RelFilter(
         ci=ci,
         source=source,
         target=target,
         types=tuple(rel_type or ()),
         include_retired=include_retired,
-        limit=limit,
+        limit=TABLE_LIMIT + 1 if capped else limit,
     )
     store = as_of(get_state(ctx).store, at)
     rels = [r.to_json() for r in list_relationships(store, flt, type_field="--type")]
     if fmt is Format.JSON:
         output.emit_json(rels)
-    else:
-        output.emit_table(
-            rels,
-            ["source", "type", "target", "status", "attributes"],
-            caption=f"{len(rels)} relationships",
+        return
+    caption = f"{len(rels)} relationships"
+    if capped and len(rels) > TABLE_LIMIT:
+        rels = rels[:TABLE_LIMIT]
+        caption = (
+            f"the first {TABLE_LIMIT} relationships; more exist (--limit N, or --format json "
+            "for all; cmdb ci show counts them by type)"
         )
+    output.emit_table(rels, ["source", "type", "target", "status", "attributes"], caption=caption)
 
 
 @app.command("remove")

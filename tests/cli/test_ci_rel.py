@@ -215,6 +215,22 @@ class TestRel:
         retired = json.loads(cmdb("rel", "list", "--include-retired", "-f", "json").stdout)
         assert retired[0]["status"] == "retired"
 
+    def test_a_table_lists_the_first_rows_and_says_more_exist(self, tmp_path, monkeypatch):
+        import cli.rel
+        from tests.cli.conftest import Cmdb
+
+        monkeypatch.setattr(cli.rel, "TABLE_LIMIT", 2)
+        demo = Cmdb(tmp_path / "demo.db")
+        demo("demo")
+        every = json.loads(demo("rel", "list", "--ci", "sw-dc-acc-05", "-f", "json").stdout)
+        assert len(every) > 2
+        table = " ".join(demo("rel", "list", "--ci", "sw-dc-acc-05").stdout.split())
+        assert "the first 2 relationships; more exist" in table
+        shown = [r for r in every if r["source"] in table and r["target"] in table]
+        assert len(shown) >= 2
+        table = " ".join(demo("rel", "list", "--ci", "sw-dc-acc-05", "--limit", "3").stdout.split())
+        assert "3 relationships" in table and "more exist" not in table
+
 
 class TestAdmin:
     def test_init_reports_the_store(self, cmdb):
