@@ -145,8 +145,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "cli.admin",
         "Generate a realistic layered enterprise topology of N CIs into the store.",
     ),
-    "import": ("cli.transfer", "Import a file as one batch: all of it or nothing."),
-    "export": ("cli.transfer", "Export the graph (and, in JSON, the ITSM records)."),
+    "import": (
+        "cli.transfer",
+        "Import a file as one batch: all of it or nothing (or, with --chunked N, in batches).",
+    ),
+    "export": (
+        "cli.transfer",
+        "Export the graph (and, in JSON and JSON Lines, the ITSM records), streamed.",
+    ),
     "history": (
         "cli.history",
         "Every change to CI and its relationships: when, what, who (or which discovery run), "
@@ -189,6 +195,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "release": (
         "cli.release",
         "Releases: group changes, list and show them, and assess one as a whole.",
+    ),
+    "neo4j": (
+        "cli.neo4j_admin",
+        "Neo4j administration: the first load of a large estate through neo4j-admin.",
     ),
 }
 

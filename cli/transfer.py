@@ -1,7 +1,15 @@
-"""Import and export: `cmdb import FILE` and `cmdb export`, as JSON, CSV or GraphML."""
+"""Import and export: `cmdb import FILE` and `cmdb export`, as JSON, JSON Lines, CSV or GraphML.
+
+An export is streamed: read from the store page by page and written as it is read, to stdout or
+to ``--output FILE`` (through a temporary file beside it, renamed when complete, so a failed
+export leaves no partial file).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +19,10 @@ from cli import output
 from cli.options import ChangeOpt
 from cli.state import get_state
 from cmdb.errors import CMDBError
+from cmdb.export_stream import Export
+from cmdb.import_chunked import ChunkedResult, import_chunked
 from cmdb.model import BatchResult
-from cmdb.transfer import FileFormat, ImportPlan, check_file, export_text, import_file
+from cmdb.transfer import FileFormat, ImportPlan, check_file, import_file
 
 __all__ = ["register"]
 
@@ -28,7 +38,9 @@ OutFormatOpt = Annotated[
 
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="JSON, CSV or GraphML file.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="JSON, JSON Lines, CSV or GraphML file.")
+    ],
     fmt: InFormatOpt = None,
     change: ChangeOpt = None,
     dry_run: Annotated[
@@ -48,14 +60,49 @@ def import_(
     show: Annotated[
         int, typer.Option("--show", min=0, help="With --dry-run: how many field changes to list.")
     ] = 20,
+    chunked: Annotated[
+        int | None,
+        typer.Option(
+            "--chunked",
+            min=1,
+            metavar="N",
+            help="Apply batches of N items, each atomic (CIs, then relationships, then "
+            "records): bounded memory, but a bad item stops the import with the batches "
+            "before it applied (the file is parsed fully first).",
+        ),
+    ] = None,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk",
+            help="Large loads on Neo4j: keep the history of what the import creates as one "
+            "summary per batch (read back as the same entries); other stores ignore it.",
+        ),
+    ] = False,
 ) -> None:
-    """Import a file as one batch: all of it or nothing.
+    """Import a file as one batch: all of it or nothing (or, with --chunked N, in batches).
 
     The file sets the fields (columns, JSON keys) it gives and keeps the others, unless
     --replace.
     """
     state = get_state(ctx)
     fmt_name = fmt.value if fmt else None
+    if chunked is not None:
+        if bulk:
+            raise typer.BadParameter("not available with --chunked yet", param_hint="--bulk")
+        if dry_run:
+            raise typer.BadParameter("a dry run is never chunked", param_hint="--chunked")
+        done = import_chunked(
+            state.open(create=True),
+            file,
+            chunk_size=chunked,
+            actor=state.actor,
+            change_id=change,
+            format=fmt_name,
+            replace=replace,
+        )
+        output.emit_line(f"imported {file} in {_batches(done)}: {_counts(done)}")
+        return
     if not dry_run:
         result = import_file(
             state.open(create=True),
@@ -64,6 +111,7 @@ def import_(
             change_id=change,
             format=fmt_name,
             replace=replace,
+            bulk=bulk,
         )
         output.emit_line(f"imported {file}: {_counts(result)}")
         return
@@ -73,7 +121,11 @@ def import_(
         output.emit_line(f"  {line}")
 
 
-def _counts(result: BatchResult | ImportPlan) -> str:
+def _batches(done: ChunkedResult) -> str:
+    return f"{done.batches} batch{'es' if done.batches != 1 else ''} ({done.items:,} items)"
+
+
+def _counts(result: BatchResult | ImportPlan | ChunkedResult) -> str:
     return (
         f"{result.created} created, {result.updated} updated, {result.retired} retired, "
         f"{result.unchanged} unchanged"
@@ -93,7 +145,7 @@ def export(
         bool, typer.Option("--include-retired", help="Also retired CIs and relationships.")
     ] = False,
 ) -> None:
-    """Export the graph (and, in JSON, the ITSM records)."""
+    """Export the graph (and, in JSON and JSON Lines, the ITSM records), streamed."""
     if fmt is None:
         suffix = out.suffix.lstrip(".").lower() if out else ""
         fmt = FileFormat(suffix) if suffix in FileFormat._value2member_map_ else FileFormat.JSON
@@ -101,17 +153,35 @@ def export(
         raise typer.BadParameter("only CSV exports take --what", param_hint="--what")
     if what not in (None, "cis", "relationships"):
         raise typer.BadParameter("use cis or relationships", param_hint="--what")
-    text = export_text(
+    chunks = Export(
         get_state(ctx).store, format=fmt.value, what=what or "cis", include_retired=include_retired
     )
     if out is None:
-        output.emit_text(text)
+        output.emit_chunks(chunks)
         return
+    _write_file(out, chunks)
+    output.info(f"exported {chunks.items:,} items to {out}")
+
+
+def _write_file(out: Path, chunks: Export) -> None:
+    """Stream ``chunks`` into a temporary file beside ``out``, then rename it to ``out``."""
     try:
-        out.write_text(text, encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     except OSError as exc:
         raise CMDBError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    output.info(f"exported to {out}")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain write would create it, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise CMDBError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def register(app: typer.Typer) -> None:

@@ -206,7 +206,9 @@ class AsOfStore:
         self.state = state_as_of(store, self.at)
         self._topology: Topology | None = None
 
-    def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
+    def apply(
+        self, batch: Batch, *, actor: str, change_id: str | None = None, bulk: bool = False
+    ) -> BatchResult:
         raise StoreError(f"the store at {self.uri} as of {self.at.isoformat()} is read-only")
 
     def get_ci(self, ci_id: str) -> CI:
@@ -230,6 +232,8 @@ class AsOfStore:
         out = []
         for key, doc in sorted(self.state.rel_docs.items()):
             source, rel_type, target = key
+            if flt.after is not None and key <= tuple(flt.after):  # the paging cursor
+                continue
             if flt.source is not None and source != flt.source:
                 continue
             if flt.target is not None and target != flt.target:

@@ -6,8 +6,8 @@ by the readers of :mod:`cmdb.transfer` with ``name`` (default ``body``) where a 
 stand in their messages, so an error still names the line (``body:3: invalid JSON ...``) or the
 item (``body: cis[0] 'srv-9': field 'class' ...``). An import is one batch, applied atomically;
 a dry run validates against the store, plans field by field and writes nothing. An export is
-the text ``cmdb export`` writes, except that API keys (records holding the hash of a secret) are
-left out unless asked for, since a reader may export.
+the text ``cmdb export`` writes (never with API keys: records holding the hash of a secret),
+given in chunks as it is read from the store page by page (:func:`export_stream`).
 
 >>> from cmdb.store import open_store
 >>> from cmdb.settings import Settings
@@ -31,7 +31,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from cmdb import transfer
+from cmdb.bulk import no_gc
 from cmdb.errors import ImportFormatError, ValidationError
+from cmdb.export_stream import Export
 from cmdb.filters import CIFilter
 from cmdb.import_plan import ItemChange, Parsed, plan_batch, stored_for
 from cmdb.registry import Registry
@@ -39,7 +41,7 @@ from cmdb.store.protocol import GraphStore
 from cmdb.transfer import FileFormat
 from cmdb.validation import validate_batch
 
-__all__ = ["ImportOutcome", "export_document", "import_data", "parse_format"]
+__all__ = ["ImportOutcome", "export_document", "export_stream", "import_data", "parse_format"]
 
 _CSV_PARTS = ("cis", "relationships")
 
@@ -73,13 +75,15 @@ def parse_format(name: str | FileFormat, *, field: str = "format") -> FileFormat
         return FileFormat(name)
     except ValueError:
         raise ValidationError(
-            f"unknown format '{name}': use json, csv or graphml", field=field
+            f"unknown format '{name}': use json, jsonl, csv or graphml", field=field
         ) from None
 
 
 def _parse(data: bytes, fmt: FileFormat, name: Path, registry: Registry) -> Parsed:
     if fmt is FileFormat.GRAPHML:
         return transfer._parse_graphml(name, data)
+    if fmt is FileFormat.JSONL:
+        return transfer.parse_jsonl(name, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -105,9 +109,10 @@ def import_data(
     ``dry_run`` validate it and plan it without writing. The file sets the fields it gives and
     keeps the others unless ``replace`` (see :mod:`cmdb.transfer`)."""
     fmt, path = parse_format(format), Path(name)
-    parsed = _parse(data, fmt, path, store.registry)
-    cis, rels = stored_for(store, parsed)
-    batch = transfer._batch(store, parsed, replace, cis, rels)
+    with no_gc():  # many surviving objects: see cmdb.bulk
+        parsed = _parse(data, fmt, path, store.registry)
+        cis, rels = stored_for(store, parsed)
+        batch = transfer._batch(store, parsed, replace, cis, rels)
     try:
         if dry_run:
             validate_batch(batch, store.registry, lambda ids: _classes(store, ids))
@@ -145,10 +150,22 @@ def export_document(
     what: str | None = None,
     include_retired: bool = False,
 ) -> str:
-    """The export in ``format``: JSON holds the CIs, relationships and records (never API
-    keys); CSV holds one table, ``what`` = ``cis`` (default) or ``relationships``; GraphML
-    holds the graph. :class:`ValidationError` for a ``what`` that is not CSV's, or an unknown
-    format."""
+    """The export in ``format`` as one text (:func:`export_stream` gives it in chunks): JSON
+    and JSON Lines hold the CIs, relationships and records (never API keys); CSV holds one
+    table, ``what`` = ``cis`` (default) or ``relationships``; GraphML holds the graph.
+    :class:`ValidationError` for a ``what`` that is not CSV's, or an unknown format."""
+    return "".join(export_stream(store, format=format, what=what, include_retired=include_retired))
+
+
+def export_stream(
+    store: GraphStore,
+    *,
+    format: str | FileFormat = FileFormat.JSON,
+    what: str | None = None,
+    include_retired: bool = False,
+) -> Export:
+    """The export as an iterable of text chunks, read from the store page by page as it is
+    iterated; the arguments are checked now (:class:`ValidationError`), before any text."""
     fmt = parse_format(format)
     if what is not None and fmt is not FileFormat.CSV:
         raise ValidationError("only CSV exports take 'what' (cis or relationships)", field="what")
@@ -156,6 +173,4 @@ def export_document(
         raise ValidationError(
             f"cannot export '{what}' as CSV: use cis or relationships", field="what"
         )
-    return transfer.export_text(
-        store, format=fmt.value, what=what or "cis", include_retired=include_retired
-    )
+    return Export(store, format=fmt.value, what=what or "cis", include_retired=include_retired)

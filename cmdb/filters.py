@@ -55,6 +55,14 @@ class RelFilter(_Filter):
     types: tuple[str, ...] = ()
     include_retired: bool = False
     limit: int | None = Field(default=None, ge=1)
+    after: tuple[str, str, str] | None = None
+    """A cursor: only relationships whose ``(source, type, target)`` key sorts after this one
+    (the key of the last relationship of the page before), so ``limit`` pages through them in
+    key order without skipping or repeating under writes.
+
+    >>> RelFilter(after=("app-1", "runs_on", "srv-1"), limit=500).after
+    ('app-1', 'runs_on', 'srv-1')
+    """
 
 
 class RecordFilter(_Filter):

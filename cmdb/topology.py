@@ -49,7 +49,7 @@ from cmdb.errors import NotFoundError
 
 __all__ = ["CSR", "Topology"]
 
-_FORMAT = 3
+_FORMAT = 4
 MANIFEST = "manifest.json"
 _NODE_ARRAYS = {
     "class_code": np.int16,
@@ -106,7 +106,10 @@ class Topology:
 
     ``version`` is the store's *graph version* it was built at: it moves only with writes that
     change what a snapshot holds (CIs created or retired, their class, status, criticality,
-    k, availability or last-seen; relationships), not with incidents, changes or a new owner."""
+    k, availability or last-seen; relationships), not with incidents, changes or a new owner.
+    ``seq`` and ``mark`` say which history it reflects, so that a store can bring it up to date
+    from the history written since (:mod:`cmdb.topology_delta`); ``rown`` holds the SQLite
+    store's row numbers, the order its nodes are in (None: the nodes are in id order)."""
 
     version: int
     class_names: tuple[str, ...]
@@ -125,6 +128,9 @@ class Topology:
     rtype: np.ndarray
     class_categories: tuple[str, ...] = ()
     store_id: str = ""
+    seq: int = 0  # the store's last history entry this snapshot reflects (0: unknown)
+    mark: str = ""  # how the store tells this state apart from a diverged copy's ("": unknown)
+    rown: np.ndarray | None = None  # the store's sort key of each node, when not its id
     _csr: dict[str, CSR] = field(default_factory=dict, repr=False)
     _scans: int = field(default=0, repr=False)
 
@@ -149,13 +155,16 @@ class Topology:
         in_service: Iterable[bool] | None = None,
         class_categories: Sequence[str] | None = None,
         store_id: str = "",
+        seq: int = 0,
+        mark: str = "",
+        rown: np.ndarray | None = None,
     ) -> Topology:
         """Make a snapshot from plain sequences. ``criticality`` is the rank (1 low .. 4
         critical, default 2); ``last_seen`` is epoch seconds (NaN: never seen);
         ``availability`` NaN means "use the class default"; ``in_service`` is False for a CI
         not in service yet (lifecycle planned or build; default True); ``class_categories``
         runs parallel to ``class_names`` (default: no category, ``""``); ``store_id`` names the
-        store the snapshot was read from."""
+        store the snapshot was read from; ``seq``, ``mark`` and ``rown``: see the class."""
         n = len(ids)
         categories = (
             tuple(class_categories) if class_categories is not None else (("",) * len(class_names))
@@ -187,6 +196,9 @@ class Topology:
             rtype=np.asarray(list(rtype) if not isinstance(rtype, np.ndarray) else rtype, np.int16),
             class_categories=categories,
             store_id=store_id,
+            seq=seq,
+            mark=mark,
+            rown=None if rown is None else np.asarray(rown, np.int64).reshape(n),
         )
 
     # -- identity ---------------------------------------------------------------------------
@@ -338,6 +350,8 @@ class Topology:
             getattr(self, name)
         arrays = {"ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8)}
         arrays.update((name, getattr(self, name)) for name in _ARRAYS)
+        if self.rown is not None:
+            arrays["rown"] = self.rown
         for name, csr in self._csr.items():
             arrays[f"{name}.indptr"] = csr.indptr
             arrays[f"{name}.indices"] = csr.indices
@@ -355,6 +369,8 @@ class Topology:
                 "format": _FORMAT,
                 "store_id": self.store_id,
                 "version": self.version,
+                "seq": self.seq,
+                "mark": self.mark,
                 "tag": tag,
                 "n": self.n,
                 "m": self.m,
@@ -420,6 +436,8 @@ class Topology:
                 name: arr(name, dt, (n,)) for name, dt in _NODE_ARRAYS.items()
             }
             columns.update((name, arr(name, dt, (m,))) for name, dt in _EDGE_ARRAYS.items())
+            if "rown" in specs:
+                columns["rown"] = arr("rown", np.int64, (n,))
             topo = cls(
                 version=int(man["version"]),
                 class_names=names,
@@ -428,6 +446,8 @@ class Topology:
                 ids=ids,
                 class_categories=categories,
                 store_id=str(man["store_id"]),
+                seq=int(man["seq"]),
+                mark=str(man["mark"]),
                 **columns,
             )
             for name in _CSRS:

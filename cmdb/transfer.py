@@ -1,10 +1,16 @@
-"""Import and export of the graph as JSON, CSV or GraphML files.
+"""Import and export of the graph as JSON, JSON Lines, CSV or GraphML files.
 
 Assumptions: a file is one :class:`~cmdb.model.Batch`, applied atomically, so one bad row leaves
-the store unchanged. Every error names the file and the line (CSV, JSON syntax, XML syntax) or
-the item (``cis[3] 'srv-9'``, ``node 'srv-9'``). Exports hold non-retired CIs and active
-relationships unless asked otherwise; the store-owned fields (``created_at``, ``updated_at``,
-``version``) are never exported, so export then import into an empty store gives the same graph.
+the store unchanged (:mod:`cmdb.import_chunked` applies it in batches instead). Every error names
+the file and the line (CSV, JSON Lines, JSON syntax, XML syntax) or the item (``cis[3] 'srv-9'``,
+``node 'srv-9'``). Exports hold non-retired CIs and active relationships unless asked otherwise;
+the store-owned fields (``created_at``, ``updated_at``, ``version``) are never exported, so export
+then import into an empty store gives the same graph. Exports are written page by page by
+:mod:`cmdb.export_stream`; the ``export_*`` functions here give the same text whole.
+
+JSON Lines: one object a line, its ``kind`` saying what it is: ``ci``, ``relationship``, or the
+kind of a record (``incident``...; the line is then the record). A JSON Lines file is read line by
+line, each line parsed and checked on its own, so the only copy held is the items themselves.
 
 Partial imports. A file sets the fields it gives and keeps the others: a CSV with only
 ``id,class,name,attr.engine`` changes the names and the ``engine`` attribute of stored CIs and
@@ -40,15 +46,27 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 
+from cmdb.bulk import no_gc, parse_document
+from cmdb.enums import RecordKind
 from cmdb.errors import ImportFormatError, ValidationError
-from cmdb.filters import CIFilter, RecordFilter, RelFilter
+from cmdb.export_stream import (
+    CI_COLUMNS,
+    ID_LISTS,
+    ID_SCALARS,
+    export_cis,
+    export_records,
+    iter_relationships,
+    write_export,
+)
+from cmdb.filters import CIFilter
 from cmdb.import_plan import (
     STORE_OWNED,
     ImportPlan,
@@ -58,13 +76,14 @@ from cmdb.import_plan import (
     plan_batch,
     stored_for,
 )
-from cmdb.model import CI, AnyRecord, Batch, BatchResult, Relationship
+from cmdb.model import AnyRecord, Batch, BatchResult
 from cmdb.registry import Registry
 from cmdb.store.protocol import GraphStore
 from cmdb.validation import pydantic_error, validate_batch
 from cmdb.values import declared_type, parse_value
 
 __all__ = [
+    "Entry",
     "FileFormat",
     "ImportPlan",
     "check_file",
@@ -73,34 +92,29 @@ __all__ = [
     "export_json",
     "export_text",
     "import_file",
+    "jsonl_entries",
+    "parse_jsonl",
     "read_file",
+    "write_export",
 ]
 
 
 class FileFormat(StrEnum):
     JSON = "json"
+    JSONL = "jsonl"
     CSV = "csv"
     GRAPHML = "graphml"
 
 
 _STORE_OWNED = STORE_OWNED
 _SECTIONS = ("cis", "relationships", "records")
-_CI_COLUMNS = (
-    "id",
-    "class",
-    "name",
-    "status",
-    "criticality",
-    "owner",
-    "support_group",
-    "description",
-    "min_required",
-)
-_ID_SCALARS = ("serial_number", "fqdn")
-_ID_LISTS = ("hostnames", "ips", "macs", "cloud_ids", "k8s_uids")
+_CI_COLUMNS = CI_COLUMNS
+_ID_SCALARS = ID_SCALARS
+_ID_LISTS = ID_LISTS
 _REL_COLUMNS = ("source", "type", "target", "status")
 _KEPT_WHEN_EMPTY = {"id", "class", "name", "status", "criticality", "source", "type", "target"}
 _RECORD: TypeAdapter = TypeAdapter(AnyRecord)
+_RECORD_KINDS = tuple(k.value for k in RecordKind)
 _ITEM_RE = re.compile(r"^((?:cis|relationships)\[\d+\])(?: '[^']*')?(.*)$")
 
 
@@ -124,17 +138,19 @@ def import_file(
     change_id: str | None = None,
     format: str | None = None,
     replace: bool = False,
+    bulk: bool = False,
 ) -> BatchResult:
     """Read ``path`` and apply it to ``store`` as one batch: all of it or nothing.
 
     The file sets the fields it gives and keeps the others; ``replace`` replaces whole CIs
-    and relationships instead (see the module docstring).
+    and relationships instead (see the module docstring). ``bulk``: see ``GraphStore.apply``.
     """
     path = Path(path)
-    parsed = _parse(path, format, store.registry)
-    batch = _batch(store, parsed, replace)
+    with no_gc():  # hundreds of thousands of surviving objects: see cmdb.bulk
+        parsed = _parse(path, format, store.registry)
+        batch = _batch(store, parsed, replace)
     try:
-        return store.apply(batch, actor=actor, change_id=change_id)
+        return store.apply(batch, actor=actor, change_id=change_id, bulk=bulk)
     except ValidationError as err:
         raise _locate(err, path, parsed.lines) from None
 
@@ -145,9 +161,10 @@ def check_file(
     """Validate ``path`` against ``store`` and say what importing it would do, field by field;
     write nothing."""
     path = Path(path)
-    parsed = _parse(path, format, store.registry)
-    cis, rels = stored_for(store, parsed)
-    batch = _batch(store, parsed, replace, cis, rels)
+    with no_gc():
+        parsed = _parse(path, format, store.registry)
+        cis, rels = stored_for(store, parsed)
+        batch = _batch(store, parsed, replace, cis, rels)
 
     def lookup(ids):
         ids = tuple(ids)
@@ -183,12 +200,14 @@ def _format_of(path: Path, format: str | None) -> FileFormat:
     except ValueError:
         given = f"format '{format}'" if format else f"extension '{path.suffix}'"
         raise ImportFormatError(
-            f"{path}: unknown {given}: use json, csv or graphml (--format)"
+            f"{path}: unknown {given}: use json, jsonl, csv or graphml (--format)"
         ) from None
 
 
 def _parse(path: Path, format: str | None, registry: Registry | None) -> Parsed:
     fmt = _format_of(path, format)
+    if fmt is FileFormat.JSONL:
+        return parse_jsonl(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -256,6 +275,75 @@ def _parse_json(path: Path, text: str) -> Parsed:
                     raise pydantic_error(exc, location=where) from None
             else:
                 getattr(parsed, section).append(Item(item, where))
+    return parsed
+
+
+class Entry(NamedTuple):
+    """One line of a JSON Lines file: its section (``cis``, ``relationships``, ``records``),
+    the item (a record is validated whole), and the line number."""
+
+    section: str
+    item: Item | AnyRecord
+    line: int
+
+
+_JSONL_SECTIONS = {"ci": "cis", "relationship": "relationships"}
+
+
+def jsonl_entries(lines: Iterable[bytes], name: Path) -> Iterator[Entry]:
+    """The entries of a JSON Lines file read line by line (blank lines skipped); an error names
+    the line: ``name:LINE: invalid JSON ...``, ``name:LINE: field 'kind': ...``."""
+    for number, raw in enumerate(lines, 1):
+        where = f"{name}:{number}"
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFormatError(f"{where}: not UTF-8 text") from None
+        text = text.rstrip("\r\n")  # an error at the end of the line is past its last column
+        if not text.strip():
+            continue
+        try:
+            doc = parse_document(text)  # json.loads' values and errors, faster
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(
+                f"{where}: invalid JSON ({exc.msg}, column {exc.colno})"
+            ) from None
+        if not isinstance(doc, dict):
+            raise ValidationError("expected a JSON object", location=where)
+        kind = doc.get("kind")
+        if kind in _JSONL_SECTIONS:
+            del doc["kind"]
+            yield Entry(_JSONL_SECTIONS[kind], Item(doc, where), number)
+        elif isinstance(kind, str) and kind in _RECORD_KINDS:
+            try:
+                yield Entry("records", _RECORD.validate_python(doc), number)
+            except PydanticError as exc:
+                raise pydantic_error(exc, location=where) from None
+        else:
+            shown = (
+                f"'{kind}'" if isinstance(kind, str) else "missing" if kind is None else "not text"
+            )
+            raise ValidationError(
+                f"{shown}: use ci, relationship or a record kind ({', '.join(_RECORD_KINDS)})",
+                field="kind",
+                location=where,
+            )
+
+
+def parse_jsonl(path: Path, data: bytes | None = None) -> Parsed:
+    """A whole JSON Lines file (or ``data``, named ``path`` in errors), one line at a time."""
+    parsed = Parsed()
+    try:
+        with io.BytesIO(data) if data is not None else path.open("rb") as lines:
+            for entry in jsonl_entries(lines, path):
+                if entry.section == "records":
+                    parsed.records.append(entry.item)  # type: ignore[arg-type]
+                    continue
+                items: list[Item] = getattr(parsed, entry.section)
+                parsed.lines[f"{entry.section}[{len(items)}]"] = entry.line
+                items.append(entry.item)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return parsed
 
 
@@ -377,124 +465,42 @@ def _parse_graphml(path: Path, data: bytes) -> Parsed:
     return parsed
 
 
-# -- writing -----------------------------------------------------------------------------------
-def _graph(store: GraphStore, include_retired: bool) -> tuple[list[CI], list[Relationship]]:
-    return (
-        store.find_cis(CIFilter(include_retired=include_retired)),
-        store.find_relationships(RelFilter(include_retired=include_retired)),
-    )
-
-
+# -- writing (streamed: see cmdb.export_stream) -----------------------------------------------
 def export_json(store: GraphStore, *, include_retired: bool = False) -> dict[str, list]:
-    """``{"cis": [...], "relationships": [...], "records": [...]}``, the JSON import shape.
+    """``{"cis": [...], "relationships": [...], "records": [...]}``, the JSON import shape, in
+    memory (for small stores and tests; :func:`write_export` streams it).
 
     Every record is exported except API keys (they belong to the deployment, not to the
     configuration data, and an export file travels); retired CIs that records link to come
     along, so the file imports cleanly into an empty store.
     """
-    cis, rels = _graph(store, include_retired)
-    records = [r for r in store.find_records(RecordFilter()) if r.kind != "api_key"]
-    have = {c.id for c in cis}
-    linked = tuple(sorted({i for r in records for i in r.ci_ids} - have))
-    if linked:
-        cis = sorted(
-            [*cis, *store.find_cis(CIFilter(ids=linked, include_retired=True))], key=lambda c: c.id
-        )
+    records = export_records(store)
+    cis = export_cis(store, records, include_retired=include_retired)
+    rels = iter_relationships(store, include_retired=include_retired)
+    dump = {"mode": "json", "exclude": _STORE_OWNED}
     return {
-        "cis": [c.model_dump(mode="json", by_alias=True, exclude=_STORE_OWNED) for c in cis],
-        "relationships": [r.model_dump(mode="json", exclude=_STORE_OWNED) for r in rels],
-        "records": [r.model_dump(mode="json", exclude=_STORE_OWNED) for r in records],
+        "cis": [c.model_dump(by_alias=True, **dump) for c in cis],  # type: ignore[arg-type]
+        "relationships": [r.model_dump(**dump) for r in rels],  # type: ignore[arg-type]
+        "records": [r.model_dump(**dump) for r in records],  # type: ignore[arg-type]
     }
-
-
-def _attr_cell(value: Any) -> str:
-    if isinstance(value, str):
-        plain = value == value.strip() and value and parse_value(value) == value
-        return value if plain else json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _ci_flat(ci: CI) -> dict[str, Any]:
-    doc = ci.model_dump(mode="json", by_alias=True, include=set(_CI_COLUMNS) | {"ci_class"})
-    flat = {k: v for k, v in doc.items() if v is not None and k != "id"}
-    ids = ci.identifiers
-    flat.update({k: getattr(ids, k) for k in _ID_SCALARS if getattr(ids, k)})
-    flat.update({k: ";".join(getattr(ids, k)) for k in _ID_LISTS if getattr(ids, k)})
-    return flat
-
-
-def _scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool)
 
 
 def export_csv(store: GraphStore, what: str = "cis", *, include_retired: bool = False) -> str:
     """The CIs (``what="cis"``) or relationships (``"relationships"``) as CSV text."""
-    cis, rels = _graph(store, include_retired)
-    if what == "cis":
-        fixed = [*_CI_COLUMNS, *_ID_SCALARS, *_ID_LISTS]
-        rows = [
-            {
-                "id": c.id,
-                **_ci_flat(c),
-                **{f"attr.{k}": _attr_cell(v) for k, v in c.attributes.items()},
-            }
-            for c in cis
-        ]
-    elif what == "relationships":
-        fixed = ["source", "type", "target", *(["status"] if include_retired else [])]
-        rows = [
-            {
-                "source": r.source,
-                "type": r.type,
-                "target": r.target,
-                "status": r.status,
-                **{f"attr.{k}": _attr_cell(v) for k, v in r.attributes.items()},
-            }
-            for r in rels
-        ]
-    else:
-        raise ValidationError(
-            f"cannot export '{what}' as CSV: use cis or relationships", field="what"
-        )
-    attrs = sorted({k for row in rows for k in row if k.startswith("attr.")})
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, [*fixed, *attrs], lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def _graphml_attrs(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {
-        (f"attr.{k}" if _scalar(v) else f"attrjson.{k}"): (v if _scalar(v) else json.dumps(v))
-        for k, v in attributes.items()
-    }
+    return export_text(store, format="csv", what=what, include_retired=include_retired)
 
 
 def export_graphml(store: GraphStore, *, include_retired: bool = False) -> str:
     """The graph as GraphML text: one node per CI (keyed by id), one edge per relationship."""
-    import networkx as nx  # only GraphML needs it; keeps CLI start-up fast
-
-    cis, rels = _graph(store, include_retired)
-    graph = nx.MultiDiGraph()
-    for ci in cis:
-        graph.add_node(ci.id, **_ci_flat(ci), **_graphml_attrs(ci.attributes))
-    for rel in rels:
-        extra = {"status": rel.status} if rel.status != "active" else {}
-        graph.add_edge(
-            rel.source, rel.target, type=rel.type, **extra, **_graphml_attrs(rel.attributes)
-        )
-    return "\n".join(nx.generate_graphml(graph)) + "\n"
+    return export_text(store, format="graphml", include_retired=include_retired)
 
 
 def export_text(
     store: GraphStore, *, format: str = "json", what: str = "cis", include_retired: bool = False
 ) -> str:
-    """The export in ``format`` as text, for the CLI and the API."""
-    fmt = FileFormat(format)
-    if fmt is FileFormat.JSON:
-        data = export_json(store, include_retired=include_retired)
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if fmt is FileFormat.CSV:
-        return export_csv(store, what, include_retired=include_retired)
-    return export_graphml(store, include_retired=include_retired)
+    """The export in ``format`` as one text (:func:`write_export` writes it to a stream)."""
+    buf = io.StringIO()
+    write_export(
+        store, buf, format=FileFormat(format).value, what=what, include_retired=include_retired
+    )
+    return buf.getvalue()

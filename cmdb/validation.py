@@ -9,7 +9,7 @@ problem raises a :class:`~cmdb.errors.ValidationError` located at the batch item
 from __future__ import annotations
 
 import json
-import unicodedata
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -33,7 +33,10 @@ __all__ = [
 Lookup = Callable[[Iterable[str]], dict[str, tuple[str, Lifecycle]]]
 """Given CI ids, return ``{id: (class, status)}`` for those that are stored."""
 
-_MULTILINE_OK = frozenset("\t\n\r")
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F: one C-level search, not a
+# category look-up per character (a fifth of a bulk load's client time)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def check_text(value: str, *, field: str, multiline: bool = False) -> None:
@@ -45,12 +48,13 @@ def check_text(value: str, *, field: str, multiline: bool = False) -> None:
     Traceback (most recent call last):
     cmdb.errors.ValidationError: field 'name': must not contain control characters (U+001B ...)
     """
-    for pos, ch in enumerate(value):
-        if unicodedata.category(ch) == "Cc" and not (multiline and ch in _MULTILINE_OK):
-            raise ValidationError(
-                f"must not contain control characters (U+{ord(ch):04X} at position {pos})",
-                field=field,
-            )
+    bad = (_CONTROL_MULTILINE if multiline else _CONTROL).search(value)
+    if bad is not None:
+        raise ValidationError(
+            f"must not contain control characters (U+{ord(bad.group()):04X} at position "
+            f"{bad.start()})",
+            field=field,
+        )
 
 
 def _check_values(value: Any, field: str) -> None:
@@ -70,11 +74,14 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, default=str).encode())
 
 
-def _check_attributes(attributes: Mapping[str, Any]) -> None:
-    """Keys without control characters; values of at most :data:`MAX_VALUE_BYTES` as JSON."""
+def _check_attributes(attributes: Mapping[str, Any], *, sized: bool = True) -> None:
+    """Keys without control characters; values of at most :data:`MAX_VALUE_BYTES` as JSON
+    (unless not ``sized``: the caller knows the whole document is smaller than that)."""
     for key, value in attributes.items():
         check_text(key, field="attributes")
         _check_values(value, f"attributes.{key}")
+        if not sized:
+            continue
         size = _size(value)
         if size > MAX_VALUE_BYTES:
             raise ValidationError(
@@ -96,8 +103,8 @@ def validate_ci(ci: CI, registry: Registry) -> None:
         check_text(ci.description, field="description", multiline=True)
     for kind, value in ci.identifiers.items():
         check_text(value, field=f"identifiers.{kind}")
-    _check_attributes(ci.attributes)
-    size = _size(ci.to_json())
+    size = _size(ci.to_json())  # no value is larger than the document that holds it
+    _check_attributes(ci.attributes, sized=size > MAX_VALUE_BYTES)
     if size > MAX_CI_BYTES:
         raise ValidationError(
             f"CI document is {size:,} bytes as JSON; the limit is {MAX_CI_BYTES:,}"

@@ -1,12 +1,14 @@
-"""Import and export: the whole CMDB as JSON, CSV or GraphML, as ``cmdb import`` and
-``cmdb export`` read and write it (see :mod:`cmdb.transfer` for the file formats).
+"""Import and export: the whole CMDB as JSON, JSON Lines, CSV or GraphML, as ``cmdb import``
+and ``cmdb export`` read and write it (see :mod:`cmdb.transfer` for the file formats).
 
 An import is the raw file as the request body, applied as one batch (all of it or nothing);
 ``dry_run=true`` answers what it would do and writes nothing. A file that cannot be read is a
 422 problem naming the line (``body:3: invalid JSON ...``) or the item and field. The export is
-sent as a file download; JSON holds CIs, relationships and records (API keys are never
-exported), CSV one table (``what=cis``, the default, or ``what=relationships``), GraphML the
-graph.
+sent as a file download, streamed: it is read from the store page by page while it is sent, in
+bounded memory (an error past the first chunk can only cut the response short). JSON and JSON
+Lines hold CIs, relationships and records (API keys are never exported), CSV one table
+(``what=cis``, the default, or ``what=relationships``), GraphML the graph. An import body is
+still read whole (the app's body-size limit applies) and applied as one batch.
 """
 
 from __future__ import annotations
@@ -14,24 +16,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from api.deps import StoreDep
 from api.policy import Authorized
 from api.policy import router as _router
 from api.problems import WRITE_RESPONSES, ProblemError, responses
 from api.wire import Name
-from cmdb.exchange import ImportOutcome, export_document, import_data
+from cmdb.exchange import ImportOutcome, export_stream, import_data
 from cmdb.transfer import FileFormat
 
 router = _router(tags=["transfer"])
 
 MEDIA_TYPES = {
     FileFormat.JSON: "application/json",
+    FileFormat.JSONL: "application/jsonl",
     FileFormat.CSV: "text/csv; charset=utf-8",
     FileFormat.GRAPHML: "application/graphml+xml",
 }
 _BODY_FORMATS = {
     "application/json": FileFormat.JSON,
+    "application/jsonl": FileFormat.JSONL,
+    "application/x-ndjson": FileFormat.JSONL,
     "text/csv": FileFormat.CSV,
     "application/xml": FileFormat.GRAPHML,
     "text/xml": FileFormat.GRAPHML,
@@ -50,10 +56,12 @@ _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The file, as `cmdb export` writes it: JSON `{cis, relationships, "
-        "records}`; CSV with the header `id,class,name,...` (CIs) or `source,type,target,...` "
-        "(relationships); GraphML (directed).",
+        "records}`; JSON Lines (one object a line, with its `kind`); CSV with the header "
+        "`id,class,name,...` (CIs) or `source,type,target,...` (relationships); GraphML "
+        "(directed).",
         "content": {
             "application/json": {"schema": _JSON_FILE},
+            "application/jsonl": {"schema": _TEXT},
             "text/csv": {"schema": _TEXT},
             "application/xml": {"schema": _TEXT},
             "application/graphml+xml": {"schema": _TEXT},
@@ -73,7 +81,7 @@ def _export_content() -> dict[str, Any]:
     "/export",
     response_class=Response,
     responses={200: {"description": "The export file.", "content": _export_content()}},
-    summary="Export the CMDB as a JSON, CSV or GraphML file",
+    summary="Export the CMDB as a JSON, JSON Lines, CSV or GraphML file (streamed)",
 )
 def export_cmdb(
     store: StoreDep,
@@ -90,10 +98,10 @@ def export_cmdb(
     ] = False,
 ) -> Response:
     what = what if format is FileFormat.CSV else None
-    text = export_document(store, format=format, what=what, include_retired=include_retired)
+    chunks = export_stream(store, format=format, what=what, include_retired=include_retired)
     name = f"cmdb-{what or 'export'}.{format.value}"
-    return Response(
-        text,
+    return StreamingResponse(
+        iter(chunks),
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -148,7 +156,7 @@ def import_cmdb(
         raise ProblemError(
             415,
             f"cannot tell the file format from Content-Type {media!r}: send "
-            "?format=json|csv|graphml or a Content-Type of " + ", ".join(_BODY_FORMATS),
+            "?format=json|jsonl|csv|graphml or a Content-Type of " + ", ".join(_BODY_FORMATS),
         )
     return import_data(
         store,

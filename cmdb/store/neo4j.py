@@ -29,8 +29,9 @@ from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.model import CI, Batch, BatchResult, HistoryEntry, Relationship
 from cmdb.registry import Registry
 from cmdb.store.cypher import META, Writer, rel_type, schema_statements
+from cmdb.store.neo4j_bulk import as_of_items, merge_as_of, with_bulk_history
 from cmdb.store.neo4j_errors import map_driver_errors
-from cmdb.store.neo4j_topology import read_topology
+from cmdb.store.neo4j_topology import read_topology, refresh_topology
 from cmdb.store.protocol import AnyRecord, Subgraph
 from cmdb.store.records import record_from_json
 from cmdb.topology import Topology
@@ -160,11 +161,15 @@ class Neo4jStore:
         return int(self._read(f"{META} RETURN m.version")[0][0])
 
     # -- writes -----------------------------------------------------------------------------
-    def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
-        """Apply ``batch`` in one write transaction (see :mod:`cmdb.store.cypher` on size)."""
+    def apply(
+        self, batch: Batch, *, actor: str, change_id: str | None = None, bulk: bool = False
+    ) -> BatchResult:
+        """Apply ``batch`` in one write transaction (see :mod:`cmdb.store.cypher` on size);
+        ``bulk`` keeps the history of what it creates in compressed chunks
+        (:mod:`cmdb.store.neo4j_bulk`), read back as the same entries."""
 
         def work(tx) -> BatchResult:
-            writer = Writer(tx, self.registry, actor, change_id)  # locks the meta node first
+            writer = Writer(tx, self.registry, actor, change_id, bulk=bulk)  # locks meta first
 
             def lookup(ids: Iterable[str]) -> dict[str, tuple[str, Lifecycle]]:
                 # one record of parallel lists: far cheaper to decode than a record per CI
@@ -256,6 +261,12 @@ class Neo4jStore:
                 params[end] = value
         if not flt.include_retired:
             conds.append("r.status = 'active'")
+        if flt.after is not None:  # `s.id >= $after_s` seeks the id index
+            conds.append(
+                "s.id >= $after_s AND (s.id > $after_s OR toLower(type(r)) > $after_t "
+                "OR (toLower(type(r)) = $after_t AND t.id > $after_d))"
+            )
+            params.update(zip(("after_s", "after_t", "after_d"), flt.after, strict=True))
         query = head + _where(conds) + " RETURN r.doc ORDER BY s.id, toLower(type(r)), t.id"
         if flt.limit is not None:
             query += " LIMIT $limit"
@@ -360,15 +371,25 @@ class Neo4jStore:
         if flt.limit is not None:
             query += " LIMIT $limit"
             params["limit"] = flt.limit
-        return [_history_entry(h) for (h,) in self._read(query, **params)]
+
+        def work(tx) -> list[HistoryEntry]:
+            entries = [_history_entry(h) for (h,) in tx.run(query, params).values()]
+            return with_bulk_history(tx, entries, flt)  # and bulk batches' creations
+
+        with map_driver_errors(self.uri, self.user), self._session() as s:
+            return s.execute_read(work)
 
     # -- topology ---------------------------------------------------------------------------
     def topology(self) -> Topology:
         store_id, version = self._read(f"{META} RETURN coalesce(m.store_id, ''), {_GRAPH}")[0]
         topo = self._topology
         if topo is None or (topo.store_id, topo.version) != (store_id, int(version)):
-            with map_driver_errors(self.uri, self.user), self._session() as s:
-                topo = self._topology = s.execute_read(self._build_topology)
+            with map_driver_errors(self.uri, self.user):
+                fresh = refresh_topology(self, topo)  # from history since; None: rebuild
+                if fresh is None:
+                    with self._session() as s:
+                        fresh = s.execute_read(self._build_topology)
+            topo = self._topology = fresh
         return topo
 
     def _build_topology(self, tx) -> Topology:
@@ -477,13 +498,18 @@ class Neo4jStore:
 
     # -- point in time ----------------------------------------------------------------------
     def history_as_of(self, entity: str, at: datetime) -> list[HistoryEntry]:
-        rows = self._read(
-            "MATCH (h:History) WHERE h.entity = $entity AND h.at <= $at "
-            "WITH h.entity_id AS id, max(h.seq) AS last "
-            "MATCH (h:History {seq: last}) RETURN h {.seq, .at, .actor, .change_id, .batch_id, "
-            ".entity, .entity_id, .action, .after} ORDER BY h.entity_id",
-            entity=entity,
-            at=_aware(at),
-        )
+        def work(tx):
+            rows = tx.run(
+                "MATCH (h:History) WHERE h.entity = $entity AND h.at <= $at "
+                "WITH h.entity_id AS id, max(h.seq) AS last "
+                "MATCH (h:History {seq: last}) RETURN h {.seq, .at, .actor, .change_id, "
+                ".batch_id, .entity, .entity_id, .action, .after} ORDER BY h.entity_id",
+                entity=entity,
+                at=_aware(at),
+            ).values()
+            return rows, as_of_items(tx, entity, at)  # and bulk batches' creations
+
+        with map_driver_errors(self.uri, self.user), self._session() as s:
+            rows, chunks = s.execute_read(work)
         with no_gc():
-            return [_history_entry(h, before=False) for (h,) in rows]
+            return merge_as_of([_history_entry(h, before=False) for (h,) in rows], chunks)

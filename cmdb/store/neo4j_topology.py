@@ -29,6 +29,14 @@ is the same snapshot, relationship order included: :func:`read_topology_plain` i
 kept as the reference the tests compare against (and the benchmark's "before"). Neo4j reads
 at *read committed*, so one transaction alone does not give one state: the graph version is
 checked before and after, and the read is repeated if a write moved it.
+
+:func:`refresh_topology` brings a snapshot up to date instead (:mod:`cmdb.topology_delta`): the
+CIs and relationships history names after the snapshot's ``seq`` (read through the store's
+``history``, so entries of any layout count), their state now, and the last-seen of every live
+CI, which moves without history and without a mark this module could find (a column read, in
+id order: the order of the snapshot's nodes). The graph version read before the history and
+again after the rows says that they are one state. The snapshot lives in one process's memory,
+so being the store's past is checked by its id, history ``seq`` and graph version only.
 """
 
 from __future__ import annotations
@@ -42,8 +50,16 @@ from cmdb.errors import StoreError
 from cmdb.registry import Registry
 from cmdb.store.cypher import META, rel_type
 from cmdb.topology import Topology
+from cmdb.topology_delta import Delta
 
-__all__ = ["CHUNK", "PAGE", "positions", "read_topology", "read_topology_plain"]
+__all__ = [
+    "CHUNK",
+    "PAGE",
+    "positions",
+    "read_topology",
+    "read_topology_plain",
+    "refresh_topology",
+]
 
 PAGE = 50_000
 """CIs per page: each page is one query for the CIs and one for their relationships."""
@@ -140,6 +156,11 @@ def _key(tx: Any) -> tuple[str, int]:
     return store_id, int(version)
 
 
+def _seq(tx: Any) -> int:
+    """The last history entry written (read before the rows: a later one is read again)."""
+    return int(tx.run(f"{META} RETURN coalesce(m.seq, 0)").single()[0])
+
+
 def read_topology(tx: Any, registry: Registry, *, page: int = PAGE, attempts: int = 3) -> Topology:
     """The snapshot of the live graph (CIs not retired, active relationships between them),
     read in the read transaction ``tx``, ``page`` CIs at a time.
@@ -152,8 +173,10 @@ def read_topology(tx: Any, registry: Registry, *, page: int = PAGE, attempts: in
     params = _codes(registry)
     for _ in range(attempts):
         key = _key(tx)
+        seq = _seq(tx)
         topo = _read(tx, registry, params, page, key)
         if _key(tx) == key:
+            topo.seq, topo.mark = seq, str(seq)
             return topo
     raise StoreError(f"the graph changed while its snapshot was read ({attempts} times); try again")
 
@@ -279,3 +302,111 @@ def read_topology_plain(tx: Any, registry: Registry, *, page: int = PAGE) -> Top
         dst=np.fromiter((index[dst[i]] for i in keep), np.int32, len(keep)),
         rtype=np.fromiter((type_code[typ[i]] for i in keep), np.int16, len(keep)),
     )
+
+
+_SEEN = (
+    "MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
+    "WITH c ORDER BY c.id LIMIT $page "
+    "WITH collect(c.id) AS ids, collect(toString(coalesce(c.last_seen, $none)) + ',') AS seen "
+    "RETURN size(ids), ids[-1], "
+    "[i IN range(0, size(ids) - 1, $chunk) | reduce(s = '', x IN seen[i..i + $chunk] | s + x)]"
+)
+_CIS = (
+    "UNWIND $ids AS i MATCH (c:CI {id: i}) RETURN collect([c.id, c.class, c.criticality, "
+    "coalesce(c.min_required, 0), c.last_seen, c.availability, c.status])"
+)
+_RELS = (
+    "UNWIND $keys AS k MATCH (s:CI {id: k[0]})-[r]->(t:CI {id: k[2]}) WHERE type(r) = k[1] "
+    "RETURN collect([k[0], k[3], k[2], r.status])"
+)
+
+
+def refresh_topology(store: Any, base: Topology | None, *, page: int = PAGE) -> Topology | None:
+    """``base`` brought up to date with the Neo4j ``store`` (see the module's docstring); None
+    when there is no base, it is not of this store's past, too much changed, or the graph moved
+    while the delta was read (the caller rebuilds)."""
+    from cmdb.filters import HistoryFilter
+    from cmdb.topology_delta import DeltaError, apply_delta, delta_limit
+
+    if base is None or not base.mark:
+        return None
+    registry, limit = store.registry, delta_limit(base)
+    with store._session() as s:
+        key = s.execute_read(_key)
+    if key[0] != base.store_id or key[1] < base.version:
+        return None
+    names: dict[str, set[str]] = {}
+    for entity in ("ci", "relationship"):
+        flt = HistoryFilter(entity=entity, after_seq=base.seq, limit=limit + 1)
+        names[entity] = {e.entity_id for e in store.history(flt)}
+    if len(names["ci"]) + len(names["relationship"]) > limit:
+        return None
+    rel_keys = []
+    for name in sorted(names["relationship"]):
+        src, rtype, dst = name.split("|")
+        if rtype not in registry.relationships:
+            return None
+        rel_keys.append([src, rel_type(registry, rtype), dst, rtype])
+    params = _codes(registry)
+
+    def work(tx: Any) -> tuple[Any, ...] | None:
+        seq = _seq(tx)
+        if seq < base.seq:
+            return None
+        (cis,) = tx.run(_CIS, ids=sorted(names["ci"])).single()
+        (rels,) = tx.run(_RELS, keys=rel_keys).single()
+        seen, ends = _seen(tx, params, page)
+        return (cis, rels, seen, ends, seq) if _key(tx) == key else None
+
+    with store._session() as s:
+        got = s.execute_read(work)
+    if got is None:
+        return None
+    cis, rels, seen, ends, seq = got
+    codes, crit = params["classes"], params["ranks"]
+    if any(c[1] not in codes or c[2] not in crit for c in cis):
+        return None
+    types = {t: i for i, t in enumerate(registry.rel_type_names)}
+
+    def num(x: Any) -> float:
+        return np.nan if x is None else float(x)
+
+    delta = Delta.of(
+        keys=[c[0] for c in cis],
+        ids=[c[0] for c in cis],
+        live=[c[6] != "retired" for c in cis],
+        class_code=[codes[c[1]] for c in cis],
+        is_group=[registry.is_group(c[1]) for c in cis],
+        criticality=[crit[c[2]] for c in cis],
+        min_required=[int(c[3]) for c in cis],
+        last_seen=[num(c[4]) for c in cis],
+        availability=[num(c[5]) for c in cis],
+        in_service=[c[6] not in _NOT_IN_SERVICE for c in cis],
+        edges=[(a, types[t], b, st == "active") for a, t, b, st in rels],
+        last_seen_all=seen,
+    )
+    try:
+        topo = apply_delta(base, delta, version=key[1], seq=seq, mark=str(seq), store_id=key[0])
+    except DeltaError:
+        return None
+    if any(at > topo.n or topo.ids[at - 1] != last for at, last in ends):
+        return None  # the last-seen column is not in the snapshot's order
+    return topo
+
+
+def _seen(tx: Any, params: dict[str, Any], page: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Every live CI's last-seen in id order (NaN: never seen), and where each page ended."""
+    out: list[np.ndarray] = [np.empty(0, np.float64)]
+    ends: list[tuple[int, str]] = []
+    after, total = "", 0
+    while True:
+        count, last, text = tx.run(_SEEN, params, after=after, page=page).single()
+        if count == 0:
+            break
+        out.append(_numbers(text, np.float64, count, 1).reshape(count))
+        total += count
+        ends.append((total, last))
+        after = last
+    seen = np.concatenate(out)
+    seen[np.isneginf(seen)] = np.nan
+    return seen, ends

@@ -63,10 +63,15 @@ class GraphStore(Protocol):
     #: or cache can tell one store from another (a restored file, another server).
     store_id: str
 
-    def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
+    def apply(
+        self, batch: Batch, *, actor: str, change_id: str | None = None, bulk: bool = False
+    ) -> BatchResult:
         """Validate and apply ``batch`` in one transaction: all of it or none of it.
 
         Upserting a CI equal to the stored one is a no-op (no history, no version bump).
+        ``bulk`` is a hint for large loads: a backend may store the history of what the batch
+        creates in a compact form (Neo4j: one summary per batch), but every history read
+        answers exactly as without it; a backend may ignore it (SQLite does).
         Raises :class:`~cmdb.errors.ValidationError` located at the bad item
         (``"cis[3] 'srv-9': field 'attributes.engine': ..."``) and leaves the store unchanged.
         """
@@ -116,8 +121,10 @@ class GraphStore(Protocol):
     def topology(self) -> Topology:
         """A compact, read-only snapshot of all non-retired CIs and active relationships,
         for analysis, with ``store_id`` and the registry's class categories. Backends may
-        cache it keyed by :attr:`store_id`, :meth:`version` and the registry; a reader always
-        gets one whole snapshot of one state of the store."""
+        cache it keyed by :attr:`store_id`, :meth:`version` and the registry, and bring a
+        cached one up to date from the history written since (:mod:`cmdb.topology_delta`:
+        the same content as a rebuild, node order included; edge order may differ); a reader
+        always gets one whole snapshot of one state of the store."""
         ...
 
     def close(self) -> None:

@@ -25,6 +25,8 @@ True
 >>> cache.publish(t, key)
 >>> cache.load(key).ids, cache.load(SnapshotKey("ab12", 4, "f00d", "0"))
 (['a'], None)
+>>> cache.latest("ab12", "f00d", schema_of(t)).version, cache.latest("ab12", "beef", schema_of(t))
+(3, None)
 """
 
 from __future__ import annotations
@@ -87,6 +89,31 @@ class SnapshotCache:
                 self.root / name, store_id=key.store_id, version=key.version, tag=key.tag
             )
             if topo is not None and (schema is None or schema == schema_of(topo)):
+                return topo
+        return None
+
+    def latest(self, store_id: str, fingerprint: str, schema: tuple) -> Topology | None:
+        """The newest whole snapshot published for ``store_id`` under the registry
+        ``fingerprint`` (and ``schema``), whatever its state: a base that the store may bring up
+        to date from history, once it has checked that the snapshot is of its own past."""
+        found = []
+        try:
+            for name in os.listdir(self.root):
+                parts = name.split("-")
+                if (
+                    len(parts) == 5
+                    and parts[0] == store_id
+                    and parts[1].isdigit()
+                    and parts[2] == fingerprint
+                ):
+                    found.append((int(parts[1]), name))
+        except OSError:
+            return None
+        for _, name in sorted(found, reverse=True):
+            from cmdb.topology import Topology
+
+            topo = Topology.load(self.root / name, store_id=store_id)
+            if topo is not None and schema == schema_of(topo):
                 return topo
         return None
 

@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cmdb.bulk import no_gc
+from cmdb.bulk import construct, no_gc, parse_document
 from cmdb.enums import Criticality, HistoryAction, Lifecycle
 from cmdb.errors import NotFoundError, StoreError
 from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
@@ -39,6 +39,7 @@ from cmdb.store.protocol import AnyRecord, Subgraph
 from cmdb.store.records import record_from_json
 from cmdb.store.snapshots import SnapshotCache, SnapshotKey
 from cmdb.store.sqlite_connect import connect, is_read_only
+from cmdb.store.sqlite_delta import CURSOR_SQL, read_delta
 from cmdb.store.sqlite_errors import closed_error, map_sqlite_errors, read_only_error
 from cmdb.store.sqlite_writer import Writer, iso, upgrade_identifier_index
 from cmdb.validation import validate_batch
@@ -81,6 +82,10 @@ CREATE TABLE IF NOT EXISTS history (
     action TEXT NOT NULL, before TEXT, after TEXT);
 CREATE INDEX IF NOT EXISTS history_entity ON history (entity_id, seq);
 CREATE INDEX IF NOT EXISTS history_change ON history (change_id);
+-- covers the as-of read (the last entry of each entity up to a time) without touching rows
+CREATE INDEX IF NOT EXISTS history_asof ON history (entity, entity_id, at, seq);
+CREATE TABLE IF NOT EXISTS ci_touch (n INTEGER PRIMARY KEY, batch_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ci_touch_batch ON ci_touch (batch_id);
 CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
@@ -101,21 +106,27 @@ _HISTORY_SELECT = (
 _HISTORY_KEYS = ("seq", "at", "actor", "change_id", "batch_id", "entity", "entity_id", "action")
 
 
+_ACTIONS = {a.value: a for a in HistoryAction}
+
+
 def _history_entry(row: Sequence) -> HistoryEntry:
     """A history row as an entry, built without re-validating what this store wrote (the
     documents are JSON it serialised): a bulk read parses hundreds of thousands of them."""
     seq, at, actor, change_id, batch_id, entity, entity_id, action, before, after = row
-    return HistoryEntry.model_construct(
-        seq=seq,
-        at=datetime.fromisoformat(at).astimezone(UTC),
-        actor=actor,
-        change_id=change_id,
-        batch_id=batch_id,
-        entity=entity,
-        entity_id=entity_id,
-        action=HistoryAction(action),
-        before=json.loads(before) if before else None,
-        after=json.loads(after) if after else None,
+    return construct(
+        HistoryEntry,
+        {
+            "seq": seq,
+            "at": datetime.fromisoformat(at).astimezone(UTC),
+            "actor": actor,
+            "change_id": change_id,
+            "batch_id": batch_id,
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": _ACTIONS[action],
+            "before": parse_document(before) if before else None,
+            "after": parse_document(after) if after else None,
+        },
     )
 
 
@@ -217,7 +228,10 @@ class SQLiteStore:
         )
         return {i: (c, Lifecycle(s)) for i, c, s in rows}
 
-    def apply(self, batch: Batch, *, actor: str, change_id: str | None = None) -> BatchResult:
+    def apply(
+        self, batch: Batch, *, actor: str, change_id: str | None = None, bulk: bool = False
+    ) -> BatchResult:
+        # ``bulk`` is accepted and ignored: one history row per item costs little here
         with self._lock:
             db = self._conn
             if self.read_only:
@@ -295,7 +309,14 @@ class SQLiteStore:
             params.append(json.dumps(list(flt.types)))
         if not flt.include_retired:
             where.append("r.status = 'active'")
-        sql = "SELECT r.doc FROM rel r JOIN ci s ON s.n = r.src JOIN ci t ON t.n = r.dst"
+        if flt.after is not None:  # `s.id >= ?` lets the planner start the id index there
+            where.append("s.id >= ? AND (s.id, r.type, t.id) > (?, ?, ?)")
+            params += [flt.after[0], *flt.after]
+        # with no end given, walk the CIs in id order (CROSS JOIN keeps s outermost), so a page
+        # sorts only within one source (7 ms a page at 400k rows, not 0.45 s for a full sort)
+        scan = flt.source is None and flt.target is None and flt.ci is None
+        head = "ci s CROSS JOIN rel r ON r.src = s.n" if scan else "rel r JOIN ci s ON s.n = r.src"
+        sql = f"SELECT r.doc FROM {head} JOIN ci t ON t.n = r.dst"
         sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.id, r.type, t.id"
         if flt.limit is not None:
             sql += f" LIMIT {int(flt.limit)}"
@@ -454,10 +475,48 @@ class SQLiteStore:
                 return self._topology
             key, topo = self._cached(key)
             if topo is None:
+                key, topo = self._refreshed()
+            if topo is None:
                 key, topo = self._build_topology()
                 self._publish(key, topo)
             self._topology, self._topology_key = topo, key
             return topo
+
+    def _refreshed(self) -> tuple[SnapshotKey, Topology | None]:
+        """The snapshot held in memory, or else the newest one published for this store, brought
+        up to date from the history written since (:mod:`cmdb.store.sqlite_delta`); None when
+        there is none, it is not an ancestor of this state, or too much changed. One brought
+        up to date from disk is published once its delta is large (``compact_at``)."""
+        from cmdb.topology_delta import DeltaError, apply_delta, compact_at, delta_limit
+
+        base, from_disk = self._topology, False
+        if base is None and self._cache is not None and self.store_id:
+            base = self._cache.latest(self.store_id, self.registry.fingerprint, self._schema)
+            from_disk = True
+        if base is None:
+            return self._key(), None
+        limit = delta_limit(base)
+        with self._lock, map_sqlite_errors(self.path):
+            db = self._conn
+            db.execute("BEGIN")
+            try:
+                key = self._key()
+                seq, mark = db.execute(CURSOR_SQL).fetchone()
+                delta = read_delta(db, self.registry, base, limit)
+            finally:
+                if db.in_transaction:
+                    db.execute("COMMIT")
+        if delta is None or key.store_id != base.store_id:
+            return key, None
+        try:
+            topo = apply_delta(
+                base, delta, version=key.version, seq=seq, mark=mark, store_id=key.store_id
+            )
+        except DeltaError:
+            return key, None
+        if from_disk and delta.size >= compact_at(limit):
+            self._publish(key, topo)
+        return key, topo
 
     def _cached(self, key: SnapshotKey) -> tuple[SnapshotKey, Topology | None]:
         """The published snapshot of ``key``; if it went away while being read (a newer state
@@ -500,6 +559,7 @@ class SQLiteStore:
             db.execute("BEGIN")
             try:
                 key = self._key()
+                seq, mark = db.execute(CURSOR_SQL).fetchone()
                 rows = db.execute(
                     "SELECT n, id, class, criticality, min_required, last_seen, availability, "
                     "status FROM ci WHERE status != 'retired' ORDER BY n"
@@ -528,6 +588,9 @@ class SQLiteStore:
             last_seen=[np.nan if r[5] is None else r[5] for r in rows],
             availability=[np.nan if r[6] is None else r[6] for r in rows],
             in_service=[r[7] not in _NOT_IN_SERVICE for r in rows],
+            rown=rown,
+            seq=seq,
+            mark=mark,
             src=src.astype(np.int32),
             dst=dst.astype(np.int32),
             rtype=np.fromiter((type_code[e[1]] for e in edges), np.int16, len(edges)),

@@ -78,6 +78,7 @@ class Writer:
         self.result = BatchResult(batch_id=self.batch_id)
         self.touched = False
         self.graph_changed = False  # did this batch change what a topology snapshot holds?
+        self.seen: list[int] = []  # CIs whose last-seen moved without a history entry
         self.next_numbers: dict[str, int] = {}
 
     def _log(
@@ -123,6 +124,10 @@ class Writer:
             "INSERT INTO history (at, actor, change_id, batch_id, entity, entity_id, action, "
             "before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.history,
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO ci_touch (n, batch_id) VALUES (?, ?)",
+            [(n, self.batch_id) for n in self.seen],
         )
         if self.history or self.touched:
             self.db.execute(
@@ -224,12 +229,14 @@ class Writer:
             n, doc = found
             old = CI.model_validate_json(doc)
             merged = merge_ci(old, ci, self.now)
-            if merged.entity.topology_fields() != old.topology_fields():
-                self.graph_changed = True
+            moved = merged.entity.topology_fields() != old.topology_fields()
+            self.graph_changed |= moved
             if merged.action is None:
                 if merged.touched:
                     self._update(n, merged.entity)
                     self.touched = True
+                    if moved:  # logged for snapshot deltas, which read history otherwise
+                        self.seen.append(n)
                 self.result.unchanged += 1
                 continue
             new = merged.entity

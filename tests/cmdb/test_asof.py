@@ -139,6 +139,19 @@ class TestAsOfGraph:
             ("db", "runs_on", "srv", "retired"),
         ]
 
+    def test_rel_pages_follow_the_cursor(self, timeline):
+        store, (_, _, t2, _) = timeline
+        past = AsOfStore(store, t2)
+        every = [r.key for r in past.find_relationships(RelFilter(include_retired=True))]
+        paged, after = [], None
+        while True:
+            page = past.find_relationships(RelFilter(include_retired=True, after=after, limit=2))
+            if not page:
+                break
+            paged += [r.key for r in page]
+            after = page[-1].key
+        assert paged == every and len(every) > 2
+
     def test_history_stops_at_the_time(self, timeline):
         store, (_, t1, _, _) = timeline
         assert {e.at for e in AsOfStore(store, t1).history(HistoryFilter())} <= {

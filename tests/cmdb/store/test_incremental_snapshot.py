@@ -1,0 +1,468 @@
+"""Snapshots brought up to date from history give exactly what a rebuild gives.
+
+Two levels: :func:`cmdb.topology_delta.apply_delta` on random graphs and random changes against
+:meth:`Topology.build` of the final state (both node orders: row numbers and ids), and random
+batches on both stores (create, relate, retire, change class, status, criticality, k,
+availability, last-seen; and writes that leave the graph alone) where, after each batch, the
+store's refreshed snapshot, in this process and in a cold one, equals a rebuild and answers a
+blast radius the same, with no rebuild on the way. Snapshots are compared order-insensitively:
+nodes by id with their fields, edges as id triples, each CSR as a multiset of id pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cmdb.errors import CMDBError
+from cmdb.filters import CIFilter, RelFilter
+from cmdb.model import CI, Batch, Incident, Relationship
+from cmdb.settings import Settings
+from cmdb.store import open_store
+from cmdb.topology import Topology
+from cmdb.topology_delta import Delta, DeltaError, apply_delta, delta_limit
+from impact.blast import blast_radius
+
+CSRS = ("dependents", "dependencies", "groups", "members")
+
+
+def canon(topo: Topology) -> dict:
+    """A snapshot as plain, order-free data."""
+
+    def num(x: float) -> float | None:
+        return None if math.isnan(x) else float(x)
+
+    ids = topo.ids
+    nodes = {
+        ids[i]: (
+            topo.class_names[int(topo.class_code[i])],
+            bool(topo.is_group[i]),
+            int(topo.min_required[i]),
+            int(topo.criticality[i]),
+            num(topo.last_seen[i]),
+            num(topo.availability[i]),
+            bool(topo.in_service[i]),
+        )
+        for i in range(topo.n)
+    }
+    assert len(nodes) == topo.n
+    edges = Counter(
+        (ids[s], topo.rel_type_names[t], ids[d])
+        for s, d, t in zip(topo.src.tolist(), topo.dst.tolist(), topo.rtype.tolist(), strict=True)
+    )
+    out: dict = {"nodes": nodes, "edges": edges}
+    for name in CSRS:
+        csr = getattr(topo, name)
+        assert csr.indptr.size == topo.n + 1 and int(csr.indptr[-1]) == csr.indices.size
+        rows = np.repeat(np.arange(topo.n), np.diff(csr.indptr))
+        out[name] = Counter(zip((ids[r] for r in rows), (ids[c] for c in csr.indices), strict=True))
+    return out
+
+
+def rebuild(store) -> Topology:
+    """The store's snapshot rebuilt from its rows, whatever it holds (not counted as one of
+    the store's own rebuilds)."""
+    build = type(store)._build_topology
+    if hasattr(store, "_conn"):
+        return build(store)[1]
+    with store._session() as s:
+        return s.execute_read(lambda tx: build(store, tx))
+
+
+def count_rebuilds(store, monkeypatch) -> list[int]:
+    calls: list[int] = []
+    build = store._build_topology
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_build_topology", counting)
+    return calls
+
+
+def fresh(store, tmp_path_factory):
+    """An empty store of the same backend as ``store`` (a new file; the server wiped)."""
+    if hasattr(store, "path"):
+        path = tmp_path_factory.mktemp("inc") / "cmdb.db"
+        return open_store(Settings(db=path), registry=store.registry, create=True)
+    from tests.neo4j_support import wipe
+
+    wipe(store)
+    return store
+
+
+def same_answers(a: Topology, b: Topology, failed: list[str]) -> None:
+    ra, rb = blast_radius(a, failed), blast_radius(b, failed)
+    assert {x.id: x.state for x in ra.affected()} == {x.id: x.state for x in rb.affected()}
+    assert {x.id: len(x.path) for x in ra.affected()} == {x.id: len(x.path) for x in rb.affected()}
+    assert (ra.services(), ra.customers(), ra.planned) == (
+        rb.services(),
+        rb.customers(),
+        rb.planned,
+    )
+
+
+# -- apply_delta on its own ------------------------------------------------------------------
+CLASSES = ("application", "database", "cluster")
+TYPES = ("depends_on", "member_of", "provides", "accesses")
+PROPS = ("to_source", "membership", "to_target", "soft")
+
+
+@st.composite
+def graph_and_change(draw):
+    n = draw(st.integers(0, 10))
+    by_rown = draw(st.booleans())
+    names = [f"c{i:02d}" for i in range(n + 3)]
+    if not by_rown:
+        names = draw(st.permutations(names))
+    node = st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(1, 4), st.booleans())
+    base_nodes = {names[i]: draw(node) for i in range(n)}
+    rtype = st.sampled_from((0, 1, 1, 2, 3))
+    triple = st.tuples(st.sampled_from(names), rtype, st.sampled_from(names))
+    base_edges = set()
+    if base_nodes:
+        inside = st.sampled_from(sorted(base_nodes))
+        base_edges = set(draw(st.lists(st.tuples(inside, rtype, inside), max_size=25)))
+    # the change: node states now (None: retired or absent) and edge states now
+    changed = draw(st.lists(st.sampled_from(names), unique=True, max_size=6))
+    now_nodes = dict(base_nodes)
+    for name in changed:
+        now_nodes[name] = draw(st.none() | node)
+    now_nodes = {k: v for k, v in now_nodes.items() if v is not None}
+    touched = draw(st.lists(triple, max_size=10, unique=True))
+    edge_state = {e: draw(st.booleans()) for e in touched}
+    now_edges = {e for e in base_edges if e[0] in now_nodes and e[2] in now_nodes}
+    for e, active in edge_state.items():
+        if active and e[0] in now_nodes and e[2] in now_nodes:
+            now_edges.add(e)
+        else:
+            now_edges.discard(e)
+    built = draw(st.lists(st.sampled_from(CSRS), unique=True))
+    return by_rown, names, base_nodes, base_edges, changed, now_nodes, edge_state, now_edges, built
+
+
+def make(nodes: dict, edges: set, names: list[str], by_rown: bool) -> Topology:
+    rank = {name: i for i, name in enumerate(names)}
+    ids = sorted(nodes, key=rank.__getitem__) if by_rown else sorted(nodes)
+    pos = {c: i for i, c in enumerate(ids)}
+    edges_l = sorted(edges)
+    return Topology.build(
+        version=1,
+        class_names=CLASSES,
+        rel_type_names=TYPES,
+        propagation=PROPS,
+        ids=ids,
+        class_code=[nodes[c][0] for c in ids],
+        is_group=[nodes[c][0] == 2 for c in ids],
+        min_required=[(nodes[c][3] and 1) or 0 for c in ids],
+        criticality=[nodes[c][2] for c in ids],
+        last_seen=[float(nodes[c][1]) if nodes[c][1] else np.nan for c in ids],
+        in_service=[nodes[c][3] for c in ids],
+        src=[pos[e[0]] for e in edges_l],
+        dst=[pos[e[2]] for e in edges_l],
+        rtype=[e[1] for e in edges_l],
+        rown=[rank[c] for c in ids] if by_rown else None,
+    )
+
+
+class TestApplyDelta:
+    @settings(max_examples=200, deadline=None)
+    @given(graph_and_change())
+    def test_equals_a_rebuild(self, case):
+        by_rown, names, base_nodes, base_edges, changed, now_nodes, edge_state, now_edges, built = (
+            case
+        )
+        base = make(base_nodes, base_edges, names, by_rown)
+        for name in built:
+            getattr(base, name)
+        before = canon(base)
+        rank = {name: i for i, name in enumerate(names)}
+
+        def key(c):
+            return rank[c] if by_rown else c
+
+        delta = Delta.of(
+            keys=[key(c) for c in changed],
+            ids=changed,
+            live=[c in now_nodes for c in changed],
+            class_code=[now_nodes.get(c, (0,))[0] for c in changed],
+            is_group=[now_nodes.get(c, (0,))[0] == 2 for c in changed],
+            min_required=[(now_nodes.get(c, (0, 0, 2, False))[3] and 1) or 0 for c in changed],
+            criticality=[now_nodes.get(c, (0, 0, 2))[2] for c in changed],
+            last_seen=[
+                float(now_nodes[c][1]) if c in now_nodes and now_nodes[c][1] else np.nan
+                for c in changed
+            ],
+            in_service=[now_nodes.get(c, (0, 0, 2, True))[3] for c in changed],
+            edges=[(key(s), t, key(d), a) for (s, t, d), a in edge_state.items()],
+        )
+        new = apply_delta(base, delta, version=2, seq=5, mark="m")
+        assert canon(new) == canon(make(now_nodes, now_edges, names, by_rown))
+        assert new.ids == make(now_nodes, now_edges, names, by_rown).ids  # a rebuild's order
+        assert canon(base) == before  # the base is left as it was
+        assert (new.version, new.seq, new.mark) == (2, 5, "m")
+
+    def test_a_removed_edge_that_is_not_there_is_refused(self):
+        base = make({"a": (0, 0, 2, True), "b": (0, 0, 2, True)}, set(), ["a", "b"], False)
+        base.dependents  # noqa: B018
+        # an edge the delta says is gone, while the base's arrays and CSR disagree
+        base.src, base.dst, base.rtype = (np.array([0], np.int32),) * 2 + (np.array([0], np.int16),)
+        with pytest.raises(DeltaError, match="not in the snapshot"):
+            apply_delta(
+                base, Delta.of(keys=[], ids=[], live=[], edges=[("a", 0, "a", False)]), version=2
+            )
+
+    def test_unknown_fields_are_refused(self):
+        with pytest.raises(TypeError, match="unknown node fields"):
+            Delta.of(keys=[], ids=[], live=[], colour=[])
+
+
+# -- both stores ------------------------------------------------------------------------------
+LIVE_CLASSES = ("application", "physical_server", "cluster", "business_service", "desktop")
+SWAPPABLE = ("application", "physical_server", "cluster")
+
+
+def new_ci(ci_id: str, cls: str, draw) -> CI:
+    kw: dict = {
+        "criticality": draw(st.sampled_from(("low", "medium", "high", "critical"))),
+        "status": draw(st.sampled_from(("live", "live", "maintenance", "planned", "build"))),
+    }
+    if cls == "cluster":
+        kw["min_required"] = draw(st.integers(1, 3))
+    if cls == "application" and draw(st.booleans()):
+        kw["attributes"] = {"availability": draw(st.sampled_from((0.99, 0.995, 0.9)))}
+    return CI(id=ci_id, ci_class=cls, name=ci_id.upper(), **kw)
+
+
+def draw_batch(draw, store, tag: str, step: int) -> Batch:
+    """One random batch of the kinds of write a store sees."""
+    live = {c.id: c for c in store.find_cis(CIFilter())}
+    rels = store.find_relationships(RelFilter())
+    ops = draw(st.lists(st.integers(0, 9), min_size=1, max_size=4))
+    batch = Batch()
+    used: set[str] = set()
+    for j, op in enumerate(ops):
+        free = sorted(set(live) - used)
+        if op <= 1 or len(live) < 2:  # a new CI, maybe related to an existing one
+            cls = draw(st.sampled_from(LIVE_CLASSES))
+            c = new_ci(f"{tag}-{step}-{j}", cls, draw)
+            batch.cis.append(c)
+            if live:
+                other = live[draw(st.sampled_from(sorted(live)))]
+                batch.relationships.append(
+                    Relationship(source=c.id, type="depends_on", target=other.id)
+                )
+        elif op == 2:  # a relationship between two CIs
+            s, t = draw(
+                st.lists(st.sampled_from(sorted(live)), min_size=2, max_size=2, unique=True)
+            )
+            cs, ct = live[s].ci_class, live[t].ci_class
+            if ct == "cluster":
+                rtype = "member_of"
+            elif cs == "application" and ct == "business_service":
+                rtype = "provides"
+            elif cs == "desktop" and ct == "application":
+                rtype = "accesses"
+            else:
+                rtype = "depends_on"
+            batch.relationships.append(Relationship(source=s, type=rtype, target=t))
+        elif op == 3 and free:
+            ci_id = draw(st.sampled_from(free))
+            used.add(ci_id)
+            batch.retire_cis.append(ci_id)
+        elif op == 4 and rels:
+            r = draw(st.sampled_from(rels))
+            if r.source not in used and r.target not in used:
+                batch.retire_relationships.append((r.source, r.type, r.target))
+        elif op in (5, 6) and free:  # class, status, criticality, k, availability
+            ci_id = draw(st.sampled_from(free))
+            used.add(ci_id)
+            old = live[ci_id]
+            update: dict = {}
+            if old.ci_class in SWAPPABLE and draw(st.booleans()):
+                cls = draw(st.sampled_from(SWAPPABLE))
+                update["ci_class"] = cls
+                update["min_required"] = draw(st.integers(1, 3)) if cls == "cluster" else None
+                update["attributes"] = {}
+            else:
+                fresh = new_ci(ci_id, old.ci_class, draw)
+                update = {
+                    "criticality": fresh.criticality,
+                    "status": fresh.status,
+                    "min_required": fresh.min_required,
+                    "attributes": fresh.attributes,
+                }
+            batch.cis.append(old.model_copy(update=update))
+        elif op == 7 and free:  # seen by discovery: last-seen moves, nothing else
+            ci_id = draw(st.sampled_from(free))
+            used.add(ci_id)
+            old = live[ci_id]
+            at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 10**5)))
+            batch.cis.append(old.model_copy(update={"last_seen": {"scan": at}}))
+        elif op == 8 and free:  # a write that leaves the graph alone
+            ci_id = draw(st.sampled_from(free))
+            used.add(ci_id)
+            batch.cis.append(live[ci_id].model_copy(update={"name": f"renamed {step}"}))
+        else:
+            batch.records.append(Incident(title=f"incident {step}", ci_ids=sorted(live)[:1]))
+    return batch
+
+
+class TestIncrementalOnStores:
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(data=st.data())
+    def test_equals_a_rebuild_after_every_batch(self, store, tmp_path_factory, monkeypatch, data):
+        store = fresh(store, tmp_path_factory)
+        tag = "x"
+        store.topology()
+        calls = count_rebuilds(store, monkeypatch)
+        for step in range(data.draw(st.integers(1, 4))):
+            batch = draw_batch(data.draw, store, tag, step)
+            try:
+                store.apply(batch, actor="test")
+            except CMDBError:
+                continue  # a batch the registry refuses (a pair of classes it does not allow)
+            topo = store.topology()
+            want = rebuild(store)
+            assert canon(topo) == canon(want)
+            assert topo.version == want.version and topo.seq >= 1
+            picks = (
+                data.draw(st.lists(st.sampled_from(want.ids), max_size=3, unique=True))
+                if want.n
+                else []
+            )
+            if picks:
+                same_answers(topo, want, picks)
+            if hasattr(store, "path"):  # a cold process: from the snapshot on disk
+                with open_store(Settings(db=store.path), registry=store.registry) as cold:
+                    cold_calls = count_rebuilds(cold, monkeypatch)
+                    assert canon(cold.topology()) == canon(want)
+                    assert cold_calls == []
+        assert calls == []  # every step took the delta
+        monkeypatch.undo()
+        if hasattr(store, "path"):
+            store.close()
+
+    def test_the_delta_path_is_taken(self, store, monkeypatch):
+        store.apply(Batch(cis=[CI(id="a", ci_class="application", name="A")]), actor="t")
+        first = store.topology()
+        calls = count_rebuilds(store, monkeypatch)
+        store.apply(
+            Batch(
+                cis=[CI(id="b", ci_class="application", name="B")],
+                relationships=[Relationship(source="b", type="depends_on", target="a")],
+            ),
+            actor="t",
+        )
+        topo = store.topology()
+        assert calls == [] and topo is not first and topo.seq > first.seq
+        assert topo.dependents.row(topo.index("a")).tolist() == [topo.index("b")]
+        assert first.ids == ["a"]  # the old snapshot is unchanged
+
+    def test_a_large_delta_rebuilds(self, store, monkeypatch):
+        store.apply(Batch(cis=[CI(id="a", ci_class="application", name="A")]), actor="t")
+        first = store.topology()
+        calls = count_rebuilds(store, monkeypatch)
+        many = delta_limit(first) + 1
+        store.apply(
+            Batch(cis=[CI(id=f"n{i}", ci_class="application", name="N") for i in range(many)]),
+            actor="t",
+        )
+        topo = store.topology()
+        assert calls == [1] and topo.n == many + 1
+
+
+class TestSQLiteFiles:
+    def test_a_diverged_copy_rebuilds(self, tmp_path, registry, monkeypatch):
+        path = tmp_path / "cmdb.db"
+        with open_store(Settings(db=path), registry=registry, create=True) as s:
+            s.apply(Batch(cis=[CI(id="a", ci_class="application", name="A")]), actor="t")
+            s.topology()  # published next to the file
+        copy = tmp_path / "copy.db"
+        copy.write_bytes(path.read_bytes())
+        # the original moves on, and publishes its own snapshot under the same store id
+        with open_store(Settings(db=path), registry=registry) as s:
+            s.apply(Batch(cis=[CI(id="b", ci_class="application", name="B")]), actor="t")
+            s._publish(*s._build_topology())  # a full snapshot of the new state
+        # the copy takes another write, and finds the original's snapshots in its cache dir
+        (tmp_path / "copy.db.snapshots").mkdir(exist_ok=True)
+        for d in (tmp_path / "cmdb.db.snapshots").iterdir():
+            d.rename(tmp_path / "copy.db.snapshots" / d.name)
+        with open_store(Settings(db=copy), registry=registry) as c:
+            c.apply(Batch(cis=[CI(id="c", ci_class="application", name="C")]), actor="t")
+            calls = count_rebuilds(c, monkeypatch)
+            assert sorted(c.topology().ids) == ["a", "c"]
+            assert calls == [1]
+
+    def test_a_cold_process_takes_the_delta_and_publishes_a_large_one(
+        self, tmp_path, registry, monkeypatch
+    ):
+        path = tmp_path / "cmdb.db"
+        with open_store(Settings(db=path), registry=registry, create=True) as s:
+            s.apply(Batch(cis=[CI(id="a", ci_class="application", name="A")]), actor="t")
+            s.topology()
+            s.apply(Batch(cis=[CI(id="b", ci_class="application", name="B")]), actor="t")
+        snapshots = tmp_path / "cmdb.db.snapshots"
+        published = set(snapshots.iterdir())
+        with open_store(Settings(db=path), registry=registry) as cold:
+            calls = count_rebuilds(cold, monkeypatch)
+            assert cold.topology().ids == ["a", "b"] and calls == []
+        assert set(snapshots.iterdir()) == published  # a small delta publishes nothing
+        monkeypatch.setattr("cmdb.topology_delta.COMPACT_SHARE", 0.0)
+        with open_store(Settings(db=path), registry=registry) as cold:
+            assert cold.topology().ids == ["a", "b"]
+        now = set(snapshots.iterdir())  # compacted: the next start from it, the base is gone
+        assert len(now) == 1 and now != published
+        with open_store(Settings(db=path), registry=registry) as cold:
+            calls = count_rebuilds(cold, monkeypatch)
+            assert cold.topology().seq == rebuild(cold).seq
+            assert calls == []
+
+
+def _writer(path: str, rounds: int) -> None:
+    from cmdb.registry import load_registry
+
+    with open_store(Settings(db=Path(path)), registry=load_registry()) as s:
+        for i in range(rounds):
+            s.apply(
+                Batch(
+                    cis=[CI(id=f"w{i}", ci_class="application", name="W")],
+                    relationships=[Relationship(source=f"w{i}", type="depends_on", target="a")],
+                ),
+                actor="writer",
+            )
+
+
+class TestTwoProcesses:
+    def test_a_reader_follows_a_writer_by_deltas(self, tmp_path, registry, monkeypatch):
+        path = tmp_path / "cmdb.db"
+        with open_store(Settings(db=path), registry=registry, create=True) as s:
+            s.apply(Batch(cis=[CI(id="a", ci_class="application", name="A")]), actor="t")
+            s.topology()
+        with open_store(Settings(db=path), registry=registry) as reader:
+            calls = count_rebuilds(reader, monkeypatch)
+            proc = multiprocessing.get_context("spawn").Process(
+                target=_writer, args=(str(path), 30)
+            )
+            proc.start()
+            while proc.is_alive():
+                topo = reader.topology()
+                writers = [c for c in topo.ids if c.startswith("w")]
+                assert len(topo.dependents.row(topo.index("a"))) == len(writers)
+            proc.join()
+            assert proc.exitcode == 0
+            assert canon(reader.topology()) == canon(rebuild(reader))
+            assert calls == []
