@@ -403,7 +403,8 @@ class SQLiteStore:
         where: list[str] = []
         params: list[object] = []
         for col, value in (
-            ("entity", flt.entity),
+            # "+": never the as-of index for this; walking seq order is what pages want
+            ("+entity", flt.entity),
             ("entity_id", flt.entity_id),
             ("actor", flt.actor),
             ("change_id", flt.change_id),
