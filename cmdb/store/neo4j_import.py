@@ -319,7 +319,9 @@ def write_csv(
             writer.batch(batch, index)
         writer.meta()
     except ValidationError as err:
-        raise (err.at(source) if source else err) from None
+        # an error of reading the file already names it (``in.jsonl:5: ...``)
+        named = source is None or (err.location or "").startswith(source)
+        raise (err if named else err.at(source)) from None
     finally:
         writer.close()
     writer.files.seconds = time.perf_counter() - started

@@ -315,6 +315,15 @@ class TestCli:
         assert r.exit_code == 1 and "in.json" in r.output and "teapot" in r.output
         assert "Traceback" not in r.output and not (tmp_path / "args").exists()
 
+    def test_a_bad_line_is_named_once(self, tmp_path):
+        f = tmp_path / "in.jsonl"
+        f.write_text('{"kind": "ci", "id": "a-1", "class": "application", "name": "A"}\n'
+                     '{"kind": "ci", "id": "x-1"}\n')  # fmt: skip
+        admin = _fake_admin(tmp_path, "IMPORT DONE", 0)[0]
+        r = self._run(tmp_path, "bulk-import", str(f), "--neo4j-admin", admin)
+        assert r.exit_code == 1 and "in.jsonl:2:" in r.output
+        assert r.output.count("in.jsonl") == 1, r.output
+
     def test_unreadable_file(self, tmp_path):
         r = self._run(tmp_path, "bulk-import", str(tmp_path / "none.json"), "--neo4j-admin", "x")
         assert r.exit_code == 1 and "cannot read" in r.output
