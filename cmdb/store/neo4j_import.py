@@ -320,8 +320,9 @@ def write_csv(
         writer.meta()
     except ValidationError as err:
         # an error of reading the file already names it (``in.jsonl:5: ...``)
-        named = source is None or (err.location or "").startswith(source)
-        raise (err if named else err.at(source)) from None
+        if source is None or (err.location or "").startswith(source):
+            raise
+        raise err.at(source) from None
     finally:
         writer.close()
     writer.files.seconds = time.perf_counter() - started
