@@ -5,11 +5,15 @@ Measures, in one run and on one generated SQLite store:
 - a cold ``cmdb impact blast-radius`` process on the cached snapshot (nothing written since it
   was published): the baseline;
 - the same cold process after one small graph write (a new CI and its relationship), which
-  brings the snapshot on disk up to date from history (:mod:`cmdb.topology_delta`);
+  brings the snapshot on disk up to date from history (:mod:`cmdb.topology_delta`), sharing
+  the base's files copy-on-write, and the same with ``SHARE_FILES`` off (copying the arrays,
+  as before), rounds interleaved;
 - the same cold process with no usable snapshot, which rebuilds it from rows (what the first
   query after a graph write cost before);
 - in one warm process: ``store.topology()`` after one small write, from the snapshot in memory,
-  and a full rebuild from rows (``_build_topology``), medians of ``--rounds``.
+  and a full rebuild from rows (``_build_topology``), medians of ``--rounds``; and the warm
+  blast radius of the hub on the snapshot brought up to date (a patched CSR: the hub's row
+  moved) against a rebuilt, packed one of the same state (best of ``--rounds``).
 
 With ``--neo4j-cis N`` it also loads N generated CIs into the Neo4j server of
 ``CMDB_TEST_NEO4J_URI`` / ``CMDB_TEST_NEO4J_PASSWORD`` (wiping it first: never point it at a
@@ -45,11 +49,19 @@ from cmdb.settings import Settings  # noqa: E402
 from cmdb.store import open_store  # noqa: E402
 
 
-def cold_cli(db: Path, ci: str) -> tuple[float, float, float]:
+def cold_cli(db: Path, ci: str, *, share: bool = True) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system: what a loaded machine does not inflate) and
-    peak RSS (MB) of one `cmdb impact blast-radius` process."""
+    peak RSS (MB) of one `cmdb impact blast-radius` process. ``share=False``: the snapshot
+    brought up to date copies the base's arrays instead of mapping its files copy-on-write
+    (``cmdb.topology_delta.SHARE_FILES``), as before."""
     cmd = [str(ROOT / ".venv" / "bin" / "cmdb"), "--db", str(db), "impact", "blast-radius", ci]
     cmd += ["--format", "json", "--limit", "20"]
+    if not share:
+        script = (
+            "import sys, cmdb.topology_delta as d; d.SHARE_FILES = False\n"
+            "from cli.main import main; sys.argv = sys.argv[1:]; sys.exit(main())"
+        )
+        cmd = [sys.executable, "-c", script, *cmd]
     launcher = (
         "import resource, subprocess, sys, time\n"
         "t0 = time.perf_counter()\n"
@@ -111,6 +123,24 @@ def neo4j_rows(cis: int, seed: int, rounds: int) -> list[tuple[str, str]]:
     ]
 
 
+def warm_blast(patched, packed, hub: str, rounds: int) -> list[tuple[str, str]]:
+    """Warm blast radius of ``hub`` (ms, best of ``rounds`` after a first run) on a snapshot
+    brought up to date in memory and on a rebuilt, packed one of the same state."""
+    from impact.blast import blast_radius
+
+    out = []
+    for label, topo in (("brought up to date", patched), ("rebuilt, packed", packed)):
+        blast_radius(topo, [hub])
+        times = []
+        for _ in range(max(rounds, 3)):
+            t0 = time.perf_counter()
+            blast_radius(topo, [hub])
+            times.append(time.perf_counter() - t0)
+        name = f"warm blast radius of {hub}, snapshot {label} (ms)"
+        out.append((name, f"{min(times) * 1e3:.1f}"))
+    return out
+
+
 def median_of(runs: list[tuple[float, float, float]]) -> str:
     wall, cpu, rss = (statistics.median(r[i] for r in runs) for i in range(3))
     return f"{wall:.2f} s wall, {cpu:.2f} s CPU, {rss:.0f} MB"
@@ -156,11 +186,13 @@ def main() -> None:
 
     with open_store(Settings(db=db)) as store:
         small_write(store, hub, f"{stamp}-0")
+    shared, copied = [], []
+    for _ in range(rounds):  # interleaved: a loaded machine weighs on both alike
+        shared.append(cold_cli(db, hub))
+        copied.append(cold_cli(db, hub, share=False))
+    rows.append(("cold CLI after one small write, brought up to date", median_of(shared)))
     rows.append(
-        (
-            "cold CLI after one small write, brought up to date",
-            median_of([cold_cli(db, hub) for _ in range(rounds)]),
-        )
+        ("cold CLI after one small write, up to date by copying (before)", median_of(copied))
     )
     rebuilt = []
     for _ in range(rounds):  # no usable snapshot: the process rebuilds (and publishes)
@@ -181,6 +213,8 @@ def main() -> None:
             t0 = time.perf_counter()
             store._build_topology()
             full.append(time.perf_counter() - t0)
+        # the engine on a snapshot patched in memory (the hub's row moved) vs a packed one
+        rows += warm_blast(new, store._build_topology()[1], hub, rounds)
     rows.append(
         ("warm: topology() after one small write (ms)", f"{statistics.median(refresh) * 1e3:.1f}")
     )

@@ -2,18 +2,23 @@
 
 Measures, in one run, each in its own process (wall time and peak RSS of that process):
 
-- ``cmdb export --format json`` and ``--format jsonl`` to a file (streamed, page by page);
-- the baseline of the same run: the whole-document JSON path this replaced (every CI and
+- ``cmdb export --format json``, ``--format jsonl`` and ``--format csv`` (the CIs) to a file
+  (streamed, page by page; the SQLite store's stored JSON text re-keyed without models);
+- the baselines of the same run: the same export through the protocol's model reads only (the
+  model path: every row a pydantic model, as every export was before the raw path and as Neo4j
+  still is), the whole-document JSON path the streamed writer replaced (every CI and
   relationship read in one query each, the document built in memory, ``json.dumps(indent=2)``),
   and a floor: the same rows read with plain ``sqlite3`` (no models, no JSON written);
 - ``cmdb import`` of the JSON Lines file into an empty store, as one atomic batch and with
   ``--chunked 50000``, and the import of the JSON file (one batch, the path an old file takes).
 
-The streamed JSON file is checked to be byte for byte the whole-document one.
+The streamed JSON file is checked to be byte for byte the whole-document one, and each format's
+file byte for byte the model path's.
 
 Run (the store is built once, ~1 minute, and reused; the run takes ~6 minutes on 2 cores):
 
     .venv/bin/python bench/bench_transfer.py --cis 100000 --seed 1
+    .venv/bin/python bench/bench_transfer.py --cis 100000 --seed 1 --skip-import  # ~2 minutes
 
 Prints a markdown table for docs/benchmarks.md.
 """
@@ -25,29 +30,36 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 CMDB = str(ROOT / ".venv" / "bin" / "cmdb")
+FORMATS = ("json", "jsonl", "csv")
 
 LAUNCHER = (
     "import resource, subprocess, sys, time\n"
     "t0 = time.perf_counter()\n"
     "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-    "print(time.perf_counter() - t0, "
-    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(time.perf_counter() - t0, use.ru_maxrss / 1024, use.ru_utime + use.ru_stime)\n"
 )
-"""A small launcher runs each measured process, so that its peak RSS is its own (not this
-process's pages shared with a forked child)."""
+"""A small launcher runs each measured process, so that its peak RSS and CPU time are its own
+(not this process's pages shared with a forked child)."""
+
+Run = tuple[float, float, float]
+"""Wall seconds, peak RSS (MB) and CPU seconds (user + system: on a shared machine they move
+far less than the wall time) of one measured process."""
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``cmd``."""
+def measure(cmd: list[str]) -> Run:
+    """The :data:`Run` of ``cmd``."""
     out = subprocess.run(
         [sys.executable, "-c", LAUNCHER, *cmd], check=True, capture_output=True, text=True
     ).stdout.split()
-    return float(out[0]), float(out[1])
+    return float(out[0]), float(out[1]), float(out[2])
 
 
 def build_store(db: Path, n: int, seed: int) -> None:
@@ -83,12 +95,39 @@ def plain_sqlite(db: str, out: str) -> None:
     import sqlite3
 
     con = sqlite3.connect(db)
-    n = sum(1 for _ in con.execute("SELECT doc FROM ci WHERE status != 'retired' ORDER BY id"))
-    n += sum(1 for _ in con.execute("SELECT doc FROM rel WHERE status = 'active'"))
-    Path(out).write_text(str(n))
+    cis = sum(1 for _ in con.execute("SELECT doc FROM ci WHERE status != 'retired' ORDER BY id"))
+    rels = sum(1 for _ in con.execute("SELECT doc FROM rel WHERE status = 'active'"))
+    Path(out).write_text(f"{cis} {rels}")
 
 
-CHILDREN = {"whole-json": whole_document_json, "sqlite3": plain_sqlite}
+class ModelsOnly:
+    """The store through the protocol's model reads only: its class has no ``find_ci_texts``,
+    so the export takes the model path."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def model_path(fmt: str, db: str, out: str) -> None:
+    """The same export, every row read as a model."""
+    sys.path.insert(0, str(ROOT))
+    from cmdb.export_stream import write_export
+    from cmdb.settings import Settings
+    from cmdb.store import open_store
+
+    store = open_store(Settings(db=db))
+    with open(out, "w", encoding="utf-8") as f:
+        write_export(ModelsOnly(store), f, format=fmt)  # type: ignore[arg-type]
+
+
+CHILDREN: dict[str, Callable[[str, str], None]] = {
+    "whole-json": whole_document_json,
+    "sqlite3": plain_sqlite,
+    **{f"models-{fmt}": partial(model_path, fmt) for fmt in FORMATS},
+}
 
 
 def digest(path: Path) -> str:
@@ -114,29 +153,36 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / f"transfer-{args.cis}-{args.seed}.db"
     build_store(db, args.cis, args.seed)
-    files = {fmt: OUT / f"transfer-{args.cis}.{fmt}" for fmt in ("json", "jsonl")}
-    rows: list[tuple[str, float, float, int]] = []
-    items = 0
+    files = {fmt: OUT / f"transfer-{args.cis}.{fmt}" for fmt in FORMATS}
+    rows: list[tuple[str, Run, int]] = []
 
-    def child(name: str, out: Path) -> tuple[float, float]:
+    def child(name: str, out: Path) -> Run:
         return measure([sys.executable, __file__, "--child", name, str(db), str(out)])
 
-    secs, rss = child("sqlite3", OUT / "transfer-count.txt")
-    items = int((OUT / "transfer-count.txt").read_text())
+    run = child("sqlite3", OUT / "transfer-count.txt")
+    n_cis, n_rels = map(int, (OUT / "transfer-count.txt").read_text().split())
+    items = n_cis + n_rels
+    count = {"json": items, "jsonl": items, "csv": n_cis}  # CSV: one table, the CIs
     rows.append(
         (
             "floor: the same rows read with plain sqlite3 (no models, nothing written)",
-            secs,
-            rss,
+            run,
             items,
         )
     )
-    for fmt, path in files.items():
-        secs, rss = measure([CMDB, "--db", str(db), "export", "--format", fmt, "-o", str(path)])
-        rows.append((f"**streamed** `cmdb export --format {fmt} -o FILE`", secs, rss, items))
+    same_as_models = {}
+    for fmt, path in files.items():  # each format: the model path, then the raw path
+        models = OUT / f"transfer-{args.cis}-models.{fmt}"
+        run = child(f"models-{fmt}", models)
+        rows.append((f"baseline: {fmt}, model path (every row a model)", run, count[fmt]))
+        run = measure([CMDB, "--db", str(db), "export", "--format", fmt, "-o", str(path)])
+        label = f"**streamed** `cmdb export --format {fmt} -o FILE` (raw path)"
+        rows.append((label, run, count[fmt]))
+        same_as_models[fmt] = digest(models) == digest(path)
+        models.unlink()
     old = OUT / f"transfer-{args.cis}-whole.json"
-    secs, rss = child("whole-json", old)
-    rows.append(("baseline: whole-document JSON (the old path)", secs, rss, items))
+    run = child("whole-json", old)
+    rows.append(("baseline: whole-document JSON (the old path)", run, items))
     same = digest(old) == digest(files["json"])
     old.unlink()
     if not args.skip_import:
@@ -150,19 +196,24 @@ def main() -> None:
             for leftover in OUT.glob("transfer-import.db*"):
                 if leftover.is_file():
                     leftover.unlink()
-            secs, rss = measure([CMDB, "--db", str(target), "import", str(path), *extra])
-            rows.append((label, secs, rss, items))
+            run = measure([CMDB, "--db", str(target), "import", str(path), *extra])
+            rows.append((label, run, items))
         for leftover in OUT.glob("transfer-import.db*"):
             if leftover.is_file():
                 leftover.unlink()
     print(
         f"\n{args.cis:,} CIs, {items:,} CIs and relationships; streamed JSON identical to "
-        f"the whole-document JSON: {same}\n"
+        f"the whole-document JSON: {same}; raw path identical to the model path: "
+        + ", ".join(f"{fmt} {ok}" for fmt, ok in same_as_models.items())
+        + "\n"
     )
-    print("| measure | wall | items/s | peak RSS |")
-    print("|---|---|---|---|")
-    for label, secs, rss, n in rows:
-        print(f"| {label} | {secs:.1f} s | {n / secs:,.0f} | {rss:,.0f} MB |")
+    print("| measure | items | wall | items/s | CPU | items per CPU s | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for label, (secs, rss, cpu), n in rows:
+        print(
+            f"| {label} | {n:,} | {secs:.1f} s | {n / secs:,.0f} | {cpu:.1f} s | "
+            f"{n / cpu:,.0f} | {rss:,.0f} MB |"
+        )
     for path in files.values():
         print(f"\n{path.name}: {path.stat().st_size / 1e6:,.0f} MB")
 

@@ -86,13 +86,30 @@ def bulk_import(
         str | None,
         typer.Option(help="neo4j-admin's --max-off-heap-memory (e.g. 2G, 50%; default 90%)."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes that validate and write the CSV (forked; the source is read "
+            "meanwhile). 1: this process alone.",
+        ),
+    ] = 1,
+    history_nodes: Annotated[
+        bool,
+        typer.Option(
+            "--history-nodes",
+            help="One History node per CI and relationship instead of compressed chunks "
+            "(twice the nodes).",
+        ),
+    ] = False,
     change: ChangeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """First load of a large estate into a new Neo4j database through neo4j-admin.
 
     Validates every item as `cmdb import` does, writes the CSV files that `neo4j-admin
-    database import full` reads (CIs, relationships, records, one create History node per
+    database import full` reads (CIs, relationships, records, the create history of every
     entity, the store's meta node), and runs it against the stopped server. The first open of
     the started store creates the constraints and indexes.
     """
@@ -124,6 +141,8 @@ def bulk_import(
             keep_files=keep_files,
             max_memory=max_memory,
             source=str(file) if file is not None else None,
+            workers=workers,
+            chunked=not history_nodes,
         )
     files = report.files
     summary: dict[str, object] = {

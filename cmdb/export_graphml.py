@@ -9,7 +9,8 @@ output); empty elements as ``<x />``; a multigraph's edges grouped by source in 
 by target in order of first appearance, each ``id`` counting the edges between the same two
 CIs; and the document's lines split with ``str.splitlines``, so a ``\\r`` (or ``\\v``, ``\\f``,
 ``\\x1c``-``\\x1e``) in a value became a line break, as it does here. Only one source's edges
-are held at a time.
+are held at a time. The nodes and edges are written from export documents
+(:mod:`cmdb.export_docs`), not models.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from cmdb.export_stream import Opts, ci_flat, iter_cis, iter_relationships
+from cmdb.export_docs import Doc, iter_ci_docs, iter_relationship_docs
+from cmdb.export_stream import Opts, ci_flat, doc_flat
 from cmdb.model import CI, Relationship
 from cmdb.store.protocol import GraphStore
 
@@ -54,6 +56,16 @@ def _node_data(ci: CI) -> dict[str, Any]:
 def _edge_data(rel: Relationship) -> dict[str, Any]:
     extra = {"status": rel.status} if rel.status != "active" else {}
     return {"type": rel.type, **extra, **_graphml_attrs(rel.attributes)}
+
+
+def _node_doc_data(doc: Doc) -> dict[str, Any]:
+    """:func:`_node_data` of a CI's export document (the model forms are the tests' reference)."""
+    return {**doc_flat(doc), **_graphml_attrs(doc["attributes"])}
+
+
+def _edge_doc_data(doc: Doc) -> dict[str, Any]:
+    extra = {"status": doc["status"]} if doc["status"] != "active" else {}
+    return {"type": doc["type"], **extra, **_graphml_attrs(doc["attributes"])}
 
 
 def _xml(text: str, attribute: bool = False) -> str:
@@ -108,31 +120,31 @@ def graphml_parts(store: GraphStore, opts: Opts, count: list[int]) -> Iterator[s
     """The GraphML text in parts: a first pass over the store for the ``<key>`` elements (they
     come first), a second for the nodes and edges; ``count[0]`` counts the items written."""
     keys, n = _Keys(), 0
-    for ci in iter_cis(store, **opts):
-        keys.see(_node_data(ci), "node")
+    for ci in iter_ci_docs(store, **opts):
+        keys.see(_node_doc_data(ci), "node")
         n += 1
-    for rel in iter_relationships(store, **opts):
-        keys.see(_edge_data(rel), "edge")
+    for rel in iter_relationship_docs(store, **opts):
+        keys.see(_edge_doc_data(rel), "edge")
         n += 1
     yield _GRAPHML_HEAD + keys.lines()
     if not n:
         yield '  <graph edgedefault="directed" />\n</graphml>\n'
         return
     yield '  <graph edgedefault="directed">\n'
-    for ci in iter_cis(store, **opts):
-        head = f'node id="{_xml(ci.id, True)}"'
-        yield _element(head, _node_data(ci), "node", keys, "    ")
+    for ci in iter_ci_docs(store, **opts):
+        head = f'node id="{_xml(ci["id"], True)}"'
+        yield _element(head, _node_doc_data(ci), "node", keys, "    ")
         count[0] += 1
-    for group in _by_source(iter_relationships(store, **opts)):
+    for group in _by_source(iter_relationship_docs(store, **opts)):
         yield from _edges(group, keys)
         count[0] += len(group)
     yield "  </graph>\n</graphml>\n"
 
 
-def _by_source(rels: Iterator[Relationship]) -> Iterator[list[Relationship]]:
-    group: list[Relationship] = []
+def _by_source(rels: Iterator[Doc]) -> Iterator[list[Doc]]:
+    group: list[Doc] = []
     for rel in rels:
-        if group and rel.source != group[0].source:
+        if group and rel["source"] != group[0]["source"]:
             yield group
             group = []
         group.append(rel)
@@ -140,15 +152,16 @@ def _by_source(rels: Iterator[Relationship]) -> Iterator[list[Relationship]]:
         yield group
 
 
-def _edges(group: list[Relationship], keys: _Keys) -> list[str]:
+def _edges(group: list[Doc], keys: _Keys) -> list[str]:
     """One source's edges as networkx orders a multigraph's: by target, in the order each
     target first appears, each edge's id counting the edges between the same two CIs."""
-    by_target: dict[str, list[Relationship]] = {}
+    by_target: dict[str, list[Doc]] = {}
     for rel in group:
-        by_target.setdefault(rel.target, []).append(rel)
+        by_target.setdefault(rel["target"], []).append(rel)
     out = []
     for target, rels in by_target.items():
-        ends = f'source="{_xml(rels[0].source, True)}" target="{_xml(target, True)}"'
+        ends = f'source="{_xml(rels[0]["source"], True)}" target="{_xml(target, True)}"'
         for i, rel in enumerate(rels):
-            out.append(_element(f'edge {ends} id="{i}"', _edge_data(rel), "edge", keys, "    "))
+            data = _edge_doc_data(rel)
+            out.append(_element(f'edge {ends} id="{i}"', data, "edge", keys, "    "))
     return out

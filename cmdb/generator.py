@@ -52,6 +52,7 @@ from cmdb.generator_attrs import KINDS, PREFIX, attributes
 from cmdb.model import CI, Batch, Relationship
 from cmdb.registry import Registry, load_registry
 from cmdb.topology import CSR, Topology
+from cmdb.topology_ids import Ids
 
 __all__ = ["MIN_CIS", "generate", "generate_topology", "pick_probes"]
 
@@ -115,6 +116,33 @@ class _Layout:
             out.extend(map(f"{p}-{{:0{w}d}}".format, range(a + off, z + off)))
         return out
 
+    def id_blob(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ids()`` as one UTF-8 blob and n + 1 offsets (cmdb.topology_ids), built with numpy:
+        no string per CI. Every id of a block has the same length (prefix, dash, digits).
+
+        >>> lay = _layout(600, 0)
+        >>> blob, off = lay.id_blob()
+        >>> [blob[off[i] : off[i + 1]].tobytes().decode() for i in (0, 599)] == lay.ids()[::599]
+        True
+        """
+        widths = self._widths()
+        parts: list[np.ndarray] = []
+        lengths = np.empty(self.n, np.int64)
+        for b in self.blocks:
+            cls = KINDS[b.kind][0]
+            head, w = np.frombuffer(f"{PREFIX[cls]}-".encode(), np.uint8), widths[cls]
+            rows = np.empty((b.count, head.size + w), np.uint8)
+            rows[:, : head.size] = head
+            k = np.arange(b.first, b.first + b.count, dtype=np.int64)
+            for j in range(w - 1, -1, -1):
+                rows[:, head.size + j] = k % 10 + 48
+                k //= 10
+            parts.append(rows.ravel())
+            lengths[b.start : b.start + b.count] = rows.shape[1]
+        offsets = np.zeros(self.n + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return np.concatenate(parts) if parts else np.empty(0, np.uint8), offsets
+
     def _widths(self) -> dict[str, int]:
         total: dict[str, int] = {}
         for b in self.blocks:
@@ -144,7 +172,8 @@ class _Builder:
 
     def link(self, rel: str, src: Any, dst: Any) -> None:
         s, d = np.broadcast_arrays(np.asarray(src, np.int64), np.asarray(dst, np.int64))
-        self.edges.append((_R[rel], s.ravel(), d.ravel()))
+        # int32 node numbers: the edge lists are most of the generator's memory at 10M CIs
+        self.edges.append((_R[rel], s.astype(np.int32).ravel(), d.astype(np.int32).ravel()))
 
     def pick(self, pool: np.ndarray, size: int) -> np.ndarray:
         return pool[self.rng.integers(0, len(pool), size)]
@@ -470,13 +499,14 @@ def _layout(n: int, seed: int) -> _Layout:
 
 
 def _finish(b: _Builder) -> _Layout:
-    rel = np.concatenate([np.full(len(s), code, np.int8) for code, s, _ in b.edges])
-    src = np.concatenate([s for _, s, _ in b.edges])
-    dst = np.concatenate([d for _, _, d in b.edges])
-    key = (src * b.n + dst) * len(_RELS) + rel
-    ok = src != dst
-    _, first = np.unique(key[ok], return_index=True)
-    keep = np.flatnonzero(ok)[np.sort(first)]
+    m = sum(s.size for _, s, _ in b.edges)
+    rel, src, dst = np.empty(m, np.int8), np.empty(m, np.int32), np.empty(m, np.int32)
+    at = 0
+    for code, s, d in b.edges:
+        rel[at : at + s.size], src[at : at + s.size], dst[at : at + s.size] = code, s, d
+        at += s.size
+    b.edges.clear()  # the pieces go as soon as they are copied
+    keep = _first_of_each(src, dst, rel, b.n)
     crit = np.empty(b.n, np.int8)
     seen_mask = np.zeros(b.n, bool)
     for blk in b.blocks:
@@ -493,10 +523,54 @@ def _finish(b: _Builder) -> _Layout:
         last_seen=last_seen,
         min_required=b.min_required,
         support=b.support,
-        src=src[keep].astype(np.int32),
-        dst=dst[keep].astype(np.int32),
+        src=src[keep],
+        dst=dst[keep],
         rel=rel[keep],
     )
+
+
+_CHUNK = 1 << 22
+
+
+def _first_of_each(src: np.ndarray, dst: np.ndarray, rel: np.ndarray, n: int) -> np.ndarray:
+    """A mask of the edges to keep: no self-loops, and of equal (src, dst, rel) only the first.
+
+    Memory-lean (one int64 key per edge, sorted in place, then chunks): at 10M CIs the edge
+    lists are 40M long, and ``np.unique(..., return_index=True)`` took 1 GB more.
+
+    >>> _first_of_each(np.array([0, 1, 0, 2, 0]), np.array([1, 1, 1, 0, 1]),
+    ...                np.array([3, 3, 3, 3, 4]), 3).tolist()
+    [True, False, False, True, True]
+    """
+
+    def key(lo: int, hi: int) -> np.ndarray:
+        k = src[lo:hi].astype(np.int64)
+        k *= n
+        k += dst[lo:hi]
+        k *= len(_RELS)
+        k += rel[lo:hi]
+        return k
+
+    keep = src != dst
+    ordered = key(0, src.size)
+    ordered.sort()
+    dup = ordered[1:][ordered[1:] == ordered[:-1]]  # keys that occur more than once
+    del ordered
+    if dup.size == 0:
+        return keep
+    dup = dup[np.concatenate(([True], dup[1:] != dup[:-1]))]
+    at_list, key_list = [], []
+    for lo in range(0, src.size, _CHUNK):
+        k = key(lo, lo + _CHUNK)
+        hit = np.flatnonzero(dup[np.minimum(np.searchsorted(dup, k), dup.size - 1)] == k)
+        at_list.append(hit + lo)
+        key_list.append(k[hit])
+    at, ks = np.concatenate(at_list), np.concatenate(key_list)
+    order = np.lexsort((at, ks))  # by key, then first occurrence first
+    ks, at = ks[order], at[order]
+    later = np.concatenate(([False], ks[1:] == ks[:-1]))
+    keep[at[later]] = False
+    return keep
 
 
 def generate(
@@ -598,7 +672,7 @@ def generate_topology(n_cis: int, *, seed: int = 0, registry: Registry | None = 
         class_categories=[reg.classes[c].category for c in reg.class_names],
         rel_type_names=reg.rel_type_names,
         propagation=[reg.rel_type(t).propagation.value for t in reg.rel_type_names],
-        ids=lay.ids(),
+        ids=Ids(*lay.id_blob()),  # unique by construction (a prefix per class, numbered)
         class_code=class_code,
         is_group=group_class[class_code],
         min_required=lay.min_required,

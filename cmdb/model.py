@@ -123,7 +123,11 @@ RelKey = tuple[str, str, str]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=False)
+    # defer_build: a model's validator is built when first used, so a command that reads a
+    # CI does not build those of batches, history entries and every record kind at import
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, validate_assignment=False, defer_build=True
+    )
 
 
 class Identifiers(_Model):

@@ -88,7 +88,8 @@ _INT32_MAX = 2**31
 class Rows:
     """The rows of a CSR that have neighbours (ascending), with where their neighbours start
     and how many they have, in 32 bits when that fits; ``unit`` when each has exactly one
-    (then ``rows[j]`` owns ``indices[j]``)."""
+    and ``rows[j]`` owns ``indices[j]`` (always so in a packed CSR; a patched one may have
+    moved a row)."""
 
     rows: np.ndarray
     starts: np.ndarray
@@ -96,16 +97,17 @@ class Rows:
     unit: bool
 
     @classmethod
-    def of(cls, csr: CSR) -> Rows:
-        counts = np.diff(csr.indptr)
-        rows = np.flatnonzero(counts).astype(np.int32)
+    def of(cls, csr: CSR, rows: np.ndarray | None = None) -> Rows:
+        """``rows``: those with neighbours when known (a snapshot saves them), else found."""
+        if rows is None:
+            rows = np.flatnonzero(csr.degree()).astype(np.int32)
         dt = np.int32 if csr.indices.size < _INT32_MAX else np.int64
-        return cls(
-            rows,
-            csr.indptr[rows].astype(dt),
-            counts[rows].astype(dt),
-            rows.size == csr.indices.size,
+        starts = csr.starts[rows].astype(dt)
+        counts = (csr.ends[rows] - csr.starts[rows]).astype(dt)
+        unit = rows.size == csr.nnz == csr.indices.size and (
+            csr.bounds is not None or bool(np.array_equal(starts, np.arange(rows.size)))
         )
+        return cls(rows, starts, counts, unit)
 
 
 @dataclass(eq=False)
@@ -149,13 +151,15 @@ class Prepared:
     not_in_service: bool = False  # whether any CI is planned or being built (never affected)
     pool: list[Scratch] = field(default_factory=list, repr=False)
     active: dict[str, Rows] = field(default_factory=dict, repr=False)
+    saved_rows: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the snapshot's
 
     def rows_with_neighbours(self, name: str) -> Rows:
         """:class:`Rows` of CSR ``name`` (``"dependents"`` or ``"groups"``), built on first
         use: only large frontiers need it."""
         found = self.active.get(name)
         if found is None:
-            found = self.active[name] = Rows.of(getattr(self, name))
+            found = Rows.of(getattr(self, name), self.saved_rows.get(name))
+            self.active[name] = found
         return found
 
     def borrow(self) -> Scratch:
@@ -210,7 +214,7 @@ def prepare(topo: Topology, types: frozenset[str] | None = None) -> Prepared:
         frm, to = topo.impact_edges(types)
         dependents, dependencies = CSR.from_edges(topo.n, frm, to), CSR.from_edges(topo.n, to, frm)
     members = topo.members
-    slack = (members.degree() - topo.k_required()).astype(np.int32)
+    slack = topo.group_slack()
     short = np.flatnonzero(topo.is_group & (slack < 0)).astype(np.int32)
     services, customers = topo.category_mask(SERVICE), topo.category_mask(CUSTOMER)
     kind = services.astype(np.int8)
@@ -222,7 +226,7 @@ def prepare(topo: Topology, types: frozenset[str] | None = None) -> Prepared:
         topo.groups,
         members,
         slack,
-        bool(topo.groups.indices.size),
+        topo.groups.nnz > 0,
         short,
         services,
         customers,
@@ -230,6 +234,10 @@ def prepare(topo: Topology, types: frozenset[str] | None = None) -> Prepared:
         _soft_csr(topo, types),
         not bool(topo.in_service.all()),
     )
+    for name in ("dependents", "groups") if types is None else ("groups",):
+        rows = topo.derived(f"{name}.rows")  # saved with the snapshot: no scan of every row
+        if rows is not None:
+            made.saved_rows[name] = rows
     return made
 
 
@@ -245,9 +253,9 @@ def neighbours(csr: CSR, rows: np.ndarray) -> np.ndarray:
     Positions are computed in 32 bits when they fit; a single row is a slice."""
     if rows.size == 1:
         r = int(rows[0])
-        return csr.indices[csr.indptr[r] : csr.indptr[r + 1]]
-    starts = csr.indptr[rows]
-    return runs(csr.indices, starts, csr.indptr[rows + 1] - starts)
+        return csr.indices[csr.starts[r] : csr.ends[r]]
+    starts = csr.starts[rows]
+    return runs(csr.indices, starts, csr.ends[rows] - starts)
 
 
 def runs(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -129,6 +129,12 @@ def rel_type(registry: Registry, name: str) -> str:
     return name.upper()
 
 
+TOUCHED = "touched"
+"""The CI property holding the store version of the last batch that put the existing CI
+(changed it, or moved only its last-seen, which writes no history): a snapshot taken at
+version v finds every such CI since with one index look-up (``touched > v``)."""
+
+
 def schema_statements(registry: Registry) -> list[str]:
     """Idempotent schema set-up: constraints and indexes, one statement each."""
     stmts = [
@@ -136,6 +142,7 @@ def schema_statements(registry: Registry) -> list[str]:
         "CREATE INDEX cmdb_ci_class IF NOT EXISTS FOR (c:CI) ON (c.class)",
         "CREATE INDEX cmdb_ci_owner IF NOT EXISTS FOR (c:CI) ON (c.owner)",
         "CREATE INDEX cmdb_ci_group IF NOT EXISTS FOR (c:CI) ON (c.support_group)",
+        f"CREATE INDEX cmdb_ci_touched IF NOT EXISTS FOR (c:CI) ON (c.{TOUCHED})",
         "CREATE INDEX cmdb_ident_value IF NOT EXISTS FOR (i:Identifier) ON (i.value)",
         "CREATE INDEX cmdb_ident_ci IF NOT EXISTS FOR (i:Identifier) ON (i.ci)",
         "CREATE CONSTRAINT cmdb_record_id IF NOT EXISTS FOR (r:Record) REQUIRE r.id IS UNIQUE",
@@ -204,8 +211,13 @@ class Writer:
         self.now = utcnow()
         self.at = _TIME.dump_python(self.now, mode="json")  # as in the documents
         self.actor, self.change_id = actor, change_id
-        row = tx.run(f"{META} SET m.batch = m.batch + 1 RETURN m.batch AS b, m.seq AS s").single()
+        row = tx.run(
+            f"{META} SET m.batch = m.batch + 1 RETURN m.batch AS b, m.seq AS s, m.version AS v"
+        ).single()
         self.batch_id, self.seq = int(row["b"]), int(row["s"])
+        # the store version this batch makes if it puts an existing CI (every put moves it):
+        # the mark of CIs whose last-seen may move without history (TOUCHED)
+        self.touch = int(row["v"]) + 1
         self.first_seq = self.seq
         self.history: list[dict[str, Any]] = []
         self.result = BatchResult(batch_id=self.batch_id)
@@ -364,7 +376,9 @@ class Writer:
 
     def _put_cis(self, cis: list[CI], reindex: list[CI]) -> None:
         self.run(
-            "UNWIND $rows AS row MERGE (c:CI {id: row.id}) SET c = row", [_ci_props(c) for c in cis]
+            f"UNWIND $rows AS row MERGE (c:CI {{id: row.id}}) SET c = row, c.{TOUCHED} = $touch",
+            [_ci_props(c) for c in cis],
+            touch=self.touch,
         )
         self.run(
             "UNWIND $rows AS row MATCH (i:Identifier {ci: row.id}) DELETE i",

@@ -19,8 +19,14 @@ chunks back into the per-item ``create`` entries a normal load would have writte
 that already exist (updates, no-ops, retirements) and records are written the normal way, with
 their own History nodes: bulk mode only changes how creations are recorded.
 
-Assumptions: ids never contain ``|`` or a line break (:data:`cmdb.model.ID_PATTERN`), and a
-compact ``json.dumps`` document has no raw line break; the server's ``CONTAINS`` test is only a
+``cmdb neo4j bulk-import`` (:mod:`cmdb.store.neo4j_import`) writes the same nodes through
+CSV, where a value cannot hold a line break or bytes: there the ids are separated by a space
+(:data:`CSV_SEP`, ``" id1 id2 "``) and the payload is the same zlib stream in base64 text
+(:func:`csv_cells`). Readers take the separator from the first character of ``ids`` and accept
+either payload.
+
+Assumptions: ids never contain ``|``, a space or a line break (:data:`cmdb.model.ID_PATTERN`),
+and a compact JSON document has no raw line break; the server's ``CONTAINS`` test is only a
 pre-filter, every entry is checked again here exactly.
 
 >>> rows = chunk_rows("ci", [(5, "a", '{"id": "a"}'), (6, "b", '{"id": "b"}')])
@@ -28,10 +34,14 @@ pre-filter, every entry is checked again here exactly.
 ('\\na\\nb\\n', [5, 6], 5, 6)
 >>> [item[:2] for item in _items(rows[0])]
 [(5, 'a'), (6, 'b')]
+>>> ids, payload = csv_cells([(7, "c", '{"id": "c"}')])
+>>> ids, [item[:2] for item in _items({"seqs": [7], "ids": ids, "payload": payload})]
+(' c ', [(7, 'c')])
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import zlib
 from collections.abc import Iterator
@@ -44,9 +54,11 @@ from cmdb.model import HistoryEntry
 
 __all__ = [
     "CHUNK_ITEMS",
+    "CSV_SEP",
     "WRITE_CHUNKS",
     "as_of_items",
     "chunk_rows",
+    "csv_cells",
     "merge_as_of",
     "with_bulk_history",
 ]
@@ -59,6 +71,9 @@ WRITE_CHUNKS = (
     "c.change_id = $change_id, c.batch_id = $batch_id"
 )
 _ENTITIES = ("ci", "relationship")
+CSV_SEP = " "
+"""The id separator of chunks written through CSV (which cannot hold a line break)."""
+_SEPS = ("\n", CSV_SEP)
 
 
 def chunk_rows(entity: str, items: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
@@ -80,10 +95,21 @@ def chunk_rows(entity: str, items: list[tuple[int, str, str]]) -> list[dict[str,
     return rows
 
 
+def csv_cells(items: list[tuple[int, str, str]]) -> tuple[str, str]:
+    """The ``ids`` and ``payload`` of one chunk of ``items`` ``(seq, id, document)`` as text
+    for CSV: space-separated ids and the base64 of the compressed documents."""
+    ids = CSV_SEP + CSV_SEP.join(i for _, i, _ in items) + CSV_SEP
+    payload = zlib.compress("\n".join(d for _, _, d in items).encode(), 1)
+    return ids, base64.b64encode(payload).decode("ascii")
+
+
 def _items(chunk: Any) -> Iterator[tuple[int, str, str]]:
     """``(seq, id, document)`` of every item of a chunk, in seq order."""
-    ids = chunk["ids"][1:-1].split("\n")
-    docs = zlib.decompress(bytes(chunk["payload"])).decode().split("\n")
+    text = chunk["ids"]
+    ids = text[1:-1].split(text[0])
+    raw = chunk["payload"]
+    packed = base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)
+    docs = zlib.decompress(packed).decode().split("\n")
     return zip(chunk["seqs"], ids, docs, strict=True)
 
 
@@ -110,6 +136,18 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
+def _contains(params: dict[str, Any], name: str, before: str, text: str, after: str) -> str:
+    """``c.ids CONTAINS`` ``before + text + after``, where ``"s"`` stands for either id
+    separator (a chunk written by ``apply`` or by the CSV import); the needles go into
+    ``params``."""
+    tests = []
+    for i, sep in enumerate(_SEPS):
+        ends = [sep if end == "s" else end for end in (before, after)]
+        params[f"{name}{i}"] = ends[0] + text + ends[1]
+        tests.append(f"c.ids CONTAINS ${name}{i}")
+    return "(" + " OR ".join(tests) + ")"
+
+
 def _chunk_query(flt: HistoryFilter) -> tuple[str, dict[str, Any]] | None:
     """The chunks that may hold entries matching ``flt`` (None: no chunk can)."""
     if flt.actions and HistoryAction.CREATE not in flt.actions:
@@ -129,14 +167,14 @@ def _chunk_query(flt: HistoryFilter) -> tuple[str, dict[str, Any]] | None:
             conds.append(f"c.at {op} ${prop}")
             params[prop] = _aware(value)
     if flt.entity_id is not None:
-        conds.append("c.ids CONTAINS $needle")
-        params["needle"] = f"\n{flt.entity_id}\n"
+        conds.append(_contains(params, "needle", "s", flt.entity_id, "s"))
     if flt.ci is not None:
+        own = _contains(params, "own", "s", flt.ci, "s")
+        src = _contains(params, "src", "s", flt.ci, "|")
+        dst = _contains(params, "dst", "|", flt.ci, "s")
         conds.append(
-            "((c.entity = 'ci' AND c.ids CONTAINS $own) OR (c.entity = 'relationship' AND "
-            "(c.ids CONTAINS $src OR c.ids CONTAINS $dst)))"
+            f"((c.entity = 'ci' AND {own}) OR (c.entity = 'relationship' AND ({src} OR {dst})))"
         )
-        params.update(own=f"\n{flt.ci}\n", src=f"\n{flt.ci}|", dst=f"|{flt.ci}\n")
     if flt.after_seq:
         conds.append("c.last_seq > $after_seq")
         params["after_seq"] = flt.after_seq

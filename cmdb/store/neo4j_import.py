@@ -13,10 +13,17 @@ the whole input as *one* batch would leave, in the model of :mod:`cmdb.store.cyp
 the order of the history's sequence numbers, which follows the input: each batch's CIs,
 relationships, then records): ``(:CI)`` nodes with their properties and ``doc``,
 relationships typed by :func:`~cmdb.store.cypher.rel_type`, ``(:Identifier)`` look-up nodes,
-``(:Record)`` nodes, one ``(:History)`` node per entity (action ``create``, batch 1, the
-document as ``after``: the history baseline) and the ``(:CMDBMeta)`` node (version 1, graph
-version 1, a new store id). Record ids left empty are allocated as the store does
-(``INC-000042``: the highest number of that kind, plus one).
+``(:Record)`` nodes, the history baseline (action ``create``, batch 1, the document as
+``after``) and the ``(:CMDBMeta)`` node (version 1, graph version 1, a new store id). Record ids
+left empty are allocated as the store does (``INC-000042``: the highest number of that kind,
+plus one).
+
+The history of CIs and relationships is written as ``apply(batch, bulk=True)`` writes it
+(:mod:`cmdb.store.neo4j_bulk`): one ``(:HistoryBatch)`` summary and ``(:HistoryChunk)`` nodes
+of up to :data:`~cmdb.store.neo4j_bulk.CHUNK_ITEMS` compressed documents, which every history
+reader expands into the same entries; records keep one ``(:History)`` node each. With
+``chunked=False`` every entity gets its own ``(:History)`` node instead (twice the nodes, about
+half of the CSV bytes).
 
 Every item is validated with the registry (:func:`cmdb.validation.validate_batch`, as ``apply``
 does) while the CSV files are written, so bad input raises one
@@ -39,8 +46,8 @@ characters, and documents are JSON (``\\n`` escaped).
 ...               CI(id="db-1", ci_class="database", name="DB", attributes={"engine": "mysql"})],
 ...           relationships=[Relationship(source="app-1", type="uses", target="db-1")])
 >>> files = write_csv([b], tempfile.mkdtemp(), registry=load_registry(), actor="t")
->>> files.cis, files.relationships, files.history
-(2, 1, 3)
+>>> files.cis, files.relationships, files.history, files.chunks
+(2, 1, 3, 2)
 >>> files.path("ci").read_text().splitlines()[0][:25]
 '"app-1","{""id"":""app-1"'
 """
@@ -68,6 +75,7 @@ from cmdb.errors import ConfigError, StoreError, ValidationError
 from cmdb.model import CI, RECORD_PREFIX, Batch, Relationship, utcnow
 from cmdb.registry import Registry
 from cmdb.store.cypher import rel_type
+from cmdb.store.neo4j_bulk import CHUNK_ITEMS, csv_cells
 from cmdb.store.records import history_doc, is_open, record_time
 from cmdb.validation import check_text, validate_batch
 
@@ -106,6 +114,16 @@ HEADERS: dict[str, tuple[str, str]] = {
         "History",
         "seq:long,entity,entity_id,action,after,at:datetime,actor,change_id,batch_id:long",
     ),
+    "history_chunk": (
+        "HistoryChunk",
+        "entity,first_seq:long,last_seq:long,count:long,seqs:long[],ids,payload,at:datetime,"
+        "actor,change_id,batch_id:long",
+    ),
+    "history_batch": (
+        "HistoryBatch",
+        "batch_id:long,at:datetime,actor,change_id,first_seq:long,last_seq:long,cis:long,"
+        "relationships:long,chunks:long",
+    ),
     "meta": (
         "CMDBMeta",
         "name,version:long,batch:long,seq:long,schema:long,store_id,graph_version:long",
@@ -113,6 +131,8 @@ HEADERS: dict[str, tuple[str, str]] = {
     "relationship": ("", ":START_ID(CI),:END_ID(CI),:TYPE,key,status,doc,version:long"),
 }
 """The CSV header of each file: the properties :mod:`cmdb.store.cypher` writes, typed."""
+PARTS = ("ci", "identifier", "relationship", "history_chunk", "history")
+"""The files that worker processes write parts of (``--workers``): CIs and relationships."""
 
 
 def _q(value: str | None) -> str:
@@ -145,10 +165,19 @@ class CsvFiles:
     records: int = 0
     identifiers: int = 0
     history: int = 0
+    chunks: int = 0
     seconds: float = 0.0
 
     def path(self, name: str, *, header: bool = False) -> Path:
         return self.directory / (f"{name}.header.csv" if header else f"{name}.csv")
+
+    def part(self, name: str, tag: str) -> Path:
+        """A data file that a worker process wrote (see :data:`PARTS`)."""
+        return self.directory / f"{name}-part-{tag}.csv"
+
+    def data(self, name: str) -> list[Path]:
+        """The data files of ``name``: the main one, then the workers' parts in order."""
+        return [self.path(name), *sorted(self.directory.glob(f"{name}-part-*.csv"))]
 
     @property
     def entities(self) -> int:
@@ -160,14 +189,26 @@ class CsvFiles:
 class _Writer:
     """Streams validated batches into the CSV files of :data:`HEADERS`."""
 
-    def __init__(self, directory: Path, registry: Registry, actor: str, change_id: str | None):
+    def __init__(
+        self,
+        directory: Path,
+        registry: Registry,
+        actor: str,
+        change_id: str | None,
+        *,
+        chunked: bool = True,
+    ):
         self.files = CsvFiles(directory)
+        self.chunked = chunked
+        self.pending: list[tuple[int, str, str]] = []  # created items for the next chunk
         self.registry = registry
         self.now = utcnow()
         self.at = _TIME.dump_python(self.now, mode="json")  # as in the documents
         self.stamp = {"created_at": self.now, "updated_at": self.now, "version": 1}
         self.stamped = f'"created_at":"{self.at}","updated_at":"{self.at}"'
-        self.tail = f",{_q(self.at)},{_q(actor)},{_q(change_id)},1\n"  # history: at .. batch
+        self.who = f"{_q(actor)},{_q(change_id)}"
+        self.tail = f",{_q(self.at)},{self.who},1\n"  # history: at .. batch
+        self.summary = {"ci": 0, "relationship": 0}
         self.known: dict[str, tuple[str, Lifecycle]] = {}
         self.pairs: dict[tuple[str, Lifecycle], tuple[str, Lifecycle]] = {}
         self.record_ids: set[str] = set()
@@ -186,14 +227,52 @@ class _Writer:
         known = self.known
         return {i: known[i] for i in ids if i in known}
 
-    def history(self, entity: str, entity_id: str, after: str) -> None:
-        """One History row; ``after`` is already a quoted cell, ids never hold a quote."""
+    def history(self, entity: str, entity_id: str, doc: str, cell: str) -> None:
+        """The history entry of one created entity (``doc`` as text and as a quoted cell; ids
+        never hold a quote): a History row, or an item of the next chunk."""
         self.files.history += 1
+        if self.chunked and entity in self.summary:
+            self.pending.append((self.files.history, entity_id, doc))
+            if len(self.pending) == CHUNK_ITEMS:
+                self.chunk(entity)
+            return
         self.out["history"].write(
-            f'{self.files.history},"{entity}","{entity_id}",create,{after}{self.tail}'
+            f'{self.files.history},"{entity}","{entity_id}",create,{cell}{self.tail}'
         )
 
-    def batch(self, batch: Batch, index: int) -> None:
+    def chunk(self, entity: str) -> None:
+        """Write the pending items (consecutive seqs, one entity) as one HistoryChunk row."""
+        items, self.pending = self.pending, []
+        if not items:
+            return
+        ids, payload = csv_cells(items)
+        seqs = ";".join(str(seq) for seq, _, _ in items)
+        self.out["history_chunk"].write(
+            f'"{entity}",{items[0][0]},{items[-1][0]},{len(items)},{seqs},"{ids}","{payload}"'
+            f"{self.tail}"
+        )
+        self.summary[entity] += len(items)
+        self.files.chunks += 1
+
+    def open_part(self, tag: str) -> None:
+        """In a worker process: append to the part files ``tag`` of the names in
+        :data:`PARTS` (the parent's files were flushed before the fork and are left alone)
+        and count afresh."""
+        skip = "history" if self.chunked else "history_chunk"
+        self.out = {
+            name: self.files.part(name, tag).open("a", encoding="utf-8", newline="")
+            for name in PARTS
+            if name != skip
+        }
+        self.files.identifiers = self.files.chunks = 0
+        self.summary = {"ci": 0, "relationship": 0}
+
+    def flush(self) -> None:
+        for f in self.out.values():
+            f.flush()
+
+    def admit(self, batch: Batch, index: int) -> None:
+        """The checks of a batch against the input so far, before its validation."""
         for name in ("retire_cis", "retire_relationships", "expected"):
             if getattr(batch, name):
                 raise ValidationError(
@@ -206,6 +285,9 @@ class _Writer:
                 raise ValidationError(
                     "duplicate CI id in the input", field="id", location=f"cis[{i}] '{ci.id}'"
                 )
+
+    def batch(self, batch: Batch, index: int) -> None:
+        self.admit(batch, index)
         validate_batch(batch, self.registry, self.lookup)
         self._records_ids(batch)
         self.cis(batch.cis)
@@ -213,7 +295,7 @@ class _Writer:
         self.records(batch)
 
     def _doc(self, model: CI | Relationship) -> str:
-        """The stored document as a quoted cell (the document that :meth:`Writer.new_doc
+        """The stored document as JSON text (the document that :meth:`Writer.new_doc
         <cmdb.store.cypher.Writer.new_doc>` makes), serialised by pydantic: 5x faster than
         ``json.dumps`` of ``to_json()``. A new item's dump has ``"created_at":null,
         "updated_at":null`` (after every user field but the maps of dates) and ends with
@@ -225,14 +307,15 @@ class _Writer:
         else:
             text = text[:at] + self.stamped + text[at + len(_UNSTAMPED) : -len(_VERSION_0)]
             text += _VERSION_1
-        return '"' + text.replace('"', '""') + '"'
+        return text
 
     def cis(self, cis: list[CI]) -> None:
         out, ident, pairs = self.out["ci"], self.out["identifier"], self.pairs
         for ci in cis:
             doc = self._doc(ci)
+            cell = '"' + doc.replace('"', '""') + '"'
             out.write(
-                f'"{ci.id}",{doc},1,"{ci.ci_class}",{_q(ci.name)},"{ci.status.value}",'
+                f'"{ci.id}",{cell},1,"{ci.ci_class}",{_q(ci.name)},"{ci.status.value}",'
                 f'"{ci.criticality.value}",{_q(ci.owner)},{_q(ci.support_group)},'
                 f"{_n(ci.min_required)},{_n(ci.own_availability())},{_n(ci.last_seen_epoch())}\n"
             )
@@ -241,7 +324,8 @@ class _Writer:
                 self.files.identifiers += 1
             pair = (ci.ci_class, ci.status)
             self.known[ci.id] = pairs.setdefault(pair, pair)  # one tuple per class and status
-            self.history("ci", ci.id, doc)
+            self.history("ci", ci.id, doc, cell)
+        self.chunk("ci")
         self.files.cis += len(cis)
 
     def relationships(self, rels: list[Relationship]) -> None:
@@ -251,8 +335,10 @@ class _Writer:
             if cy is None:
                 cy = types[rel.type] = rel_type(self.registry, rel.type)
             key, doc = rel.id, self._doc(rel)
-            out.write(f'"{rel.source}","{rel.target}",{cy},"{key}",{_q(rel.status)},{doc},1\n')
-            self.history("relationship", key, doc)
+            cell = '"' + doc.replace('"', '""') + '"'
+            out.write(f'"{rel.source}","{rel.target}",{cy},"{key}",{_q(rel.status)},{cell},1\n')
+            self.history("relationship", key, doc, cell)
+        self.chunk("relationship")
         self.files.relationships += len(rels)
 
     def _records_ids(self, batch: Batch) -> None:
@@ -286,10 +372,17 @@ class _Writer:
             ci_ids = ";".join(sorted(set(new.ci_ids)))
             flag = "true" if is_open(new) else "false"
             out.write(f"{_q(new.id)},{_q(new.kind)},{flag},{_q(at)},{_q(doc)},1,{_q(ci_ids)}\n")
-            self.history(new.kind, new.id, _q(json.dumps(history_doc(new.kind, data))))
+            after = json.dumps(history_doc(new.kind, data))
+            self.history(new.kind, new.id, after, _q(after))
         self.files.records += len(batch.records)
 
     def meta(self) -> None:
+        if self.files.chunks:
+            cis, rels = self.summary["ci"], self.summary["relationship"]
+            self.out["history_batch"].write(
+                f"1,{_q(self.at)},{self.who},1,"
+                f"{self.files.history},{cis},{rels},{self.files.chunks}\n"
+            )
         wrote = 1 if self.files.history else 0
         self.out["meta"].write(
             f'"cmdb",{wrote},{wrote},{self.files.history},1,{_q(uuid.uuid4().hex)},{wrote}\n'
@@ -304,19 +397,30 @@ def write_csv(
     actor: str,
     change_id: str | None = None,
     source: str | None = None,
+    chunked: bool = True,
+    workers: int = 1,
 ) -> CsvFiles:
     """Validate ``batches`` and write them into ``directory`` as neo4j-admin CSV files (a
     header file and a data file per name of :data:`HEADERS`). Raises the first
     :class:`~cmdb.errors.ValidationError`, located at its item (``cis[3] 'srv-9'``), after
-    ``source`` (the input file) when given."""
+    ``source`` (the input file) when given. ``chunked``: the history of CIs and
+    relationships in HistoryChunk nodes (else a History node each). ``workers`` > 1 validates
+    and writes each batch's CIs and relationships in that many forked processes
+    (:mod:`cmdb.store.neo4j_import_workers`), while this one reads the next batch; the files
+    and the first error are the same, but for the order of rows across part files."""
     for name, value in (("actor", actor), ("change_id", change_id)):
         if value is not None:
             check_text(value, field=name)
     started = time.perf_counter()
-    writer = _Writer(Path(directory), registry, actor, change_id)
+    writer = _Writer(Path(directory), registry, actor, change_id, chunked=chunked)
     try:
-        for index, batch in enumerate(batches):
-            writer.batch(batch, index)
+        if workers > 1:
+            from cmdb.store.neo4j_import_workers import write_parallel
+
+            write_parallel(writer, batches, workers)
+        else:
+            for index, batch in enumerate(batches):
+                writer.batch(batch, index)
         writer.meta()
     except ValidationError as err:
         # an error of reading the file already names it (``in.jsonl:5: ...``)
@@ -365,7 +469,7 @@ def import_args(
         )
     args = ["database", "import", "full"]
     for name, (label, _) in HEADERS.items():
-        files_arg = f"{files.path(name, header=True)},{files.path(name)}"
+        files_arg = ",".join(map(str, [files.path(name, header=True), *files.data(name)]))
         args.append(f"--nodes={label}={files_arg}" if label else f"--relationships={files_arg}")
     args += [
         "--id-type=string",
@@ -459,10 +563,13 @@ def bulk_import(
     keep_files: bool = False,
     max_memory: str | None = None,
     source: str | None = None,
+    workers: int = 1,
+    chunked: bool = True,
 ) -> ImportReport:
     """Validate ``batches``, write them as CSV under ``work_dir`` (a new temporary directory
     in it, or in the system's), and import them with ``admin`` into ``database``. ``source``
-    (the input file's name) prefixes the location of a validation error.
+    (the input file's name) prefixes the location of a validation error; ``workers`` and
+    ``chunked`` are :func:`write_csv`'s.
 
     The CSV files are removed afterwards unless ``keep_files``; after a failed neo4j-admin
     run only its log is kept (the error names it)."""
@@ -475,7 +582,14 @@ def bulk_import(
     try:
         import_args(CsvFiles(directory))  # a directory neo4j-admin cannot name fails first
         files = write_csv(
-            batches, directory, registry=registry, actor=actor, change_id=change_id, source=source
+            batches,
+            directory,
+            registry=registry,
+            actor=actor,
+            change_id=change_id,
+            source=source,
+            workers=workers,
+            chunked=chunked,
         )
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)

@@ -32,11 +32,15 @@ checked before and after, and the read is repeated if a write moved it.
 
 :func:`refresh_topology` brings a snapshot up to date instead (:mod:`cmdb.topology_delta`): the
 CIs and relationships history names after the snapshot's ``seq`` (read through the store's
-``history``, so entries of any layout count), their state now, and the last-seen of every live
-CI, which moves without history and without a mark this module could find (a column read, in
-id order: the order of the snapshot's nodes). The graph version read before the history and
-again after the rows says that they are one state. The snapshot lives in one process's memory,
-so being the store's past is checked by its id, history ``seq`` and graph version only.
+``history``, so entries of any layout count), the CIs whose last-seen moved without history
+(the writer marks every CI it puts with the store version it makes, :data:`~cmdb.store.cypher.
+TOUCHED`, an indexed property: the CIs marked after the snapshot's store version), and their
+state now. The snapshot's ``mark`` is ``"seq:store version"``; a mark without the version (a
+snapshot of an older reader) makes the refresh read the last-seen of every live CI instead (a
+column read in id order, the order of the snapshot's nodes). The graph version read before the
+history and again after the rows says that they are one state. The snapshot lives in one
+process's memory, so being the store's past is checked by its id, history ``seq`` and graph
+version only.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ import numpy as np
 from cmdb.enums import Criticality
 from cmdb.errors import StoreError
 from cmdb.registry import Registry
-from cmdb.store.cypher import META, rel_type
+from cmdb.store.cypher import META, TOUCHED, rel_type
 from cmdb.topology import Topology
 from cmdb.topology_delta import Delta
 
@@ -156,9 +160,25 @@ def _key(tx: Any) -> tuple[str, int]:
     return store_id, int(version)
 
 
-def _seq(tx: Any) -> int:
-    """The last history entry written (read before the rows: a later one is read again)."""
-    return int(tx.run(f"{META} RETURN coalesce(m.seq, 0)").single()[0])
+def _seq(tx: Any) -> tuple[int, int]:
+    """The last history entry written and the store version, read together before the rows
+    (a later entry or mark is read again)."""
+    seq, version = tx.run(f"{META} RETURN coalesce(m.seq, 0), coalesce(m.version, 0)").single()
+    return int(seq), int(version)
+
+
+def _mark(seq: int, version: int) -> str:
+    return f"{seq}:{version}"
+
+
+def _since(mark: str) -> int | None:
+    """The store version of a snapshot's mark, None for a mark without one.
+
+    >>> _since("12:7"), _since("12")
+    (7, None)
+    """
+    _, sep, version = mark.partition(":")
+    return int(version) if sep and version.isdigit() else None
 
 
 def read_topology(tx: Any, registry: Registry, *, page: int = PAGE, attempts: int = 3) -> Topology:
@@ -173,10 +193,10 @@ def read_topology(tx: Any, registry: Registry, *, page: int = PAGE, attempts: in
     params = _codes(registry)
     for _ in range(attempts):
         key = _key(tx)
-        seq = _seq(tx)
+        seq, version = _seq(tx)
         topo = _read(tx, registry, params, page, key)
         if _key(tx) == key:
-            topo.seq, topo.mark = seq, str(seq)
+            topo.seq, topo.mark = seq, _mark(seq, version)
             return topo
     raise StoreError(f"the graph changed while its snapshot was read ({attempts} times); try again")
 
@@ -315,6 +335,7 @@ _CIS = (
     "UNWIND $ids AS i MATCH (c:CI {id: i}) RETURN collect([c.id, c.class, c.criticality, "
     "coalesce(c.min_required, 0), c.last_seen, c.availability, c.status])"
 )
+_TOUCHED = f"MATCH (c:CI) WHERE c.{TOUCHED} > $since RETURN collect(c.id)"
 _RELS = (
     "UNWIND $keys AS k MATCH (s:CI {id: k[0]})-[r]->(t:CI {id: k[2]}) WHERE type(r) = k[1] "
     "RETURN collect([k[0], k[3], k[2], r.status])"
@@ -339,6 +360,11 @@ def refresh_topology(store: Any, base: Topology | None, *, page: int = PAGE) -> 
     for entity in ("ci", "relationship"):
         flt = HistoryFilter(entity=entity, after_seq=base.seq, limit=limit + 1)
         names[entity] = {e.entity_id for e in store.history(flt)}
+    since = _since(base.mark)
+    if since is not None:  # and the CIs whose last-seen moved without history
+        with store._session() as s:
+            (touched,) = s.execute_read(lambda tx: tx.run(_TOUCHED, since=since).single())
+        names["ci"].update(touched)
     if len(names["ci"]) + len(names["relationship"]) > limit:
         return None
     rel_keys = []
@@ -350,19 +376,19 @@ def refresh_topology(store: Any, base: Topology | None, *, page: int = PAGE) -> 
     params = _codes(registry)
 
     def work(tx: Any) -> tuple[Any, ...] | None:
-        seq = _seq(tx)
+        seq, version = _seq(tx)
         if seq < base.seq:
             return None
         (cis,) = tx.run(_CIS, ids=sorted(names["ci"])).single()
         (rels,) = tx.run(_RELS, keys=rel_keys).single()
-        seen, ends = _seen(tx, params, page)
-        return (cis, rels, seen, ends, seq) if _key(tx) == key else None
+        seen, ends = _seen(tx, params, page) if since is None else (None, [])
+        return (cis, rels, seen, ends, seq, version) if _key(tx) == key else None
 
     with store._session() as s:
         got = s.execute_read(work)
     if got is None:
         return None
-    cis, rels, seen, ends, seq = got
+    cis, rels, seen, ends, seq, version = got
     codes, crit = params["classes"], params["ranks"]
     if any(c[1] not in codes or c[2] not in crit for c in cis):
         return None
@@ -386,7 +412,9 @@ def refresh_topology(store: Any, base: Topology | None, *, page: int = PAGE) -> 
         last_seen_all=seen,
     )
     try:
-        topo = apply_delta(base, delta, version=key[1], seq=seq, mark=str(seq), store_id=key[0])
+        topo = apply_delta(
+            base, delta, version=key[1], seq=seq, mark=_mark(seq, version), store_id=key[0]
+        )
     except DeltaError:
         return None
     if any(at > topo.n or topo.ids[at - 1] != last for at, last in ends):

@@ -23,7 +23,7 @@ None, and the store reads its state again and rebuilds if it must.
 >>> cache.load(key) is None
 True
 >>> cache.publish(t, key)
->>> cache.load(key).ids, cache.load(SnapshotKey("ab12", 4, "f00d", "0"))
+>>> cache.load(key).ids.tolist(), cache.load(SnapshotKey("ab12", 4, "f00d", "0"))
 (['a'], None)
 >>> cache.latest("ab12", "f00d", schema_of(t)).version, cache.latest("ab12", "beef", schema_of(t))
 (3, None)

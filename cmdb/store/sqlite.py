@@ -257,6 +257,11 @@ class SQLiteStore:
         return CI.model_validate_json(doc)
 
     def find_cis(self, flt: CIFilter) -> list[CI]:
+        return [CI.model_validate_json(doc) for doc in self.find_ci_texts(flt)]
+
+    def find_ci_texts(self, flt: CIFilter) -> list[str]:
+        """The stored JSON text (``ci.to_json()``) of the CIs :meth:`find_cis` would return,
+        in its order, unparsed: what a bulk reader (an export) re-keys without models."""
         where: list[str] = []
         params: list[object] = []
         if flt.ids:
@@ -290,9 +295,14 @@ class SQLiteStore:
         params += [flt.limit if flt.limit is not None else -1, flt.offset]
         with self._lock:
             rows = self._rows(sql, params)
-        return [CI.model_validate_json(doc) for (doc,) in rows]
+        return [doc for (doc,) in rows]
 
     def find_relationships(self, flt: RelFilter) -> list[Relationship]:
+        return [Relationship.model_validate_json(doc) for doc in self.find_relationship_texts(flt)]
+
+    def find_relationship_texts(self, flt: RelFilter) -> list[str]:
+        """The stored JSON text of the relationships :meth:`find_relationships` would return,
+        in its order, unparsed (see :meth:`find_ci_texts`)."""
         where, params = [], []
         # on the rel columns, through the ci id index: `s.id = ? OR t.id = ?` plans as a scan of
         # the whole rel table (3.6 s for a hub at 1M CIs), this as two indexed look-ups
@@ -317,12 +327,20 @@ class SQLiteStore:
         scan = flt.source is None and flt.target is None and flt.ci is None
         head = "ci s CROSS JOIN rel r ON r.src = s.n" if scan else "rel r JOIN ci s ON s.n = r.src"
         sql = f"SELECT r.doc FROM {head} JOIN ci t ON t.n = r.dst"
-        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.id, r.type, t.id"
+        order = " ORDER BY s.id, r.type, t.id"
+        if flt.ci is not None and flt.after is None:
+            # one CI's: ordered by the ends' ids in the documents (the ids the rows join to),
+            # so a hub's page reads its relationships' rows, not the CI row at their other end
+            # too (19,809 rows at 1M CIs: 70 ms -> 51 ms of CPU)
+            sql = "SELECT r.doc FROM rel r"
+            ends = "json_extract(r.doc, '$.source'), r.type, json_extract(r.doc, '$.target')"
+            order = f" ORDER BY {ends}"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + order
         if flt.limit is not None:
             sql += f" LIMIT {int(flt.limit)}"
         with self._lock:
             rows = self._rows(sql, params)
-        return [Relationship.model_validate_json(doc) for (doc,) in rows]
+        return [doc for (doc,) in rows]
 
     def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
         sql = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,16 @@ from cmdb.workflows.incidents import assess_incident
 from cmdb.workflows.risk import assess_change
 
 V1 = "/api/v1"
-WINDOW = {"window_start": "2026-12-01T22:00:00Z", "window_end": "2026-12-02T02:00:00Z"}
+_DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _at(days: int, hours: int) -> str:
+    """A time as the demo's records place them: ``days`` after today's midnight (UTC)."""
+    return (_DAY + timedelta(days=days, hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# the window of the demo's CHG-000101 (tomorrow 22:00 to 02:00), so that proposals collide
+WINDOW = {"window_start": _at(1, 22), "window_end": _at(2, 2)}
 
 
 @contextmanager
@@ -331,7 +341,7 @@ class TestChanges:
         assert r.status_code == 201, r.text
         change = r.json()
         assert re.fullmatch(r"CHG-\d{6}", change["id"]) and change["status"] == "requested"
-        assert (change["type"], change["window_start"]) == ("standard", "2026-12-01T22:00:00Z")
+        assert (change["type"], change["window_start"]) == ("standard", WINDOW["window_start"])
         assert r.headers["location"] == f"{V1}/changes/{change['id']}"
         got = client.get(r.headers["location"], headers=api_env.headers("reader"))
         assert got.json()["title"] == "Rotate logs" and got.headers["etag"] == '"1"'
@@ -345,8 +355,8 @@ class TestChanges:
             ({"ci_ids": ["ghost"]}, "change_manager", 404, None),
             ({"ci_ids": []}, "change_manager", 422, "ci_ids"),
             ({"type": "sneaky"}, "change_manager", 422, "type"),
-            ({"window_start": "2026-12-01T22:00:00"}, "change_manager", 422, "window_start"),
-            ({"window_end": "2026-12-01T21:00:00Z"}, "change_manager", 422, "window_end"),
+            ({"window_start": _at(1, 22)[:-1]}, "change_manager", 422, "window_start"),
+            ({"window_end": _at(1, 21)}, "change_manager", 422, "window_end"),
             ({"title": ""}, "change_manager", 422, "title"),
             ({"title": "bell\x07"}, "change_manager", 422, "title"),
         ],
@@ -374,7 +384,7 @@ class TestChanges:
         ("change", "role", "status", "field"),
         [
             ({"ci_ids": ["ghost"]}, "change_manager", 404, None),
-            ({"window_end": "2026-12-01T21:00:00Z"}, "change_manager", 422, "window_end"),
+            ({"window_end": _at(1, 21)}, "change_manager", 422, "window_end"),
             ({"title": "not a field here"}, "change_manager", 422, "title"),
             ({}, "analyst", 403, None),
         ],

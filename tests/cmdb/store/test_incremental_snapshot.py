@@ -11,8 +11,12 @@ nodes by id with their fields, edges as id triples, each CSR as a multiset of id
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import multiprocessing
+import shutil
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +31,7 @@ from cmdb.filters import CIFilter, RelFilter
 from cmdb.model import CI, Batch, Incident, Relationship
 from cmdb.settings import Settings
 from cmdb.store import open_store
-from cmdb.topology import Topology
+from cmdb.topology import CSR, Topology, room
 from cmdb.topology_delta import Delta, DeltaError, apply_delta, delta_limit
 from impact.blast import blast_radius
 
@@ -59,12 +63,45 @@ def canon(topo: Topology) -> dict:
         for s, d, t in zip(topo.src.tolist(), topo.dst.tolist(), topo.rtype.tolist(), strict=True)
     )
     out: dict = {"nodes": nodes, "edges": edges}
+    check_derived(topo)
     for name in CSRS:
         csr = getattr(topo, name)
-        assert csr.indptr.size == topo.n + 1 and int(csr.indptr[-1]) == csr.indices.size
-        rows = np.repeat(np.arange(topo.n), np.diff(csr.indptr))
-        out[name] = Counter(zip((ids[r] for r in rows), (ids[c] for c in csr.indices), strict=True))
+        check_csr(csr, topo.n)
+        rows = np.repeat(np.arange(topo.n), csr.degree())
+        cols = csr.packed().indices
+        out[name] = Counter(zip((ids[r] for r in rows), (ids[c] for c in cols), strict=True))
     return out
+
+
+def check_derived(topo: Topology) -> None:
+    """What a snapshot carries besides its arrays (known edge counts per type, saved rows
+    with neighbours, group slack) is what its arrays give."""
+    k = len(topo.rel_type_names)
+    if topo._type_counts is not None:
+        assert topo._type_counts.tolist() == np.bincount(topo.rtype, minlength=k)[:k].tolist()
+    for name, got in topo._derived.items():
+        if name == "slack":
+            want = topo.members.degree() - topo.k_required()
+        else:
+            want = np.flatnonzero(getattr(topo, name.removesuffix(".rows")).degree())
+        assert got.tolist() == want.tolist(), name
+
+
+def check_csr(csr: CSR, n: int) -> None:
+    """A packed CSR has n + 1 bounds over all of ``indices``; a patched one has rows that lie
+    inside ``indices`` and never overlap, and ``nnz`` entries in them."""
+    assert csr.starts.shape == csr.ends.shape == (n,)
+    counts = csr.ends - csr.starts
+    assert (counts >= 0).all() and int(counts.sum()) == csr.nnz
+    if csr.bounds is not None:
+        assert csr.indptr.size == n + 1 and int(csr.indptr[0]) == 0
+        assert int(csr.indptr[-1]) == csr.indices.size == csr.nnz
+        return
+    full = np.flatnonzero(counts)
+    order = np.argsort(csr.starts[full], kind="stable")
+    s, e = csr.starts[full][order], csr.ends[full][order]
+    assert (s >= 0).all() and (e <= csr.indices.size).all()
+    assert (s[1:] >= e[:-1]).all()  # no two rows share an entry
 
 
 def rebuild(store) -> Topology:
@@ -150,6 +187,80 @@ def graph_and_change(draw):
     return by_rown, names, base_nodes, base_edges, changed, now_nodes, edge_state, now_edges, built
 
 
+@st.composite
+def graph_and_changes(draw):
+    """A graph, then 1..4 changes in a row, each maybe on the last one published."""
+    by_rown, names, nodes, edges, changed, now_nodes, edge_state, now_edges, built = draw(
+        graph_and_change()
+    )
+    steps = [((changed, now_nodes, edge_state, now_edges), draw(st.booleans()))]
+    node = st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(1, 4), st.booleans())
+    rtype = st.sampled_from((0, 1, 1, 2, 3))
+    triple = st.tuples(st.sampled_from(names), rtype, st.sampled_from(names))
+    for _ in range(draw(st.integers(0, 3))):
+        prev_nodes, prev_edges = steps[-1][0][1], steps[-1][0][3]
+        changed = draw(st.lists(st.sampled_from(names), unique=True, max_size=6))
+        now_nodes = dict(prev_nodes)
+        for name in changed:
+            now_nodes[name] = draw(st.none() | node)
+        now_nodes = {k: v for k, v in now_nodes.items() if v is not None}
+        edge_state = {e: draw(st.booleans()) for e in draw(st.lists(triple, max_size=10))}
+        now_edges = {e for e in prev_edges if e[0] in now_nodes and e[2] in now_nodes}
+        for e, active in edge_state.items():
+            if active and e[0] in now_nodes and e[2] in now_nodes:
+                now_edges.add(e)
+            else:
+                now_edges.discard(e)
+        steps.append(((changed, now_nodes, edge_state, now_edges), draw(st.booleans())))
+    return by_rown, names, nodes, edges, built, steps
+
+
+def delta_of(change: tuple, names: list[str], by_rown: bool) -> Delta:
+    """The delta that takes a snapshot to ``change``'s state: (CIs named, their state now,
+    relationships named and whether active, the relationships now)."""
+    changed, now_nodes, edge_state, _ = change
+    rank = {name: i for i, name in enumerate(names)}
+
+    def key(c):
+        return rank[c] if by_rown else c
+
+    return Delta.of(
+        keys=[key(c) for c in changed],
+        ids=changed,
+        live=[c in now_nodes for c in changed],
+        class_code=[now_nodes.get(c, (0,))[0] for c in changed],
+        is_group=[now_nodes.get(c, (0,))[0] == 2 for c in changed],
+        min_required=[(now_nodes.get(c, (0, 0, 2, False))[3] and 1) or 0 for c in changed],
+        criticality=[now_nodes.get(c, (0, 0, 2))[2] for c in changed],
+        last_seen=[
+            float(now_nodes[c][1]) if c in now_nodes and now_nodes[c][1] else np.nan
+            for c in changed
+        ],
+        in_service=[now_nodes.get(c, (0, 0, 2, True))[3] for c in changed],
+        edges=[(key(s), t, key(d), a) for (s, t, d), a in edge_state.items()],
+    )
+
+
+def _digest(topo: Topology) -> str | None:
+    """A hash of every file of the directory ``topo`` was loaded from (None: built)."""
+    if topo._files is None:
+        return None
+    h = hashlib.sha256()
+    for f in sorted(topo._files.iterdir()):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def _mapping(a: np.ndarray) -> str | None:
+    """The mode of the file mapping ``a`` lives in (None: memory of its own)."""
+    b: object = a
+    while isinstance(b, np.ndarray):
+        if isinstance(b, np.memmap):
+            return b.mode
+        b = b.base
+    return None
+
+
 def make(nodes: dict, edges: set, names: list[str], by_rown: bool) -> Topology:
     rank = {name: i for i, name in enumerate(names)}
     ids = sorted(nodes, key=rank.__getitem__) if by_rown else sorted(nodes)
@@ -210,6 +321,103 @@ class TestApplyDelta:
         assert new.ids == make(now_nodes, now_edges, names, by_rown).ids  # a rebuild's order
         assert canon(base) == before  # the base is left as it was
         assert (new.version, new.seq, new.mark) == (2, 5, "m")
+
+    @settings(max_examples=150, deadline=None)
+    @given(graph_and_changes())
+    def test_deltas_on_deltas_and_on_published_snapshots(self, case):
+        """A chain of deltas, each on the last result or on it published and loaded again
+        (copy-on-write maps of its files, room at their ends): every step equals a rebuild,
+        and neither the snapshot it started from nor its files change."""
+        by_rown, names, nodes, edges, built, steps = case
+        topo = make(nodes, edges, names, by_rown)
+        for name in built:
+            getattr(topo, name)
+        with tempfile.TemporaryDirectory() as tmp:
+            for j, (change, publish) in enumerate(steps):
+                if publish:
+                    topo.save(Path(tmp) / f"s{j}")
+                    topo = Topology.load(Path(tmp) / f"s{j}")
+                    assert topo is not None
+                before, files = canon(topo), _digest(topo)
+                new = apply_delta(topo, delta_of(change, names, by_rown), version=j + 2)
+                want = make(change[1], change[3], names, by_rown)
+                assert canon(new) == canon(want) and new.ids == want.ids
+                assert canon(topo) == before and _digest(topo) == files
+                same_answers(new, want, [c for c in change[0] if c in change[1]][:2])
+                topo = new
+
+    def test_a_loaded_snapshot_is_patched_copy_on_write(self, tmp_path):
+        names = [f"c{i}" for i in range(6)]
+        nodes = {c: (0, 1, 2, True) for c in names[:5]} | {"c2": (2, 1, 2, True)}
+        edges = {("c0", 0, "c1"), ("c3", 1, "c2"), ("c4", 1, "c2"), ("c1", 0, "c4")}
+        base = make(nodes, edges, names, True)
+        base.save(tmp_path / "s")
+        loaded = Topology.load(tmp_path / "s")
+        assert loaded is not None and loaded._files == tmp_path / "s"
+        files = _digest(loaded)
+        # a new CI that depends on c1, c0's criticality, and c1 -> c4 gone
+        now_nodes = nodes | {"c5": (0, 0, 2, True), "c0": (0, 1, 4, True)}
+        now_edges = (edges - {("c1", 0, "c4")}) | {("c5", 0, "c1")}
+        change = (["c5", "c0"], now_nodes, {("c5", 0, "c1"): True, ("c1", 0, "c4"): False}, None)
+        new = apply_delta(loaded, delta_of(change, names, True), version=2)
+        assert canon(new) == canon(make(now_nodes, now_edges, names, True))
+        assert _digest(loaded) == files  # the published files are left as they were
+        for a in (new.criticality, new.src, new.rown, new.dependents.indices):
+            assert _mapping(a) == "c", a  # the base's file, private pages only where written
+        assert new.dependents.bounds is None  # c1's row grew: moved to the end
+        assert new.dependents.row(1).tolist() == [0, 5]
+        # on a snapshot patched in memory: its arrays are copied (never written), and the
+        # columns the delta leaves as they are shared
+        again = apply_delta(new, delta_of(change, names, True), version=3)
+        assert canon(again) == canon(new) and _mapping(again.src) is None
+        assert again.class_code is new.class_code and again.criticality is new.criticality
+
+    def test_a_patched_csr_with_much_unused_room_is_packed_again(self, monkeypatch):
+        names = ["a", "b", "c"]
+        nodes = {c: (0, 0, 2, True) for c in names}
+        edges = {("b", 0, "a")}
+        base = make(nodes, edges, names, True)
+        base.dependents  # noqa: B018
+        change = ([], nodes, {("c", 0, "a"): True}, None)
+        want = make(nodes, edges | {("c", 0, "a")}, names, True)
+        patched = apply_delta(base, delta_of(change, names, True), version=2)
+        assert patched.dependents.bounds is None  # a's row moved: one unused entry
+        assert canon(patched) == canon(want)
+        monkeypatch.setattr("cmdb.topology_delta._SLACK_MIN", 0)
+        packed = apply_delta(base, delta_of(change, names, True), version=2)
+        assert packed.dependents.bounds is not None and packed.dependents.indices.size == 2
+        assert canon(packed) == canon(want)
+
+    def test_arrays_are_saved_with_room_and_loaded_as_used(self, tmp_path):
+        names = ["a", "b"]
+        base = make({c: (0, 0, 2, True) for c in names}, {("a", 0, "b")}, names, True)
+        base.save(tmp_path / "s")
+        on_disk = np.load(tmp_path / "s" / "dependents.indices.npy", mmap_mode="r")
+        assert on_disk.shape == (room(1),) and room(1) > 1
+        loaded = Topology.load(tmp_path / "s")
+        assert loaded is not None and loaded.dependents.indices.tolist() == [0]
+        assert loaded.src.shape == (1,) and loaded.class_code.shape == (2,)
+        manifest = tmp_path / "s" / "manifest.json"
+        man = json.loads(manifest.read_text())
+        man["arrays"]["src"]["capacity"] = room(1) + 1  # not what the file holds
+        manifest.write_text(json.dumps(man))
+        assert Topology.load(tmp_path / "s") is None
+
+    def test_a_file_gone_under_the_patch_is_copied_instead(self, tmp_path):
+        names = ["a", "b"]
+        nodes, edges = {"a": (0, 0, 2, True)}, {("a", 0, "a")}
+        base = make(nodes, edges, names, True)
+        base.dependents  # noqa: B018
+        base.save(tmp_path / "s")
+        loaded = Topology.load(tmp_path / "s")
+        assert loaded is not None
+        loaded.dependents.indices.tolist()  # mapped before the files go
+        shutil.rmtree(tmp_path / "s")  # a newer snapshot was published meanwhile
+        now_nodes, now_edges = nodes | {"b": (0, 0, 2, True)}, edges | {("b", 0, "a")}
+        change = (["b"], now_nodes, {("b", 0, "a"): True}, None)
+        new = apply_delta(loaded, delta_of(change, names, True), version=2)
+        assert canon(new) == canon(make(now_nodes, now_edges, names, True))
+        assert _mapping(new.dependents.indices) is None
 
     def test_a_removed_edge_that_is_not_there_is_refused(self):
         base = make({"a": (0, 0, 2, True), "b": (0, 0, 2, True)}, set(), ["a", "b"], False)

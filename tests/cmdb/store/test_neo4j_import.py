@@ -29,7 +29,7 @@ from cmdb.filters import CIFilter, HistoryFilter, RecordFilter, RelFilter
 from cmdb.generator import generate
 from cmdb.model import CI, Batch, Change, Identifiers, Incident, Relationship
 from cmdb.settings import Settings
-from cmdb.store import open_store
+from cmdb.store import neo4j_bulk, neo4j_import, open_store
 from cmdb.store.cypher import schema_statements
 from cmdb.store.neo4j_import import (
     DEV_SERVER,
@@ -83,9 +83,10 @@ def _extra() -> Batch:
 # -- the CSV files (no Java needed) ------------------------------------------------------------
 class TestWriteCsv:
     def test_one_row_per_entity_and_one_history_row_each(self, tmp_path, registry):
-        files = write_csv([_extra()], tmp_path, registry=registry, actor="t")
+        files = write_csv([_extra()], tmp_path, registry=registry, actor="t", chunked=False)
         assert (files.cis, files.relationships, files.records) == (2, 1, 3)
-        assert files.history == 6 and files.identifiers == 3
+        assert files.history == 6 and files.identifiers == 3 and files.chunks == 0
+        assert _rows(files, "history_chunk") == _rows(files, "history_batch") == []
         hist = _rows(files, "history")
         assert [h["seq:long"] for h in hist] == ["1", "2", "3", "4", "5", "6"]
         assert [h["entity"] for h in hist] == ["ci", "ci", "relationship"] + ["incident"] * 2 + [
@@ -94,6 +95,44 @@ class TestWriteCsv:
         assert {h["action"] for h in hist} == {"create"}
         meta = _rows(files, "meta")
         assert meta[0]["seq:long"] == "6" and meta[0]["version:long"] == "1"
+
+    def test_chunked_history_of_cis_and_relationships(self, tmp_path, registry):
+        """CIs and relationships go into chunks of consecutive seqs (one entity, one batch
+        each, at most CHUNK_ITEMS), records keep a History row; the summary counts them."""
+        monkey = pytest.MonkeyPatch()
+        monkey.setattr(neo4j_import, "CHUNK_ITEMS", 2)
+        try:
+            batches = [*generate(600, seed=1, batch_size=1_000), _extra()]
+            files = write_csv(batches, tmp_path, registry=registry, actor="t", change_id="C-1")
+        finally:
+            monkey.undo()
+        hist, chunks = _rows(files, "history"), _rows(files, "history_chunk")
+        assert [h["seq:long"] for h in hist] == [str(files.history - i) for i in (2, 1, 0)]
+        assert {h["entity"] for h in hist} == {"incident", "change"}
+        seqs = [int(x) for c in chunks for x in c["seqs:long[]"].split(";")]
+        assert seqs == list(range(1, files.history - 2))  # every other entry, in order
+        assert files.chunks == len(chunks) and all(int(c["count:long"]) <= 2 for c in chunks)
+        by_seq = {}
+        for c in chunks:
+            got = list(neo4j_bulk._items({"seqs": [int(x) for x in c["seqs:long[]"].split(";")],
+                                          "ids": c["ids"], "payload": c["payload"]}))  # fmt: skip
+            assert [s for s, _, _ in got] == list(
+                range(int(c["first_seq:long"]), int(c["last_seq:long"]) + 1)
+            )
+            assert {c["actor"], c["change_id"], c["batch_id:long"]} == {"t", "C-1", "1"}
+            by_seq.update({s: (c["entity"], i, json.loads(d)) for s, i, d in got})
+        docs = {r["id:ID(CI)"]: json.loads(r["doc"]) for r in _rows(files, "ci")}
+        docs |= {r["key"]: json.loads(r["doc"]) for r in _rows(files, "relationship")}
+        assert {i: d for _, i, d in by_seq.values()} == docs  # the after is the stored doc
+        assert [e for e, _, _ in by_seq.values()].count("ci") == files.cis
+        (summary,) = _rows(files, "history_batch")
+        assert [summary[k] for k in ("first_seq:long", "last_seq:long", "chunks:long")] == [
+            "1",
+            str(files.history),
+            str(files.chunks),
+        ]
+        assert int(summary["cis:long"]) == files.cis
+        assert int(summary["relationships:long"]) == files.relationships
 
     def test_nothing_makes_a_store_as_new(self, tmp_path, registry):
         files = write_csv([], tmp_path, registry=registry, actor="t")
@@ -328,6 +367,17 @@ class TestCli:
         r = self._run(tmp_path, "bulk-import", str(tmp_path / "none.json"), "--neo4j-admin", "x")
         assert r.exit_code == 1 and "cannot read" in r.output
 
+    def test_workers_and_history_nodes(self, tmp_path):
+        admin = _fake_admin(tmp_path, "IMPORT DONE", 0)[0]
+        r = self._run(tmp_path, "bulk-import", "--generate", "600", "--neo4j-admin", admin,
+                      "--workers", "2", "--history-nodes", "-f", "json")  # fmt: skip
+        assert r.exit_code == 0, r.output
+        args = (tmp_path / "args").read_text()
+        assert "ci-part-01.csv" in args and "history-part-00.csv" in args
+        assert '"history": ' in r.output and "history_chunk-part" not in args
+        r = self._run(tmp_path, "bulk-import", "--generate", "600", "--workers", "0")
+        assert r.exit_code == 2 and "--workers" in r.output
+
     def test_a_run_reports_counts(self, tmp_path):
         admin = _fake_admin(tmp_path, "IMPORT DONE", 0)[0]
         r = self._run(
@@ -399,7 +449,8 @@ def instance(tmp_path, monkeypatch):
     dev_server("stop")
 
 
-def test_a_real_import_reads_like_a_store_loaded_by_apply(instance, tmp_path, registry):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_real_import_reads_like_a_store_loaded_by_apply(instance, tmp_path, registry, workers):
     batches = [*generate(600, seed=4, batch_size=1_000), _extra()]
     one = Batch(
         cis=[c for b in batches for c in b.cis],
@@ -407,7 +458,8 @@ def test_a_real_import_reads_like_a_store_loaded_by_apply(instance, tmp_path, re
         records=[r for b in batches for r in b.records],
     )
     admin = admin_command(dev=True)
-    report = bulk_import(batches, registry=registry, admin=admin, actor="loader", max_memory="512M")
+    report = bulk_import(batches, registry=registry, admin=admin, actor="loader",
+                         max_memory="512M", workers=workers)  # fmt: skip
     assert report.files.entities == len(one)
 
     with pytest.raises(StoreError, match=r"already exists there.*--overwrite"):

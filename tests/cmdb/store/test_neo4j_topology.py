@@ -259,3 +259,89 @@ class TestNumbers:
     def test_text_that_does_not_add_up_raises(self, text, match):
         with pytest.raises(StoreError, match=f"topology read: .*{match}"):
             _numbers(text, np.int64, 2, 2)
+
+
+def _seen_again(store, ci_ids: list[str], source: str = "nmap") -> dict[str, float]:
+    """Observe ``ci_ids`` again (only their last-seen moves: no history); their new
+    last-seen epochs."""
+    from datetime import UTC, datetime, timedelta
+
+    when = datetime(2026, 11, 30, tzinfo=UTC) + timedelta(seconds=len(ci_ids))
+    cis = [
+        c.model_copy(update={"last_seen": {**c.last_seen, source: when}})
+        for c in (store.get_ci(i) for i in ci_ids)
+    ]
+    result = store.apply(Batch(cis=cis), actor="scanner")
+    assert result.unchanged == len(ci_ids)  # no history: the write only touched them
+    return {c.id: c.last_seen_epoch() for c in cis}
+
+
+@pytest.mark.neo4j
+class TestRefreshByMarks:
+    """A write that moves only last-seen writes no history; the CIs it puts carry the store
+    version it made (``touched``), so a refresh finds them with one index look-up instead
+    of reading every live CI's last-seen."""
+
+    @pytest.fixture
+    def small(self, neo4j_store):
+        for batch in generate(600, seed=2, batch_size=5_000):
+            neo4j_store.apply(batch, actor="test")
+        return neo4j_store
+
+    def _fresh(self, store) -> Topology:
+        with store._session() as s:
+            return s.execute_read(lambda tx: read_topology(tx, store.registry))
+
+    def test_found_without_reading_every_last_seen(self, small, monkeypatch):
+        import cmdb.store.neo4j_topology as nt
+
+        base = self._fresh(small)
+        assert base.mark == f"{base.seq}:{small.version()}"
+        moved = _seen_again(small, [base.ids[3], base.ids[400]])
+
+        def no_column(*args, **kwargs):
+            raise AssertionError("read every live CI's last-seen")
+
+        monkeypatch.setattr(nt, "_seen", no_column)
+        got = nt.refresh_topology(small, base)
+        assert got is not None
+        assert_same(got, self._fresh(small))
+        for ci_id, epoch in moved.items():
+            assert got.last_seen[got.index(ci_id)] == epoch != base.last_seen[base.index(ci_id)]
+        assert got.mark == f"{got.seq}:{small.version()}"
+
+    def test_a_later_refresh_starts_from_its_own_mark(self, small):
+        import cmdb.store.neo4j_topology as nt
+
+        base = self._fresh(small)
+        _seen_again(small, [base.ids[5]])
+        first = nt.refresh_topology(small, base)
+        assert first is not None
+        _seen_again(small, [base.ids[6]], source="agent")
+        second = nt.refresh_topology(small, first)
+        assert second is not None
+        assert_same(second, self._fresh(small))
+
+    def test_a_mark_without_a_version_reads_the_column(self, small, monkeypatch):
+        import cmdb.store.neo4j_topology as nt
+
+        base = self._fresh(small)
+        base.mark = str(base.seq)  # a snapshot of the reader before the marks
+        _seen_again(small, [base.ids[7]])
+        calls = []
+        real = nt._seen
+        monkeypatch.setattr(nt, "_seen", lambda *a, **k: calls.append(1) or real(*a, **k))
+        got = nt.refresh_topology(small, base)
+        assert got is not None and calls
+        assert_same(got, self._fresh(small))
+
+    def test_every_put_is_marked_with_the_version_it_made(self, small):
+        base = self._fresh(small)
+        _seen_again(small, [base.ids[8]])
+        version = small.version()
+        rows = small._read("MATCH (c:CI) WHERE c.touched IS NOT NULL RETURN c.id, c.touched")
+        assert rows == [[base.ids[8], version]]
+        small.apply(Batch(cis=[small.get_ci(base.ids[9]).model_copy(update={"name": "N"})]),
+                    actor="t")  # fmt: skip
+        rows = small._read(f"MATCH (c:CI {{id: '{base.ids[9]}'}}) RETURN c.touched")
+        assert rows == [[version + 1]]

@@ -152,7 +152,7 @@ out = {}
 with open_store(Settings(db=sys.argv[1])) as s:
     out["read_only"] = s.read_only
     out["ids"] = [c.id for c in s.find_cis(CIFilter())]
-    out["topology"] = s.topology().ids
+    out["topology"] = list(s.topology().ids)
     try:
         s.apply(Batch(retire_cis=["app"]), actor="t")
     except StoreError as exc:
