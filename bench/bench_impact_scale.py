@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,53 +31,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cmdb.generator import generate, pick_probes  # noqa: E402
+from bench._stores import cold_cli, ensure_store, print_table  # noqa: E402
+from cmdb.generator import pick_probes  # noqa: E402
 from cmdb.settings import Settings  # noqa: E402
 from cmdb.store import open_store  # noqa: E402
 from impact.blast import blast_radius  # noqa: E402
-
-
-def build_store(db: Path, n: int, seed: int) -> dict[str, float]:
-    store = open_store(Settings(db=db), create=True)
-    t0 = time.perf_counter()
-    items = 0
-    for batch in generate(n, seed=seed, batch_size=50_000):
-        items += len(batch)
-        store.apply(batch, actor="bench")
-        print(f"  ingested {items:,} items, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    elapsed = time.perf_counter() - t0
-    store.close()
-    return {"items": items, "seconds": elapsed}
-
-
-def cold_cli(db: Path, ci: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `cmdb impact blast-radius` process.
-
-    A small launcher process starts it, so that the child's peak RSS is not inflated by the
-    pages this (large) process shares with a forked child before it execs."""
-    cmd = [
-        str(ROOT / ".venv" / "bin" / "cmdb"),
-        "--db",
-        str(db),
-        "impact",
-        "blast-radius",
-        ci,
-        "--format",
-        "json",
-        "--limit",
-        "20",
-    ]
-    launcher = (
-        "import resource, subprocess, sys, time\n"
-        "t0 = time.perf_counter()\n"
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-        "print(time.perf_counter() - t0, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", launcher, *cmd], check=True, capture_output=True, text=True
-    ).stdout.split()
-    return float(out[0]), float(out[1])
 
 
 def timed(fn, repeat: int) -> float:
@@ -109,19 +66,7 @@ def main() -> None:
     ap.add_argument("--skip-networkx", action="store_true")
     args = ap.parse_args()
     db = args.db or ROOT / "bench" / "out" / f"impact-{args.cis}-{args.seed}.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, str]] = []
-
-    if not db.exists():
-        print(f"building {db} ...", file=sys.stderr)
-        ingest = build_store(db, args.cis, args.seed)
-        rows.append(
-            (
-                "ingest through apply (items/s)",
-                f"{ingest['items'] / ingest['seconds']:,.0f} ({ingest['items']:,} items, "
-                f"{ingest['seconds']:.0f} s)",
-            )
-        )
+    rows = ensure_store(db, args.cis, args.seed)
 
     store = open_store(Settings(db=db))
     for cache in db.parent.glob(db.name + ".snapshots"):
@@ -139,7 +84,7 @@ def main() -> None:
             f"{statistics.median(c[0] for c in cold):.2f}",
         )
     )
-    rows.append(("cold CLI peak RSS (MB)", f"{max(c[1] for c in cold):.0f}"))
+    rows.append(("cold CLI peak RSS (MB)", f"{max(c[2] for c in cold):.0f}"))
 
     for name in ("leaf", "mid", "hub"):
         br = query(topo, probes[name])()
@@ -192,9 +137,7 @@ def main() -> None:
         rows.append(("speed-up on the hub vs networkx", f"{nx_ms / hub_ms:.0f}x"))
 
     store.close()
-    print("| measure | value |\n|---|---|")
-    for k, v in rows:
-        print(f"| {k} | {v} |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

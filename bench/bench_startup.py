@@ -1,6 +1,8 @@
 """Process start of the CLI: ``cmdb --help`` and the smallest commands that touch a store,
 against ``python -c pass`` and ``python -c "import typer"`` measured in the same run; with
 ``--hub-db``, ``cmdb ci show`` of hub CIs of a large store too (read-only: nothing is written).
+``--hub-db`` may be given more than once (each ``--hub`` is read from each), e.g. a store
+before and after a migration, in the same run.
 
 Each command runs ``--rounds`` times, interleaved round by round so that load on the machine
 hits every command alike; the table gives the median and the best wall time, the median CPU
@@ -13,6 +15,9 @@ writes them there and nothing in the tree. Run:
     .venv/bin/python bench/bench_startup.py --rounds 15
     .venv/bin/python bench/bench_startup.py --rounds 9 \\
         --hub-db bench/out/incremental-1000000-0.db --hub app-000954 --hub loc-000009
+    cp bench/out/incremental-1000000-0.db /tmp/1m.db && .venv/bin/cmdb --db /tmp/1m.db ci show x
+    .venv/bin/python bench/bench_startup.py --rounds 9 --hub-db bench/out/incremental-1000000-0.db \
+        --hub-db /tmp/1m.db --hub app-000954 --hub loc-000009   # unmigrated against migrated
 """
 
 from __future__ import annotations
@@ -43,10 +48,12 @@ def _time(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--hub-db", type=Path, help="A large store whose hubs `ci show` reads.")
+    parser.add_argument(
+        "--hub-db", type=Path, action="append", default=[], help="A store the hubs are read from."
+    )
     parser.add_argument("--hub", action="append", default=[], help="A CI of --hub-db; repeat.")
     args = parser.parse_args()
-    if args.hub and args.hub_db is None:
+    if args.hub and not args.hub_db:
         parser.error("--hub needs --hub-db")
     py = sys.executable
     cmdb = str(Path(py).with_name("cmdb"))
@@ -67,10 +74,11 @@ def main() -> None:
             ],
         }  # fmt: skip
         envs = dict.fromkeys(commands, env)
-        for hub in args.hub:
-            name = f"cmdb ci show {hub} ({args.hub_db.name})"
-            commands[name] = [cmdb, "--db", str(args.hub_db), "ci", "show", hub]
-            envs[name] = {**env, "CMDB_READ_ONLY": "1"}  # the large store is only read
+        for hub_db in args.hub_db:
+            for hub in args.hub:
+                name = f"cmdb ci show {hub} ({hub_db})"
+                commands[name] = [cmdb, "--db", str(hub_db), "ci", "show", hub]
+                envs[name] = {**env, "CMDB_READ_ONLY": "1"}  # the large store is only read
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for name, command in commands.items():
             _time(command, envs[name])  # bytecode, the file cache and the snapshot cache

@@ -19,6 +19,7 @@ Run (the store is built once, ~1 minute, and reused; the run takes ~6 minutes on
 
     .venv/bin/python bench/bench_transfer.py --cis 100000 --seed 1
     .venv/bin/python bench/bench_transfer.py --cis 100000 --seed 1 --skip-import  # ~2 minutes
+    .venv/bin/python bench/bench_transfer.py --skip-import --out /tmp/x  # its own store, files
 
 Prints a markdown table for docs/benchmarks.md.
 """
@@ -144,23 +145,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--skip-import", action="store_true", help="Exports only.")
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help="Where the store and files are (bench/out)."
+    )
     parser.add_argument("--child", nargs=3, metavar=("NAME", "DB", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         name, db, out = args.child
         CHILDREN[name](db, out)
         return
-    OUT.mkdir(parents=True, exist_ok=True)
-    db = OUT / f"transfer-{args.cis}-{args.seed}.db"
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db = out_dir / f"transfer-{args.cis}-{args.seed}.db"
     build_store(db, args.cis, args.seed)
-    files = {fmt: OUT / f"transfer-{args.cis}.{fmt}" for fmt in FORMATS}
+    files = {fmt: out_dir / f"transfer-{args.cis}.{fmt}" for fmt in FORMATS}
     rows: list[tuple[str, Run, int]] = []
 
     def child(name: str, out: Path) -> Run:
         return measure([sys.executable, __file__, "--child", name, str(db), str(out)])
 
-    run = child("sqlite3", OUT / "transfer-count.txt")
-    n_cis, n_rels = map(int, (OUT / "transfer-count.txt").read_text().split())
+    run = child("sqlite3", out_dir / "transfer-count.txt")
+    n_cis, n_rels = map(int, (out_dir / "transfer-count.txt").read_text().split())
     items = n_cis + n_rels
     count = {"json": items, "jsonl": items, "csv": n_cis}  # CSV: one table, the CIs
     rows.append(
@@ -172,7 +177,7 @@ def main() -> None:
     )
     same_as_models = {}
     for fmt, path in files.items():  # each format: the model path, then the raw path
-        models = OUT / f"transfer-{args.cis}-models.{fmt}"
+        models = out_dir / f"transfer-{args.cis}-models.{fmt}"
         run = child(f"models-{fmt}", models)
         rows.append((f"baseline: {fmt}, model path (every row a model)", run, count[fmt]))
         run = measure([CMDB, "--db", str(db), "export", "--format", fmt, "-o", str(path)])
@@ -180,7 +185,7 @@ def main() -> None:
         rows.append((label, run, count[fmt]))
         same_as_models[fmt] = digest(models) == digest(path)
         models.unlink()
-    old = OUT / f"transfer-{args.cis}-whole.json"
+    old = out_dir / f"transfer-{args.cis}-whole.json"
     run = child("whole-json", old)
     rows.append(("baseline: whole-document JSON (the old path)", run, items))
     same = digest(old) == digest(files["json"])
@@ -192,13 +197,13 @@ def main() -> None:
             (f"`cmdb import FILE.jsonl --chunked {args.chunk}`", files["jsonl"], chunked),
             ("`cmdb import FILE.json` (one atomic batch, as before)", files["json"], []),
         ):
-            target = OUT / "transfer-import.db"
-            for leftover in OUT.glob("transfer-import.db*"):
+            target = out_dir / "transfer-import.db"
+            for leftover in out_dir.glob("transfer-import.db*"):
                 if leftover.is_file():
                     leftover.unlink()
             run = measure([CMDB, "--db", str(target), "import", str(path), *extra])
             rows.append((label, run, items))
-        for leftover in OUT.glob("transfer-import.db*"):
+        for leftover in out_dir.glob("transfer-import.db*"):
             if leftover.is_file():
                 leftover.unlink()
     print(

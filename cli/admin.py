@@ -65,11 +65,16 @@ def generate(
 
     state = get_state(ctx)
     store = state.open(create=True)
-    created = 0
-    with output.progress(f"generating {cis:,} CIs (CIs and relationships)", total=None) as advance:
+    created = made_cis = made_rels = 0
+    with output.progress(f"generating {cis:,} CIs: items written", total=None) as advance:
         for batch in gen(cis, seed=seed, batch_size=batch_size, progress=advance):
             created += store.apply(batch, actor="generator", bulk=bulk).created
-    output.info(f"generated {created:,} CIs and relationships into {store.uri}")
+            made_cis += len(batch.cis)
+            made_rels += len(batch.relationships)
+    output.info(
+        f"generated {made_cis:,} CIs and {made_rels:,} relationships into {store.uri} "
+        f"({created:,} of them new)"
+    )
 
 
 @registry_app.command("classes")

@@ -19,6 +19,7 @@ from cli.output import Format
 from cli.state import get_state
 
 if TYPE_CHECKING:
+    from cmdb.errors import ValidationError
     from cmdb.model import Batch
     from cmdb.registry import Registry
 
@@ -30,10 +31,23 @@ app = typer.Typer(
 )
 
 
-def _file_batches(path: Path, fmt: str | None, registry: Registry) -> Iterator[Batch]:
+def _file_batches(
+    path: Path, fmt: str | None, registry: Registry, places: dict[str, str]
+) -> Iterator[Batch]:
     from cmdb.transfer import read_file
 
-    yield read_file(path, format=fmt, registry=registry)
+    yield read_file(path, format=fmt, registry=registry, places=places)
+
+
+def _in_file(err: ValidationError, file: Path | None, places: dict[str, str]) -> ValidationError:
+    """``err`` at its item's line of ``file`` (``in.jsonl:7``), else prefixed with ``file``
+    (``in.json: cis[3] 'x'``) unless reading the file already named it."""
+    from cmdb.transfer import locate
+
+    located = locate(err, places)
+    if located is not None or file is None or (err.location or "").startswith(str(file)):
+        return located or err
+    return err.at(str(file))
 
 
 @app.command("bulk-import")
@@ -119,31 +133,40 @@ def bulk_import(
         raise typer.BadParameter("give a FILE or --generate N (one of them)")
     if neo4j_admin and dev_server:
         raise typer.BadParameter("give --neo4j-admin or --dev-server, not both")
+    if file is not None:  # a missing file is said before a missing neo4j-admin
+        from cmdb.transfer import check_input
+
+        check_input(file, in_format, option="--in-format")
     state = get_state(ctx)
     registry = state.registry
+    places: dict[str, str] = {}  # an item's line in FILE, for its error
     if file is not None:
-        batches: Iterator[Batch] = _file_batches(file, in_format, registry)
+        batches: Iterator[Batch] = _file_batches(file, in_format, registry, places)
     else:
         from cmdb.generator import generate as gen
 
         assert generate is not None
         batches = gen(generate, seed=seed)
-    with output.progress("validating, writing CSV, running neo4j-admin", total=None):
-        report = bulk.bulk_import(
-            batches,
-            registry=registry,
-            admin=bulk.admin_command(neo4j_admin, dev=dev_server),
-            actor=state.actor,
-            change_id=change,
-            database=database,
-            overwrite=overwrite,
-            work_dir=work_dir,
-            keep_files=keep_files,
-            max_memory=max_memory,
-            source=str(file) if file is not None else None,
-            workers=workers,
-            chunked=not history_nodes,
-        )
+    from cmdb.errors import ValidationError
+
+    try:
+        with output.progress("validating, writing CSV, running neo4j-admin", total=None):
+            report = bulk.bulk_import(
+                batches,
+                registry=registry,
+                admin=bulk.admin_command(neo4j_admin, dev=dev_server),
+                actor=state.actor,
+                change_id=change,
+                database=database,
+                overwrite=overwrite,
+                work_dir=work_dir,
+                keep_files=keep_files,
+                max_memory=max_memory,
+                workers=workers,
+                chunked=not history_nodes,
+            )
+    except ValidationError as err:  # at the item's line of FILE, not its place in the batch
+        raise _in_file(err, file, places) from None
     files = report.files
     summary: dict[str, object] = {
         "database": database,

@@ -2,7 +2,10 @@
 
 An export is streamed: read from the store page by page and written as it is read, to stdout or
 to ``--output FILE`` (through a temporary file beside it, renamed when complete, so a failed
-export leaves no partial file).
+export leaves no partial file). Pages are separate reads, so a write made meanwhile could
+mix two states of the store in one file (a relationship whose CI was read before it existed):
+the export compares the store's version before and after, and a changed store makes
+``--output`` read it again (three tries) and stdout end with an error.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import typer
 from cli import output
 from cli.options import ChangeOpt
 from cli.state import get_state
-from cmdb.errors import CMDBError
+from cmdb.errors import ChangedDuringReadError, CMDBError
 from cmdb.export_stream import Export
-from cmdb.import_chunked import ChunkedResult, import_chunked
+from cmdb.import_chunked import ChunkedResult, Interrupted, import_chunked
 from cmdb.model import BatchResult
-from cmdb.transfer import FileFormat, ImportPlan, check_file, import_file
+from cmdb.transfer import FileFormat, ImportPlan, check_file, check_input, import_file
 
 __all__ = ["register"]
 
@@ -92,15 +95,24 @@ def import_(
             raise typer.BadParameter("not available with --chunked yet", param_hint="--bulk")
         if dry_run:
             raise typer.BadParameter("a dry run is never chunked", param_hint="--chunked")
-        done = import_chunked(
-            state.open(create=True),
-            file,
-            chunk_size=chunked,
-            actor=state.actor,
-            change_id=change,
-            format=fmt_name,
-            replace=replace,
-        )
+    check_input(file, fmt_name)  # a mistyped FILE creates no store
+    if chunked is not None:
+        try:
+            done = import_chunked(
+                state.open(create=True),
+                file,
+                chunk_size=chunked,
+                actor=state.actor,
+                change_id=change,
+                format=fmt_name,
+                replace=replace,
+            )
+        except Interrupted as stop:
+            output.error(
+                f"{file}: interrupted after {_batches(stop.done)}, which stay applied; "
+                "run the same import again to complete it (what landed counts as unchanged)"
+            )
+            raise typer.Exit(130) from None
         output.emit_line(f"imported {file} in {_batches(done)}: {_counts(done)}")
         return
     if not dry_run:
@@ -122,13 +134,16 @@ def import_(
 
 
 def _batches(done: ChunkedResult) -> str:
-    return f"{done.batches} batch{'es' if done.batches != 1 else ''} ({done.items:,} items)"
+    return (
+        f"{done.batches:,} batch{'es' if done.batches != 1 else ''} "
+        f"({done.items:,} item{'s' if done.items != 1 else ''})"
+    )
 
 
 def _counts(result: BatchResult | ImportPlan | ChunkedResult) -> str:
     return (
-        f"{result.created} created, {result.updated} updated, {result.retired} retired, "
-        f"{result.unchanged} unchanged"
+        f"{result.created:,} created, {result.updated:,} updated, {result.retired:,} retired, "
+        f"{result.unchanged:,} unchanged"
     )
 
 
@@ -139,32 +154,53 @@ def export(
         str | None, typer.Option("--what", help="For CSV: cis (default) or relationships.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout).")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE (default, or -: stdout)."),
     ] = None,
     include_retired: Annotated[
         bool, typer.Option("--include-retired", help="Also retired CIs and relationships.")
     ] = False,
 ) -> None:
     """Export the graph (and, in JSON and JSON Lines, the ITSM records), streamed."""
+    if out is not None and str(out) == "-":  # the usual name of stdout
+        out = None
+    suffix = out.suffix.lstrip(".").lower() if out else ""
+    known = FileFormat(suffix) if suffix in FileFormat._value2member_map_ else None
     if fmt is None:
-        suffix = out.suffix.lstrip(".").lower() if out else ""
-        fmt = FileFormat(suffix) if suffix in FileFormat._value2member_map_ else FileFormat.JSON
+        fmt = known or FileFormat.JSON
+    elif known is not None and known is not fmt:  # `cmdb import` would read it as `known`
+        raise typer.BadParameter(
+            f"{fmt.value} does not match {out}, which `cmdb import` reads as {known.value}",
+            param_hint="--format",
+        )
     if what is not None and fmt is not FileFormat.CSV:
         raise typer.BadParameter("only CSV exports take --what", param_hint="--what")
     if what not in (None, "cis", "relationships"):
         raise typer.BadParameter("use cis or relationships", param_hint="--what")
-    chunks = Export(
-        get_state(ctx).store, format=fmt.value, what=what or "cis", include_retired=include_retired
+    store = get_state(ctx).store
+    for _ in range(_TRIES):
+        chunks = Export(
+            store, format=fmt.value, what=what or "cis", include_retired=include_retired
+        )
+        if out is None:  # the stream ends in an error if the store moved (Export checks)
+            output.emit_chunks(chunks)
+            return
+        if _write_file(out, chunks):
+            output.info(f"exported {chunks.items:,} items to {out}")
+            return
+    raise CMDBError(
+        f"{out}: the store changed during each of {_TRIES} tries to export it (pages read "
+        "apart would mix its states): export it when fewer writes run; nothing was written"
     )
-    if out is None:
-        output.emit_chunks(chunks)
-        return
-    _write_file(out, chunks)
-    output.info(f"exported {chunks.items:,} items to {out}")
 
 
-def _write_file(out: Path, chunks: Export) -> None:
-    """Stream ``chunks`` into a temporary file beside ``out``, then rename it to ``out``."""
+_TRIES = 3
+"""How many times `export --output` reads the store again when it changed during a read."""
+
+
+def _write_file(out: Path, chunks: Export) -> bool:
+    """Stream ``chunks`` into a temporary file beside ``out``, then rename it to ``out``; if
+    the store changed during the read (:class:`ChangedDuringReadError`), drop it, say False."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     except OSError as exc:
@@ -177,6 +213,9 @@ def _write_file(out: Path, chunks: Export) -> None:
             for chunk in chunks:
                 f.write(chunk)
         os.replace(tmp, out)
+        return True
+    except ChangedDuringReadError:
+        return False
     except OSError as exc:
         raise CMDBError(f"{out}: cannot write ({exc.strerror or exc})") from None
     finally:

@@ -94,6 +94,11 @@ class ConflictError(CMDBError):
     """A write that contradicts what is stored."""
 
 
+class ChangedDuringReadError(ConflictError):
+    """A read in several pages (an export) during which the store changed: the pages could mix
+    two states of it (a relationship without its CI)."""
+
+
 class StaleVersionError(ConflictError):
     """A write guarded by a version that is no longer the stored one (a lost update avoided)."""
 

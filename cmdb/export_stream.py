@@ -10,7 +10,9 @@ file that is one consistent state, export while nothing writes (or use a baselin
 The JSON, CSV and GraphML texts are the same, byte for byte, as the whole-document writers gave
 (``json.dumps(indent=2)``, ``csv.DictWriter``, networkx's GraphML writer), so old files and new
 files import alike. CSV and GraphML name every attribute column or key before the first row, so
-they read the store twice: once for the names, once for the rows. JSON Lines (one object per line,
+they read the store twice: once for the names, once for the rows (for CSV, the SQLite store lists
+the names itself from its stored JSON, see :func:`~cmdb.export_docs.attribute_names`, and only
+the rows are read). JSON Lines (one object per line,
 its ``kind`` first: ``ci``, ``relationship``, or the record's own kind) is written in one pass.
 Every writer works on export documents (:mod:`cmdb.export_docs`): plain dicts that the SQLite
 store gives from its stored JSON text without building a model.
@@ -37,27 +39,33 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import repeat
+from itertools import islice, repeat
+from operator import attrgetter, itemgetter
 from typing import Any, TextIO, TypedDict
 
+from pydantic import ValidationError as PydanticError
 from pydantic_core import to_json
 
+from cmdb.bulk import no_gc
 from cmdb.enums import Lifecycle
-from cmdb.errors import ValidationError
+from cmdb.errors import ChangedDuringReadError, ValidationError
 from cmdb.export_docs import (
     Doc,
+    attribute_names,
     ci_doc,
     export_ci_docs,
     iter_ci_docs,
     iter_relationship_docs,
     keeps_texts,
-    moved_on,
+    paged,
     rel_doc,
+    unreadable,
 )
 from cmdb.filters import CIFilter, RecordFilter, RelFilter
 from cmdb.import_plan import STORE_OWNED
 from cmdb.model import CI, AnyRecord, Relationship
 from cmdb.store.protocol import GraphStore
+from cmdb.store.stored import UnreadableDocumentError
 
 __all__ = [
     "CI_COLUMNS",
@@ -103,30 +111,25 @@ def iter_cis(
     store: GraphStore, *, include_retired: bool = False, page_size: int = PAGE_SIZE
 ) -> Iterator[CI]:
     """Every CI (non-retired ones unless ``include_retired``) in id order, one page at a time."""
-    after: str | None = None
-    while True:
-        flt = CIFilter(include_retired=include_retired, after=after, limit=page_size)
-        page = store.find_cis(flt)
-        moved_on(after, page[0].id if page else None)
-        yield from page
-        if len(page) < page_size:
-            return
-        after = page[-1].id
+
+    def read(after: str | None) -> list[CI]:
+        return store.find_cis(
+            CIFilter(include_retired=include_retired, after=after, limit=page_size)
+        )
+
+    return paged(read, attrgetter("id"), page_size)
 
 
 def iter_relationships(
     store: GraphStore, *, include_retired: bool = False, page_size: int = PAGE_SIZE
 ) -> Iterator[Relationship]:
     """Every relationship (active ones unless ``include_retired``) in key order, by pages."""
-    after: tuple[str, str, str] | None = None
-    while True:
+
+    def read(after: tuple[str, str, str] | None) -> list[Relationship]:
         flt = RelFilter(include_retired=include_retired, after=after, limit=page_size)
-        page = store.find_relationships(flt)
-        moved_on(after, page[0].key if page else None)
-        yield from page
-        if len(page) < page_size:
-            return
-        after = page[-1].key
+        return store.find_relationships(flt)
+
+    return paged(read, attrgetter("key"), page_size)
 
 
 def export_records(store: GraphStore) -> list[AnyRecord]:
@@ -284,14 +287,20 @@ def _attr_cell(value: Any) -> str:
 
     >>> _attr_cell("oracle"), _attr_cell("12"), _attr_cell(12), _attr_cell(""), _attr_cell("NaN")
     ('oracle', '"12"', '12', '""', 'NaN')
+    >>> _attr_cell(0.1), _attr_cell(1e-05), _attr_cell(True), _attr_cell(float("inf"))
+    ('0.1', '1e-05', 'true', 'Infinity')
     """
-    if (
-        isinstance(value, str)
-        and value
-        and value == value.strip()
-        and (value[0] not in _JSON_START or not _is_json(value))
-    ):
-        return value
+    if isinstance(value, str):
+        if (
+            value
+            and value == value.strip()
+            and (value[0] not in _JSON_START or not _is_json(value))
+        ):
+            return value
+        return _DUMP(value)
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)  # what json.dumps writes for them, without the encoder
     return _DUMP(value)
 
 
@@ -346,23 +355,26 @@ def _ci_cells(doc: Doc) -> list[Any]:
     """The fixed cells of a CI's row, as :func:`doc_flat` gives them (an unset field is None,
     an empty identifier list "": both are written as an empty cell)."""
     ids = doc["identifiers"]
-    cells = list(map(doc.__getitem__, CI_COLUMNS))
-    cells += map(ids.__getitem__, ID_SCALARS)
-    cells += [";".join(ids[k]) for k in ID_LISTS]
-    return cells
+    return [*_CI_FIELDS(doc), *_ID_SCALARS(ids), *[";".join(ids[k]) for k in ID_LISTS]]
+
+
+_CI_FIELDS = itemgetter(*CI_COLUMNS)
+_ID_SCALARS = itemgetter(*ID_SCALARS)
 
 
 def _csv(store: GraphStore, what: str, opts: Opts, count: list[int]) -> Iterator[str]:
+    names = partial(attribute_names, store, what, **opts)
     if what == "cis":
         fixed = [*CI_COLUMNS, *ID_SCALARS, *ID_LISTS]
-        return _csv_table(fixed, partial(iter_ci_docs, store, **opts), _ci_cells, count)
+        cis = partial(iter_ci_docs, store, **opts, form="cells")
+        return _csv_table(fixed, names, cis, _ci_cells, count)
     ends = ("source", "type", "target", *(["status"] if opts["include_retired"] else []))
 
     def rel_cells(doc: Doc) -> list[Any]:
         return [doc[k] for k in ends]
 
-    rels = partial(iter_relationship_docs, store, **opts)
-    return _csv_table(list(ends), rels, rel_cells, count)
+    rels = partial(iter_relationship_docs, store, **opts, form="cells")
+    return _csv_table(list(ends), names, rels, rel_cells, count)
 
 
 _ROWS = 500
@@ -371,33 +383,37 @@ _ROWS = 500
 
 def _csv_table(
     fixed: list[str],
-    items: Callable[..., Iterator[Doc]],
+    attrs_of: Callable[[], list[str]],
+    items: Callable[[], Iterator[Doc]],
     cells: Callable[[Doc], list[Any]],
     count: list[int],
 ) -> Iterator[str]:
-    """The header (the fixed columns, then every attribute column, sorted: a first pass over
-    the items), then one row per item (a second pass): the text of ``csv.DictWriter`` with
-    its ``restval`` "" (``csv.writer`` writes None as an empty cell), twice as fast."""
-    names = sorted({k for item in items(whole=False) for k in item["attributes"]})
+    """The header (the fixed columns, then every attribute column: ``attrs_of()``, the sorted
+    names, see :func:`~cmdb.export_docs.attribute_names`), then one row per item: the text
+    of ``csv.DictWriter`` with its ``restval`` "" (``csv.writer`` writes None as an empty
+    cell), twice as fast."""
+    names = attrs_of()
     at = {name: i for i, name in enumerate(names)}
     sink = _Lines()
     writer = csv.writer(sink, lineterminator="\n")
     writer.writerow([*fixed, *(f"attr.{k}" for k in names)])
     yield sink.take()
-    rows: list[list[Any]] = []
-    for item in items():
+
+    def row(item: Doc) -> list[Any]:
         attrs: list[Any] = [None] * len(names)
         for name, value in item["attributes"].items():
             attrs[at[name]] = _attr_cell(value)
-        rows.append(cells(item) + attrs)
-        if len(rows) == _ROWS:
-            writer.writerows(rows)
-            count[0] += len(rows)
-            rows.clear()
-            yield sink.take()
-    writer.writerows(rows)
-    count[0] += len(rows)
-    yield sink.take()
+        return cells(item) + attrs
+
+    rows = map(row, items())
+    while True:
+        with no_gc():  # rows of short-lived lists; the collector runs again between chunks
+            chunk = list(islice(rows, _ROWS))
+            writer.writerows(chunk)
+        count[0] += len(chunk)
+        yield sink.take()
+        if len(chunk) < _ROWS:
+            return
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -451,17 +467,30 @@ class Export:
         return graphml_parts(self.store, self.opts, count)
 
     def __iter__(self) -> Iterator[str]:
+        """The text in chunks of about ``_CHUNK`` characters. The store's version is read before
+        the first page and again before the last chunk: if it moved, the pages may mix two
+        states, and the last chunk (which closes the document) is never given: the iteration
+        ends in a :class:`ChangedDuringReadError` instead."""
+        version = self.store.version()
         count = [0]
         buf: list[str] = []
         size = 0
-        for part in self._parts(count):
-            buf.append(part)
-            size += len(part)
-            if size >= _CHUNK:
-                yield "".join(buf)
-                buf.clear()
-                size = 0
-                self.items = count[0]
+        try:
+            for part in self._parts(count):
+                buf.append(part)
+                size += len(part)
+                if size >= _CHUNK:
+                    yield "".join(buf)
+                    buf.clear()
+                    size = 0
+                    self.items = count[0]
+        except (PydanticError, UnreadableDocumentError) as exc:  # a stored document unread
+            raise unreadable(exc) from None
+        if self.store.version() != version:
+            raise ChangedDuringReadError(
+                "the store changed while it was exported: the pages read may mix its states "
+                "(a relationship without its CI); export again"
+            )
         if buf:
             yield "".join(buf)
         self.items = count[0]

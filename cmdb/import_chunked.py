@@ -34,24 +34,22 @@ again for each of the three sections); other formats are held whole, as they are
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from cmdb.errors import CMDBError, ImportFormatError, ValidationError
+from cmdb.errors import CMDBError, ConflictError, ImportFormatError, ValidationError
 from cmdb.filters import CIFilter
 from cmdb.import_plan import Item, Parsed, build_batch
 from cmdb.model import Batch
 from cmdb.registry import Registry
 from cmdb.store.protocol import GraphStore
-from cmdb.transfer import Entry, FileFormat, _format_of, _parse, jsonl_entries
+from cmdb.transfer import Entry, FileFormat, _parse, check_input, jsonl_entries, locate, raced
 
-__all__ = ["ChunkedResult", "import_chunked"]
+__all__ = ["ChunkedResult", "Interrupted", "import_chunked"]
 
 _SECTIONS = ("cis", "relationships", "records")
-_ITEM_RE = re.compile(r"^((?:cis|relationships)\[\d+\])(?: '[^']*')?(.*)$")
 
 
 class ChunkedResult(BaseModel):
@@ -85,10 +83,25 @@ def import_chunked(
     path = Path(path)
     sections = _sections(store, path, format)
     done = ChunkedResult()
-    for section in _SECTIONS:
-        for chunk in _batched(sections(section), chunk_size):
-            done = _apply(store, chunk, done, replace=replace, actor=actor, change_id=change_id)
+    try:
+        for section in _SECTIONS:
+            for chunk in _batched(sections(section), chunk_size):
+                done = _apply(
+                    store, chunk, done, path=path, replace=replace, actor=actor, change_id=change_id
+                )
+    except KeyboardInterrupt:
+        raise Interrupted(done) from None
     return done
+
+
+class Interrupted(KeyboardInterrupt):
+    """A chunked import stopped by an interrupt (Ctrl-C): ``done`` is what had landed (the
+    batch being applied is rolled back, or landed just before the interrupt: at least
+    ``done``)."""
+
+    def __init__(self, done: ChunkedResult) -> None:
+        super().__init__()
+        self.done = done
 
 
 def _sections(
@@ -96,7 +109,7 @@ def _sections(
 ) -> Callable[[str], Iterator[Entry]]:
     """A function giving the entries of one section, in file order. JSON Lines is checked in
     one pass now and read again per section; other formats are parsed whole once."""
-    if _format_of(path, format) is FileFormat.JSONL:
+    if check_input(path, format) is FileFormat.JSONL:
         for entry in _read_jsonl(path):
             _precheck(entry, store.registry)
 
@@ -150,6 +163,7 @@ def _apply(
     chunk: list[Entry],
     done: ChunkedResult,
     *,
+    path: Path,
     replace: bool,
     actor: str,
     change_id: str | None,
@@ -165,6 +179,8 @@ def _apply(
         items.append(entry.item)  # type: ignore[arg-type]
     try:
         result = store.apply(_batch(store, parsed, replace), actor=actor, change_id=change_id)
+    except ConflictError as err:
+        raise _stopped(raced(err, path), done) from None
     except CMDBError as err:
         raise _stopped(_locate(err, wheres), done) from None
     return ChunkedResult(
@@ -198,15 +214,7 @@ def _batch(store: GraphStore, parsed: Parsed, replace: bool) -> Batch:
 def _locate(err: CMDBError, wheres: dict[str, str]) -> CMDBError:
     """The store's ``cis[3] 'x': ...`` (an index in the chunk) as the item's place in the file:
     ``FILE:LINE`` (JSON Lines, CSV) or ``FILE: cis[1234] 'x'`` (JSON)."""
-    if not isinstance(err, ValidationError):
-        return err
-    match = _ITEM_RE.match(err.location or "")
-    if match and match.group(1) in wheres:
-        located = type(err).__new__(type(err))
-        where = wheres[match.group(1)] + match.group(2)
-        ValidationError.__init__(located, err.detail, field=err.field, location=where)
-        return located
-    return err
+    return (locate(err, wheres) or err) if isinstance(err, ValidationError) else err
 
 
 def _stopped(err: CMDBError, done: ChunkedResult) -> CMDBError:

@@ -29,9 +29,10 @@ from, stay as they were for whoever holds them. Two ways:
   CSR packed. The derived arrays the base carries (rows with neighbours, group slack, edges per
   type) are patched too. An array nothing changed is the base's own.
 - *renumbered*, when a CI is retired or a new one sorts before others (Neo4j's id order): every
-  array is copied; the CSRs are packed, removed entries dropped (one occurrence per removed
-  edge: two relationship types can join the same pair), indices renumbered with one table
-  look-up, new entries inserted at the end of their rows.
+  array is copied (the ids cut and joined as slices of their blob, no string per CI); the CSRs
+  are packed, removed entries dropped (one occurrence per removed edge: two relationship types
+  can join the same pair), indices renumbered with one table look-up, new entries inserted at
+  the end of their rows.
 
 A CSR the base had not built yet stays lazy. Every edge of a CI whose class turned into, or out
 of, a redundancy group is removed and re-added, so membership edges follow ``is_group``.
@@ -56,7 +57,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,10 +102,6 @@ def compact_at(limit: int) -> int:
     """The delta size from which a snapshot brought up to date is worth publishing."""
     return max(1, int(COMPACT_SHARE * limit))
 
-
-SHARE_FILES = True
-"""Map a loaded base's files copy-on-write (False: copy its arrays, as before; benchmarks
-compare the two)."""
 
 _FIELDS = {
     "class_code": (np.int16, 0),
@@ -243,29 +240,14 @@ def _key(k: object) -> int | str:
     return k if isinstance(k, str) else int(k)  # type: ignore[call-overload]
 
 
-def _merge_ids(kept: Sequence[str], at: np.ndarray, new: list[str]) -> list[str]:
-    """``kept`` with ``new[i]`` inserted before ``kept[at[i]]`` (``at`` ascending)."""
-    if not new:
-        return list(kept)
-    out: list[str] = []
-    prev = 0
-    for i, name in zip(at.tolist(), new, strict=True):
-        out += kept[prev:i]
-        out.append(name)
-        prev = i
-    out += kept[prev:]
-    return out
+def _renumbered_ids(ids: Ids, removed: np.ndarray, at: np.ndarray, new: list[str]) -> Ids:
+    """``ids`` without the positions ``removed`` (ascending), then with ``new[i]`` put before
+    kept position ``at[i]`` (ascending): blob slices, no string per CI.
 
-
-def _drop(ids: Sequence[str], removed: np.ndarray) -> list[str]:
-    """``ids`` without the positions in ``removed`` (ascending)."""
-    out: list[str] = []
-    prev = 0
-    for i in removed.tolist():
-        out += ids[prev:i]
-        prev = i + 1
-    out += ids[prev:]
-    return out
+    >>> _renumbered_ids(Ids.from_list(["a", "c", "d"]), np.array([2]), np.array([1]), ["b"])
+    Ids(['a', 'b', 'c'], n=3)
+    """
+    return ids.drop(removed).insert(at, new)
 
 
 def _pairs(
@@ -369,7 +351,7 @@ def _private(
     copy-on-write when it has the room, so that only the pages written are copied; else a copy
     of ``now`` with room (:func:`~cmdb.topology.room`). A file removed meanwhile (a newer
     snapshot was published) is no error: the copy is made from ``now``."""
-    if base._files is not None and SHARE_FILES:
+    if base._files is not None:
         try:
             a = np.load(base._files / f"{file}.npy", mmap_mode="c").view(np.ndarray)[offset:]
         except (OSError, ValueError):
@@ -527,10 +509,15 @@ def apply_delta(
     seq: int = 0,
     mark: str = "",
     store_id: str | None = None,
+    share_files: bool = True,
 ) -> Topology:
     """A new snapshot: ``base`` with ``delta`` applied (see the module's assumptions), at
     graph ``version``, history ``seq`` and ``mark``. :class:`DeltaError` when the delta does
-    not fit the base."""
+    not fit the base. ``share_files=False``: a base loaded from files is patched as one in
+    memory (each array that changes copied whole, none of its files mapped again), the way
+    snapshots were brought up to date before they shared pages; benchmarks compare the two."""
+    if not share_files and base._files is not None:
+        base = replace(base, _csr=dict(base._csr), _derived=dict(base._derived))
     n0 = base.n
     pos = _locate(base, delta.keys)
     live = delta.live
@@ -549,13 +536,13 @@ def apply_delta(
         order = np.argsort(new_keys, kind="stable")
         kept_rown = base.rown[keep] if removed.size else base.rown
         ins_at = np.searchsorted(kept_rown, new_keys[order])
-    else:
+    else:  # a new id is in no base position: where it goes among all, less the removed before
         names = [delta.keys[i] for i in new_sel.tolist()]
         order = np.asarray(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
-        kept_ids = _drop(base.ids, removed) if removed.size else base.ids
-        ins_at = np.asarray(
-            [bisect_left(kept_ids, names[i]) for i in order.tolist()], dtype=np.int64
+        at_base = np.asarray(
+            [bisect_left(base.ids, names[i]) for i in order.tolist()], dtype=np.int64
         )
+        ins_at = at_base - np.searchsorted(removed, at_base)
     ins = new_sel[order]
     n_new = n_kept + ins.size
     appended = removed.size == 0 and bool(np.all(ins_at == n_kept))
@@ -604,8 +591,7 @@ def apply_delta(
     if appended:  # the common case: new CIs after the others
         ids = _append_ids(base, new_ids)
     else:
-        kept_ids = _drop(base.ids, removed) if removed.size else base.ids
-        ids = Ids.from_list(_merge_ids(kept_ids, ins_at, new_ids))
+        ids = _renumbered_ids(base.ids, removed, ins_at, new_ids)
 
     # which node is where now, for the edges' ends
     group_changed = pos[upd][base.is_group[pos[upd]] != delta.fields["is_group"][upd]]

@@ -13,6 +13,8 @@ building from duplicates raises.
 
 :class:`Ids` behaves as a read-only list: ``len``, indexing by int, slice or int array,
 iteration, ``in``, ``index`` (ValueError when missing), ``+`` with a list, equality with a list.
+:meth:`Ids.drop` and :meth:`Ids.insert` make new ids from slices of the blob (a snapshot's
+renumbering: no string per CI), carrying the hash table over when it is asked for.
 
 >>> ids = Ids.from_list(["app", "db-1", "ünïcode"])
 >>> len(ids), ids[1], ids[-1], ids[0:2], ids[np.array([2, 0])]
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -94,10 +96,54 @@ def _gather_split(blob: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> lis
     return out[:-1].tobytes().decode().split("\n")
 
 
+_Table = tuple[np.ndarray, np.ndarray]
+_Pending = Callable[[], _Table]
+
+
+def _table_without(h: np.ndarray, order: np.ndarray, gone: np.ndarray, n: int) -> _Table:
+    """Look-up table ``h`` / ``order`` of ``n`` ids less the positions ``gone`` (ascending).
+
+    >>> h, order = _table_without(np.array([5, 7, 9]), np.array([2, 0, 1]), np.array([0]), 3)
+    >>> h.tolist(), order.tolist()
+    ([5, 9], [1, 0])
+    """
+    dead = np.zeros(n, bool)
+    dead[gone] = True
+    keep = ~dead[order]
+    kept = order[keep]
+    return h[keep], (kept - np.searchsorted(gone, kept)).astype(order.dtype)
+
+
+def _table_with(h: np.ndarray, order: np.ndarray, where: np.ndarray, add: np.ndarray) -> _Table:
+    """Look-up table ``h`` / ``order`` with ids of hashes ``add`` put before positions
+    ``where`` (ascending, as :meth:`Ids.insert` puts them; equal hashes in any order).
+
+    >>> h, order = _table_with(np.array([5, 9]), np.array([1, 0]), np.array([1]), np.array([7]))
+    >>> h.tolist(), order.tolist()
+    ([5, 7, 9], [2, 1, 0])
+    """
+    by_hash = np.argsort(add, kind="stable")
+    slot = np.searchsorted(h, add[by_hash])
+    moved = order + np.searchsorted(where, order, side="right")
+    nodes = (where + np.arange(where.size))[by_hash]
+    dtype = np.int32 if order.size + where.size < 2**31 else np.int64
+    return np.insert(h, slot, add[by_hash]), np.insert(moved, slot, nodes).astype(dtype)
+
+
 class Ids(Sequence[str]):
     """A read-only list of unique ids over a UTF-8 blob and offsets; see the module."""
 
-    __slots__ = ("_blob", "_buf", "_hash", "_n", "_newline", "_off", "_order", "_scans")
+    __slots__ = (
+        "_blob",
+        "_buf",
+        "_hash",
+        "_n",
+        "_newline",
+        "_off",
+        "_order",
+        "_pending",
+        "_scans",
+    )
 
     def __init__(
         self,
@@ -128,6 +174,7 @@ class Ids(Sequence[str]):
         self._order = order
         self._scans = 0
         self._newline: bool | None = None
+        self._pending: _Pending | None = None  # the table, carried when asked for
 
     @classmethod
     def from_list(cls, ids: Iterable[str]) -> Ids:
@@ -174,7 +221,10 @@ class Ids(Sequence[str]):
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """(the ids' hashes, ascending; the permutation of node numbers that sorts them),
-        built on first use unless given."""
+        built on first use unless given (or carried over from the ids these were cut from)."""
+        if (self._hash is None or self._order is None) and self._pending is not None:
+            self._hash, self._order = self._pending()
+            self._pending = None
         if self._hash is None or self._order is None:
             h = hashes(self._blob, self._off)
             dtype = np.int32 if self._n < 2**31 else np.int64
@@ -247,7 +297,7 @@ class Ids(Sequence[str]):
 
     def drop(self, removed: np.ndarray | Sequence[int]) -> Ids:
         """These ids without the positions ``removed`` (ascending, distinct), built from blob
-        slices: no string per CI.
+        slices: no string per CI; the look-up table, when built, is carried over.
 
         >>> Ids.from_list(["a", "bb", "c", "dd"]).drop([0, 2]).tolist()
         ['bb', 'dd']
@@ -263,11 +313,15 @@ class Ids(Sequence[str]):
         lens = np.delete(np.diff(self._off), gone)
         offsets = np.zeros(lens.size + 1, np.int64)
         np.cumsum(lens, out=offsets[1:])
-        return Ids(np.concatenate(pieces), offsets)
+        out = Ids(np.concatenate(pieces), offsets)
+        n = self._n  # the closure holds no reference to these ids
+        out._pending = self._carry(lambda h, order: _table_without(h, order, gone, n))
+        return out
 
     def insert(self, at: np.ndarray | Sequence[int], values: Sequence[str]) -> Ids:
         """These ids with ``values[i]`` put before position ``at[i]`` (ascending; ``len(self)``
-        appends), built from blob slices; ValueError on a duplicate.
+        appends), built from blob slices, the look-up table, when built, carried over with the
+        values' hashes added; ValueError on a duplicate.
 
         >>> Ids.from_list(["b", "d"]).insert([0, 1, 2], ["a", "c", "e"]).tolist()
         ['a', 'b', 'c', 'd', 'e']
@@ -290,11 +344,24 @@ class Ids(Sequence[str]):
         offsets = np.zeros(lens.size + 1, np.int64)
         np.cumsum(lens, out=offsets[1:])
         out = Ids(np.concatenate(pieces), offsets)
+        out._pending = self._carry(
+            lambda h, order: _table_with(h, order, where, hashes(new._blob, new._off))
+        )
         if len(new) > _CHECK_EACH:
             out._check_unique()
         else:
             self._reject_shared(values)
         return out
+
+    def _carry(self, edit: Callable[[np.ndarray, np.ndarray], _Table]) -> _Pending | None:
+        """This look-up table passed through ``edit`` when asked for (None: it is not built,
+        nor carried): holds the table's arrays, never these ids' blob."""
+        h, order, pending = self._hash, self._order, self._pending
+        if h is not None and order is not None:
+            return lambda: edit(h, order)
+        if pending is not None:
+            return lambda: edit(*pending())
+        return None
 
     def _reject_shared(self, values: Iterable[str]) -> None:
         """ValueError naming the first of ``values`` that is one of these ids."""

@@ -53,10 +53,11 @@ from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
+from pydantic_core import from_json
 
-from cmdb.bulk import no_gc, parse_document
+from cmdb.bulk import no_gc
 from cmdb.enums import RecordKind
-from cmdb.errors import ImportFormatError, ValidationError
+from cmdb.errors import ConflictError, ImportFormatError, ValidationError
 from cmdb.export_stream import (
     CI_COLUMNS,
     ID_LISTS,
@@ -86,14 +87,19 @@ __all__ = [
     "Entry",
     "FileFormat",
     "ImportPlan",
+    "JSONSyntaxError",
     "check_file",
+    "check_input",
     "export_csv",
     "export_graphml",
     "export_json",
     "export_text",
     "import_file",
     "jsonl_entries",
+    "load_json",
+    "locate",
     "parse_jsonl",
+    "raced",
     "read_file",
     "write_export",
 ]
@@ -120,14 +126,24 @@ _ITEM_RE = re.compile(r"^((?:cis|relationships)\[\d+\])(?: '[^']*')?(.*)$")
 
 # -- reading -----------------------------------------------------------------------------------
 def read_file(
-    path: str | Path, *, format: str | None = None, registry: Registry | None = None
+    path: str | Path,
+    *,
+    format: str | None = None,
+    registry: Registry | None = None,
+    places: dict[str, str] | None = None,
 ) -> Batch:
     """Parse an import file into a batch of whole entities, without touching a store.
 
     ``format`` defaults to the file extension. With a ``registry``, CSV attribute cells are
-    read for their declared type (``12.2`` stays text for a ``str`` attribute).
+    read for their declared type (``12.2`` stays text for a ``str`` attribute). ``places``,
+    when given, is filled with the file line of each item that has one (``"cis[3]"`` to
+    ``"in.jsonl:5"``), for :func:`locate`.
     """
-    return build_batch(_parse(Path(path), format, registry))
+    path = Path(path)
+    parsed = _parse(path, format, registry)
+    if places is not None:
+        places.update((key, f"{path}:{line}") for key, line in parsed.lines.items())
+    return build_batch(parsed)
 
 
 def import_file(
@@ -153,6 +169,8 @@ def import_file(
         return store.apply(batch, actor=actor, change_id=change_id, bulk=bulk)
     except ValidationError as err:
         raise _locate(err, path, parsed.lines) from None
+    except ConflictError as err:
+        raise raced(err, path) from None
 
 
 def check_file(
@@ -193,19 +211,40 @@ def _batch(
     return build_batch(parsed, stored_cis=cis, stored_rels=rels, replace=False)
 
 
-def _format_of(path: Path, format: str | None) -> FileFormat:
+def check_input(
+    path: str | Path, format: str | None = None, *, option: str = "--format"
+) -> FileFormat:
+    """The format of the import file ``path`` (``format``, else its extension), once it is
+    known to be a file that can be opened: a missing file, a directory or an unknown format is
+    an :class:`~cmdb.errors.ImportFormatError` naming ``path`` (and ``option``, the flag that
+    gives the format), raised before anything else is done.
+
+    >>> check_input("/nonexistent.jsonl")
+    Traceback (most recent call last):
+    cmdb.errors.ImportFormatError: /nonexistent.jsonl: cannot read (No such file or directory)
+    """
+    path = Path(path)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return _format_of(path, format, option)
+
+
+def _format_of(path: Path, format: str | None, option: str = "--format") -> FileFormat:
     name = format or path.suffix.lstrip(".").lower()
     try:
         return FileFormat(name)
     except ValueError:
         given = f"format '{format}'" if format else f"extension '{path.suffix}'"
         raise ImportFormatError(
-            f"{path}: unknown {given}: use json, jsonl, csv or graphml (--format)"
+            f"{path}: unknown {given}: use json, jsonl, csv or graphml ({option})"
         ) from None
 
 
 def _parse(path: Path, format: str | None, registry: Registry | None) -> Parsed:
-    fmt = _format_of(path, format)
+    fmt = check_input(path, format)
     if fmt is FileFormat.JSONL:
         return parse_jsonl(path)
     try:
@@ -225,18 +264,40 @@ def _parse(path: Path, format: str | None, registry: Registry | None) -> Parsed:
 
 
 def _locate(err: ValidationError, path: Path, lines: dict[str, int]) -> ValidationError:
-    """The store's ``cis[3] 'x': ...`` location as ``FILE:LINE`` for CSV, else ``FILE: ...``."""
+    """The store's ``cis[3] 'x': ...`` location as ``FILE:LINE`` (CSV, JSON Lines), else
+    ``FILE: ...``."""
+    places = {key: f"{path}:{line}" for key, line in lines.items()}
+    return locate(err, places) or err.at(str(path))
+
+
+def raced(err: ConflictError, path: str | Path) -> ConflictError:
+    """The store's conflict with what an import read (``CI 'x' already exists``: another
+    writer got there between the read and the write), naming the file and what to do."""
+    raced_err = type(err).__new__(type(err))
+    raced_err.__dict__.update(err.__dict__)
+    raced_err.args = (
+        f"{path}: {err}: the store changed after this import read it (another writer?); "
+        "import the file again",
+    )
+    return raced_err
+
+
+def locate(err: ValidationError, places: dict[str, str]) -> ValidationError | None:
+    """``err``, located by the store in its batch (``cis[3] 'x': field ...``), at the item's
+    place in the file instead (``places["cis[3]"]``: ``in.jsonl:7``, or ``in.json: cis[3]
+    'x'``); None when ``err`` names no item of ``places``.
+
+    >>> err = ValidationError("missing", field="name", location="cis[0] 'a'")
+    >>> str(locate(err, {"cis[0]": "in.jsonl:7"}))
+    "in.jsonl:7: field 'name': missing"
+    """
     match = _ITEM_RE.match(err.location or "")
-    if match and match.group(1) in lines:
-        located = type(err).__new__(type(err))
-        ValidationError.__init__(
-            located,
-            err.detail,
-            field=err.field,
-            location=f"{path}:{lines[match.group(1)]}{match.group(2)}",
-        )
-        return located
-    return err.at(str(path))
+    if not match or match.group(1) not in places:
+        return None
+    located = type(err).__new__(type(err))
+    where = places[match.group(1)] + match.group(2)
+    ValidationError.__init__(located, err.detail, field=err.field, location=where)
+    return located
 
 
 def _label(item: dict) -> str:
@@ -248,11 +309,9 @@ def _label(item: dict) -> str:
 
 def _parse_json(path: Path, text: str) -> Parsed:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(
-            f"{path}:{exc.lineno}: invalid JSON ({exc.msg}, column {exc.colno})"
-        ) from None
+        data = load_json(text)
+    except JSONSyntaxError as exc:
+        raise ImportFormatError(f"{path}:{exc.line}: invalid JSON ({exc.problem})") from None
     if not isinstance(data, dict) or set(data) - set(_SECTIONS):
         raise ImportFormatError(
             f"{path}: expected a JSON object with the lists 'cis', "
@@ -276,6 +335,62 @@ def _parse_json(path: Path, text: str) -> Parsed:
             else:
                 getattr(parsed, section).append(Item(item, where))
     return parsed
+
+
+class JSONSyntaxError(ValueError):
+    """Text that is not JSON, or JSON this reader refuses: ``problem`` says what and where in
+    the line (``Expecting value, column 7``), ``line`` is the line of the text it is on."""
+
+    def __init__(self, problem: str, line: int) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+
+
+_AT = re.compile(r" at line (\d+) column (\d+)$")
+_NOT_JSON = {
+    "expected value": "NaN and Infinity are not JSON: write null or a string",
+    "invalid number": "NaN and Infinity are not JSON: write null or a string",
+    "recursion limit exceeded": "nested too deeply",
+    "number out of range": "a number of more than 4300 digits",
+}
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(name)
+
+
+def load_json(text: str) -> Any:
+    """The JSON value of ``text``, as :func:`json.loads` gives it, but refusing what is not
+    JSON or cannot be held: ``NaN`` and ``Infinity``, nesting deeper than Python's recursion
+    limit, integers of more than 4300 digits. Raises :class:`JSONSyntaxError`. The fast
+    parser (jiter) reads the usual document; :func:`json.loads` takes what it refuses (a lone
+    surrogate escape, nesting beyond its 200 levels) and gives the message of a syntax error.
+
+    >>> load_json('{"a": [1, "x"]}')
+    {'a': [1, 'x']}
+    >>> try:
+    ...     load_json('{"a":\\n NaN}')
+    ... except JSONSyntaxError as exc:
+    ...     print(exc.line, exc.problem)
+    2 NaN and Infinity are not JSON: write null or a string, column 2
+    """
+    try:
+        return from_json(text, cache_strings="keys", allow_inf_nan=False)
+    except ValueError as exc:
+        fast = str(exc)
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError as exc:
+        raise JSONSyntaxError(f"{exc.msg}, column {exc.colno}", exc.lineno) from None
+    except (RecursionError, ValueError):
+        pass
+    where = _AT.search(fast)
+    kind = fast[: where.start()] if where else fast
+    problem = _NOT_JSON.get(kind, kind)
+    if where is None:
+        raise JSONSyntaxError(problem, 1) from None
+    raise JSONSyntaxError(f"{problem}, column {where.group(2)}", int(where.group(1))) from None
 
 
 class Entry(NamedTuple):
@@ -303,11 +418,9 @@ def jsonl_entries(lines: Iterable[bytes], name: Path) -> Iterator[Entry]:
         if not text.strip():
             continue
         try:
-            doc = parse_document(text)  # json.loads' values and errors, faster
-        except json.JSONDecodeError as exc:
-            raise ImportFormatError(
-                f"{where}: invalid JSON ({exc.msg}, column {exc.colno})"
-            ) from None
+            doc = load_json(text)
+        except JSONSyntaxError as exc:
+            raise ImportFormatError(f"{where}: invalid JSON ({exc.problem})") from None
         if not isinstance(doc, dict):
             raise ValidationError("expected a JSON object", location=where)
         kind = doc.get("kind")
@@ -448,6 +561,7 @@ def _parse_graphml(path: Path, data: bytes) -> Parsed:
         raise ImportFormatError(f"{path}: not valid GraphML ({exc})") from None
     if not graph.is_directed():
         raise ImportFormatError(f'{path}: the graph must be directed (edgedefault="directed")')
+    _check_graphml_ids(path, data)
     parsed = Parsed()
     for node, attrs in graph.nodes(data=True):
         where = f"{path}: node '{node}'"
@@ -463,6 +577,35 @@ def _parse_graphml(path: Path, data: bytes) -> Parsed:
             raise err.at(where) from None
         parsed.relationships.append(Item({"source": source, "target": target, **doc}, where))
     return parsed
+
+
+def _check_graphml_ids(path: Path, data: bytes) -> None:
+    """What networkx's reader lets pass: a node without an id, two nodes with one id (it
+    merges them), an edge to an id no node has (it makes the node up, without a class)."""
+    nodes: set[str] = set()
+    ends: list[tuple[str, str, str]] = []
+    for _, element in ET.iterparse(io.BytesIO(data)):
+        tag = element.tag.rpartition("}")[2]
+        if tag == "node":
+            node = element.get("id")
+            if node is None:
+                raise ImportFormatError(f"{path}: a node without an id")
+            if node in nodes:
+                raise ValidationError(
+                    "a second node with this id", field="id", location=f"{path}: node '{node}'"
+                )
+            nodes.add(node)
+        elif tag == "edge":
+            ends.append((element.get("source") or "", element.get("target") or "", ""))
+        element.clear()
+    for source, target, _ in ends:
+        for field, end in (("source", source), ("target", target)):
+            if end not in nodes:
+                raise ValidationError(
+                    f"'{end}' is not a node of the file (an edge joins two of its nodes)",
+                    field=field,
+                    location=f"{path}: edge '{source}' -> '{target}'",
+                )
 
 
 # -- writing (streamed: see cmdb.export_stream) -----------------------------------------------

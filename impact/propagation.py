@@ -86,10 +86,10 @@ _INT32_MAX = 2**31
 
 @dataclass(frozen=True, eq=False)
 class Rows:
-    """The rows of a CSR that have neighbours (ascending), with where their neighbours start
-    and how many they have, in 32 bits when that fits; ``unit`` when each has exactly one
-    and ``rows[j]`` owns ``indices[j]`` (always so in a packed CSR; a patched one may have
-    moved a row)."""
+    """The rows of a CSR that have neighbours (ascending, 64-bit: an index), with where their
+    neighbours start and how many they have, in 32 bits when that fits; ``unit`` when each
+    has exactly one and ``rows[j]`` owns ``indices[j]`` (always so in a packed CSR; a patched
+    one may have moved a row)."""
 
     rows: np.ndarray
     starts: np.ndarray
@@ -100,7 +100,9 @@ class Rows:
     def of(cls, csr: CSR, rows: np.ndarray | None = None) -> Rows:
         """``rows``: those with neighbours when known (a snapshot saves them), else found."""
         if rows is None:
-            rows = np.flatnonzero(csr.degree()).astype(np.int32)
+            rows = np.flatnonzero(csr.degree())
+        # 64-bit once: numpy widens a 32-bit index array on every take of a large frontier
+        rows = rows.astype(np.intp, copy=False)
         dt = np.int32 if csr.indices.size < _INT32_MAX else np.int64
         starts = csr.starts[rows].astype(dt)
         counts = (csr.ends[rows] - csr.starts[rows]).astype(dt)

@@ -44,6 +44,7 @@ from cmdb.registry import NAME_RE, Registry
 from cmdb.store.merge import merge_ci, merge_relationship
 from cmdb.store.neo4j_bulk import WRITE_CHUNKS, chunk_rows
 from cmdb.store.records import history_doc, is_open, record_from_json, record_time
+from cmdb.store.stored import parse
 from cmdb.validation import check_expected
 
 __all__ = ["CHUNK", "Writer", "rel_type", "schema_statements"]
@@ -438,7 +439,7 @@ class Writer:
                 self.fresh.add(ci.id)
                 rows.append(self._create_row(ci))
                 continue
-            old = CI.model_validate_json(doc)
+            old = parse(CI, doc)
             merged = merge_ci(old, ci, self.now)
             if merged.entity.topology_fields() != old.topology_fields():
                 self.graph_changed = True
@@ -462,7 +463,7 @@ class Writer:
         existing = self._ci_docs(list(dict.fromkeys(ids)))
         put, done = [], []
         for ci_id in dict.fromkeys(ids):
-            old = CI.model_validate_json(existing[ci_id])
+            old = parse(CI, existing[ci_id])
             if old.status is Lifecycle.RETIRED:
                 continue
             new = old.model_copy(
@@ -560,7 +561,7 @@ class Writer:
                     ]
                 )
                 continue
-            old = Relationship.model_validate_json(doc)
+            old = parse(Relationship, doc)
             merged = merge_relationship(old, rel, self.now)
             if merged.action is None:
                 if merged.touched:
@@ -576,7 +577,7 @@ class Writer:
     def _retire_docs(self, docs: list[str]) -> list[Relationship]:
         out = []
         for doc in docs:
-            old = Relationship.model_validate_json(doc)
+            old = parse(Relationship, doc)
             if old.status == "retired" or old.id in self.retired_keys:
                 continue
             self.retired_keys.add(old.id)

@@ -6,8 +6,9 @@ history as the SQLite store (see :mod:`cmdb.store.cypher` for the graph model); 
 managed read transactions so that ``neo4j://`` routing sends them to readers. Driver errors are
 translated in one place (:mod:`cmdb.store.neo4j_errors`). The store's identity
 (``store_id``) is a property of the ``CMDBMeta`` node, created with it. The topology snapshot is
-read in one read transaction by :mod:`cmdb.store.neo4j_topology` (numbers as text chunks,
-pages of 50k CIs) and cached in memory, keyed by the store id and version.
+read by :mod:`cmdb.store.neo4j_topology` (pages of 50k CIs as lists of numbers, the
+relationships in a second session at the same time) and cached in memory, keyed by the store
+id and version.
 :meth:`Neo4jStore.server_side_blast_radius` answers plain reachability inside the database,
 for graphs too big to hold in memory.
 """
@@ -34,6 +35,7 @@ from cmdb.store.neo4j_errors import map_driver_errors
 from cmdb.store.neo4j_topology import read_topology, refresh_topology
 from cmdb.store.protocol import AnyRecord, Subgraph
 from cmdb.store.records import record_from_json
+from cmdb.store.stored import parse
 from cmdb.topology import Topology
 from cmdb.validation import validate_batch
 
@@ -203,7 +205,7 @@ class Neo4jStore:
         rows = self._read("MATCH (c:CI {id: $id}) RETURN c.doc", id=ci_id)
         if not rows:
             raise NotFoundError("CI", ci_id)
-        return CI.model_validate_json(rows[0][0])
+        return parse(CI, rows[0][0])
 
     def find_cis(self, flt: CIFilter) -> list[CI]:
         conds: list[str] = []
@@ -245,7 +247,7 @@ class Neo4jStore:
         if flt.limit is not None:
             query += " LIMIT $limit"
             params["limit"] = flt.limit
-        return [CI.model_validate_json(d) for (d,) in self._read(query, **params)]
+        return [parse(CI, d) for (d,) in self._read(query, **params)]
 
     def _types(self, names: Sequence[str]) -> str | None:
         """``:`A`|`B``` for the registered names among ``names``; None if none is."""
@@ -282,7 +284,7 @@ class Neo4jStore:
         if flt.limit is not None:
             query += " LIMIT $limit"
             params["limit"] = flt.limit
-        return [Relationship.model_validate_json(d) for (d,) in self._read(query, **params)]
+        return [parse(Relationship, d) for (d,) in self._read(query, **params)]
 
     def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
         query = (
@@ -317,9 +319,7 @@ class Neo4jStore:
             "RETURN r.doc ORDER BY s.id, toLower(type(r)), t.id",
             ids=live,
         )
-        return Subgraph(
-            cis=cis, relationships=[Relationship.model_validate_json(d) for (d,) in docs]
-        )
+        return Subgraph(cis=cis, relationships=[parse(Relationship, d) for (d,) in docs])
 
     def get_record(self, record_id: str) -> AnyRecord:
         rows = self._read("MATCH (r:Record {id: $id}) RETURN r.doc", id=record_id)
@@ -404,9 +404,10 @@ class Neo4jStore:
         return topo
 
     def _build_topology(self, tx) -> Topology:
-        """Read every live CI and active relationship in one read transaction (see
-        :mod:`cmdb.store.neo4j_topology`: the server writes the numbers as text chunks)."""
-        return read_topology(tx, self.registry)
+        """Read every live CI and active relationship: the CIs in this read transaction,
+        their relationships at the same time in a second session (see
+        :mod:`cmdb.store.neo4j_topology`)."""
+        return read_topology(tx, self.registry, session=self._session)
 
     # -- analysis in the database -----------------------------------------------------------
     def server_side_blast_radius(
@@ -501,7 +502,7 @@ class Neo4jStore:
             "RETURN collect(r.doc)"
         )
         rels = [
-            Relationship.model_validate_json(d)
+            parse(Relationship, d)
             for i in range(0, len(ids), PAGE)
             for d in self._read(query, ids=ids[i : i + PAGE])[0][0]
         ]

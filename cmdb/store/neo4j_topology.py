@@ -3,32 +3,36 @@
 Assumptions: the graph model of :mod:`cmdb.store.cypher` (``(:CI)`` nodes with ``id``,
 ``class``, ``status``, ``criticality``, ``min_required``, ``availability`` and ``last_seen``;
 relationships typed by the registry name in upper case, with a ``status``); the caller's
-one read transaction; CI ids never hold a newline (``cmdb.model.ID_PATTERN``; checked: a
-count that does not add up raises); every write that changes the graph moves the meta node's
-graph version in the same transaction (:class:`cmdb.store.cypher.Writer` does).
+one read transaction, and optionally a second session of the same driver for the
+relationships; every write that changes the graph moves the meta node's graph version in the
+same transaction (:class:`cmdb.store.cypher.Writer` does); the driver's Rust extension
+(``neo4j-rust-ext``, a dependency) decodes the results.
 
-The official driver decodes every value of a result in pure Python, a few microseconds each:
-reading 100k CIs and 402k relationships as plain ``collect()`` lists of ids, classes and
-types took 4-6 s, about 80% of it in that decoding. So here the server does the encoding.
-Each page of :data:`PAGE` CIs, taken in id order, comes back as one record of a few lists
-of *text chunks*: a chunk is up to :data:`CHUNK` rows of numbers written as decimal text,
-joined by ``reduce`` over a slice of a ``collect()``-ed list (a longer chunk costs the server
-more: the join copies what it has so far at every step). The driver then decodes one string
-per chunk instead of one value per field, and numpy parses a whole page's numbers in one C
-call (``np.fromstring``, which reads decimal floats exactly). Only the CI ids travel as
-strings, because the snapshot holds them; classes, criticalities and relationship types
-become codes on the server (maps passed as parameters), and the ends of a relationship are
-Neo4j's internal node numbers (``id()``: stable within a transaction, deprecated in favour
+Each page of :data:`PAGE` CIs, taken in id order, comes back as one record of ``collect()``
+lists, one per column, of integers and floats only: classes, criticalities and relationship
+types become codes on the server (maps passed as parameters), and the ends of a relationship
+are Neo4j's internal node numbers (``id()``: stable within a transaction, deprecated in favour
 of ``elementId()``, which is a string, but still the only integer a node has), turned into
-snapshot positions with one table look-up (:func:`positions`).
+snapshot positions with one table look-up (:func:`positions`); only the CI ids travel as
+strings, because the snapshot holds them. Decoded in pure Python, those values cost a few
+microseconds each (a million CIs and four million relationships: tens of seconds), which is
+why the reader before had the server join them into decimal text; the Rust extension decodes
+them some 15 times faster, and then building the text on the server was the larger cost.
+
+Given a ``session`` factory, the relationship pages are read on a second thread, in a
+session of their own, each as soon as the CI page it belongs to has been read; once every CI
+is read, the first session takes the relationship pages still unread from the end (each page
+is taken once: :class:`_Pages`). The server runs each query on one core and the driver
+releases the GIL while it waits on the socket.
 
 The queries select, and so order, as the plain reader's did, except that whether a
 relationship's ends are live CIs is decided in numpy (an end that is not one of the CIs read
 has no position), which saves the server reading every target's label and status. The result
 is the same snapshot, relationship order included: :func:`read_topology_plain` is that reader,
 kept as the reference the tests compare against (and the benchmark's "before"). Neo4j reads
-at *read committed*, so one transaction alone does not give one state: the graph version is
-checked before and after, and the read is repeated if a write moved it.
+at *read committed*, so one transaction alone does not give one state, and two sessions do
+not either: the graph version is checked before the first page and after the last one of
+both, and the read is repeated if a write moved it.
 
 :func:`refresh_topology` brings a snapshot up to date instead (:mod:`cmdb.topology_delta`): the
 CIs and relationships history names after the snapshot's ``seq`` (read through the store's
@@ -45,6 +49,9 @@ version only.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -57,7 +64,6 @@ from cmdb.topology import Topology
 from cmdb.topology_delta import Delta
 
 __all__ = [
-    "CHUNK",
     "PAGE",
     "positions",
     "read_topology",
@@ -67,53 +73,53 @@ __all__ = [
 
 PAGE = 50_000
 """CIs per page: each page is one query for the CIs and one for their relationships."""
-CHUNK = 64
-"""Rows joined into one string by the server."""
 GRAPH_VERSION = "coalesce(m.graph_version, m.version)"
 """The graph's own version: it moves only with writes that change what a snapshot holds."""
 _NOT_IN_SERVICE = ["planned", "build"]
-_NODE_INTS = 5  # internal id, class code, criticality rank, in service, min_required
 
 _NODES = (
     "MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
     "WITH c ORDER BY c.id LIMIT $page "
-    "WITH collect(c.id) AS ids, "
-    "collect(toString(id(c)) + ',' + toString(coalesce($classes[c.class], -1)) + ',' "
-    "+ toString(coalesce($ranks[c.criticality], -1)) + ',' "
-    "+ CASE WHEN c.status IN $off THEN '0,' ELSE '1,' END "
-    "+ toString(toInteger(coalesce(c.min_required, 0))) + ',') AS ints, "
-    "collect(toString(coalesce(c.last_seen, $none)) + ',' "
-    "+ toString(coalesce(c.availability, $none)) + ',') AS floats "
-    "WITH ids, ints, floats, range(0, size(ids) - 1, $chunk) AS starts "
-    "RETURN size(ids), ids[-1], "
-    "[i IN starts | reduce(s = '', x IN ids[i..i + $chunk] | s + x + '\\n')], "
-    "[i IN starts | reduce(s = '', x IN ints[i..i + $chunk] | s + x)], "
-    "[i IN starts | reduce(s = '', x IN floats[i..i + $chunk] | s + x)]"
+    "RETURN collect(c.id), collect(id(c)), "
+    "collect(coalesce($classes[c.class], -1) * 16 + coalesce($ranks[c.criticality], 0) * 2 "
+    "+ CASE WHEN c.status IN $off THEN 0 ELSE 1 END), "
+    "collect(toInteger(coalesce(c.min_required, 0))), collect(coalesce(c.last_seen, $none)), "
+    "collect(coalesce(c.availability, $none))"
 )
+"""A page of CIs, a list per column (``collect()`` leaves nulls out, hence the defaults); the
+class code, the criticality rank (1-4; 0 unknown) and whether in service are packed into one
+integer (``class * 16 + rank * 2 + in service``; class -1 unknown): every list the server
+builds costs it about as much as the driver decoding it."""
+_NODE_COLUMNS = (
+    ("internal id", np.int64),
+    ("class", np.int64),
+    ("min_required", np.int32),
+    ("last_seen", np.float64),
+    ("availability", np.float64),
+)
+_TYPE_BITS = 10
+"""The relationship type code packed under the target in :data:`_EDGES`."""
 _EDGES = (
     "MATCH (s:CI)-[r]->(t) WHERE s.id > $after AND s.id <= $last AND r.status = 'active' "
-    "WITH toString(id(s)) + ',' + toString(id(t)) + ',' + toString($types[type(r)]) + ',' AS row "
-    "WHERE row IS NOT NULL "
-    "WITH collect(row) AS rows "
-    "RETURN size(rows), "
-    "[i IN range(0, size(rows) - 1, $chunk) | reduce(s = '', x IN rows[i..i + $chunk] | s + x)]"
+    "RETURN collect(id(s)), collect(id(t) * $shift + coalesce($types[type(r)], $shift - 1))"
 )
-"""A page's relationships as (source, target, type code) of internal node numbers. Whether
-both ends are live CIs is left to :func:`positions`, which knows them all: reading the ends'
-labels and status here cost the server a third to a half of this query."""
+"""A page's relationships as (source, target × 2^:data:`_TYPE_BITS` + type code) of internal
+node numbers; the highest code: not a registered type. Whether both ends are live CIs is left
+to :func:`positions`, which knows them all: reading the ends' labels and status here cost the
+server a third to a half of this query."""
 
 
-def _numbers(chunks: list[str], dtype: type, rows: int, width: int) -> np.ndarray:
-    """``rows`` × ``width`` numbers parsed from comma-terminated text ``chunks``."""
-    if rows == 0:
-        return np.empty((0, width), dtype=dtype)
+def _column(values: list[Any], dtype: Any, name: str, rows: int) -> np.ndarray:
+    """One column of a page as an array of ``rows``; a value that is not a number names the
+    column."""
+    if len(values) != rows:
+        raise StoreError(
+            f"topology read: {len(values)} values of {name} for {rows} CIs (one not a number?)"
+        )
     try:
-        values: np.ndarray = np.fromstring("".join(chunks), dtype=dtype, sep=",")
-    except ValueError as exc:  # text that is not a number: numpy stops there
-        raise StoreError(f"topology read: {exc}") from None
-    if values.size != rows * width:
-        raise StoreError(f"topology read: {values.size} numbers, expected {rows * width}")
-    return values.reshape(rows, width)
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError):
+        raise StoreError(f"topology read: a CI's {name} is not a number") from None
 
 
 def positions(nodes: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -145,13 +151,15 @@ def positions(nodes: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def _codes(registry: Registry) -> dict[str, Any]:
+    if len(registry.rel_type_names) >= (1 << _TYPE_BITS) - 1:
+        raise StoreError(f"topology read: more than {(1 << _TYPE_BITS) - 2} relationship types")
     return {
         "classes": {c: i for i, c in enumerate(registry.class_names)},
         "ranks": {c.value: c.rank for c in Criticality},
         "types": {rel_type(registry, t): i for i, t in enumerate(registry.rel_type_names)},
         "off": _NOT_IN_SERVICE,
         "none": float("-inf"),
-        "chunk": CHUNK,
+        "shift": 1 << _TYPE_BITS,
     }
 
 
@@ -181,9 +189,19 @@ def _since(mark: str) -> int | None:
     return int(version) if sep and version.isdigit() else None
 
 
-def read_topology(tx: Any, registry: Registry, *, page: int = PAGE, attempts: int = 3) -> Topology:
+def read_topology(
+    tx: Any,
+    registry: Registry,
+    *,
+    page: int = PAGE,
+    attempts: int = 3,
+    session: Callable[[], Any] | None = None,
+) -> Topology:
     """The snapshot of the live graph (CIs not retired, active relationships between them),
-    read in the read transaction ``tx``, ``page`` CIs at a time.
+    read in the read transaction ``tx``, ``page`` CIs at a time; with ``session`` (a factory
+    of sessions of the same driver, e.g. ``Neo4jStore._session``) the relationships are read
+    at the same time, in a read transaction of a second session on a second thread (and by
+    ``tx`` too once the CIs are read).
 
     Neo4j isolates transactions at *read committed*: a later query of one transaction sees
     what others committed meanwhile. So the graph version is read before and after, and the
@@ -194,48 +212,164 @@ def read_topology(tx: Any, registry: Registry, *, page: int = PAGE, attempts: in
     for _ in range(attempts):
         key = _key(tx)
         seq, version = _seq(tx)
-        topo = _read(tx, registry, params, page, key)
+        topo = _read(tx, registry, params, page, key, session)
         if _key(tx) == key:
             topo.seq, topo.mark = seq, _mark(seq, version)
             return topo
     raise StoreError(f"the graph changed while its snapshot was read ({attempts} times); try again")
 
 
-def _read(
-    tx: Any, registry: Registry, params: dict[str, Any], page: int, key: tuple[str, int]
-) -> Topology:
+class _Pages:
+    """The CI pages' bounds ``(after, last)`` as the CI reader finds them, each taken once by
+    one of the relationship readers (the second session's from the first page on; the CI
+    reader's own from the last, once it has read every CI), and the relationships read for each.
+
+    A reader whose query fails gives its page back, so that a retried transaction (or the
+    other reader) reads it; pages already read stay read: the graph version checked after the
+    last page says whether they are one state."""
+
+    def __init__(self) -> None:
+        self._bounds: list[tuple[str, str]] = []
+        self._taken: set[int] = set()
+        self._read: dict[int, tuple[np.ndarray, ...]] = {}
+        self._done = self._abort = False
+        self._cond = threading.Condition()
+
+    def add(self, after: str, last: str) -> None:
+        with self._cond:
+            self._bounds.append((after, last))
+            self._cond.notify_all()
+
+    def close(self, *, abort: bool = False) -> None:
+        """No more pages; ``abort``: none is to be taken any more either."""
+        with self._cond:
+            self._done, self._abort = True, abort
+            self._cond.notify_all()
+
+    def take(self, *, from_end: bool = False) -> tuple[int, tuple[str, str]] | None:
+        """The first page (the last one known, ``from_end``) not taken yet, waiting for one
+        while more may come; None when there is none left or the read was aborted.
+
+        >>> pages = _Pages(); pages.add("", "b"); pages.add("b", "d"); pages.close()
+        >>> pages.take(), pages.take(from_end=True), pages.take()
+        ((0, ('', 'b')), (1, ('b', 'd')), None)
+        """
+        with self._cond:
+            while True:
+                if self._abort:
+                    return None
+                free = [i for i in range(len(self._bounds)) if i not in self._taken]
+                if free:
+                    at = free[-1] if from_end else free[0]
+                    self._taken.add(at)
+                    return at, self._bounds[at]
+                if self._done:
+                    return None
+                self._cond.wait()
+
+    def give_back(self, at: int) -> None:
+        with self._cond:
+            self._taken.discard(at)
+            self._cond.notify_all()
+
+    def put(self, at: int, rows: tuple[np.ndarray, ...]) -> None:
+        with self._cond:
+            self._read[at] = rows
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every page's relationships, in page order (every page must have been read)."""
+        with self._cond:
+            if len(self._read) != len(self._bounds):
+                raise StoreError(
+                    f"topology read: {len(self._read)} of {len(self._bounds)} pages read"
+                )
+            parts = [(np.empty(0, np.int64),) * 3] + [self._read[i] for i in sorted(self._read)]
+        src, dst, code = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return src, dst, code
+
+
+def _node_pages(
+    tx: Any, params: dict[str, Any], page: int, pages: _Pages
+) -> tuple[list[str], list[np.ndarray]]:
+    """Every live CI's id and columns (:data:`_NODE_COLUMNS`), in id order."""
     ids: list[str] = []
-    ints: list[np.ndarray] = [np.empty((0, _NODE_INTS), np.int64)]
-    floats: list[np.ndarray] = [np.empty((0, 2), np.float64)]
-    edges: list[np.ndarray] = [np.empty((0, 3), np.int64)]
+    parts: list[list[np.ndarray]] = [[] for _ in _NODE_COLUMNS]
     after = ""
     while True:
-        count, last, id_text, int_text, float_text = tx.run(
-            _NODES, params, after=after, page=page
-        ).single()
-        if count == 0:
+        names, *columns = tx.run(_NODES, params, after=after, page=page).single()
+        if not names:
             break
-        names = "".join(id_text).split("\n")
-        if len(names) != count + 1:
-            raise StoreError(f"topology read: {len(names) - 1} CI ids, expected {count}")
-        names.pop()
         ids += names
-        ints.append(_numbers(int_text, np.int64, count, _NODE_INTS))
-        floats.append(_numbers(float_text, np.float64, count, 2))
-        m, edge_text = tx.run(_EDGES, params, after=after, last=last).single()
-        edges.append(_numbers(edge_text, np.int64, m, 3))
-        after = last
-    node, flo, edge = np.concatenate(ints), np.concatenate(floats), np.concatenate(edges)
-    unknown = np.flatnonzero((node[:, 1] < 0) | (node[:, 2] < 0))
+        for part, values, (name, dtype) in zip(parts, columns, _NODE_COLUMNS, strict=True):
+            part.append(_column(values, dtype, name, len(names)))
+        pages.add(after, names[-1])
+        after = names[-1]
+    return ids, [
+        np.concatenate(p) if p else np.empty(0, dtype)
+        for p, (_, dtype) in zip(parts, _NODE_COLUMNS, strict=True)
+    ]
+
+
+def _edge_pages(tx: Any, params: dict[str, Any], pages: _Pages, *, from_end: bool = False) -> None:
+    """Read the relationships of the pages not taken yet, one page at a time (see
+    :meth:`_Pages.take`): sources, targets and type codes (-1: not registered) of the active
+    relationships from the page's CIs, each decoded while the server reads the next."""
+    mask = (1 << _TYPE_BITS) - 1
+    while (got := pages.take(from_end=from_end)) is not None:
+        at, (after, last) = got
+        try:
+            src, packed = tx.run(_EDGES, params, after=after, last=last).single()
+        except BaseException:
+            pages.give_back(at)
+            raise
+        packed = np.asarray(packed, np.int64)
+        code = packed & mask
+        code[code == mask] = -1
+        pages.put(at, (np.asarray(src, np.int64), packed >> _TYPE_BITS, code))
+
+
+def _edges_in(session: Callable[[], Any], params: dict[str, Any], pages: _Pages) -> None:
+    with session() as s:
+        s.execute_read(_edge_pages, params, pages)
+
+
+def _read(
+    tx: Any,
+    registry: Registry,
+    params: dict[str, Any],
+    page: int,
+    key: tuple[str, int],
+    session: Callable[[], Any] | None,
+) -> Topology:
+    pages = _Pages()
+    if session is None:
+        ids, cols = _node_pages(tx, params, page, pages)
+        pages.close()
+        _edge_pages(tx, params, pages)
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="topology-edges") as pool:
+            edges = pool.submit(_edges_in, session, params, pages)
+            try:
+                ids, cols = _node_pages(tx, params, page, pages)
+                pages.close()
+                _edge_pages(tx, params, pages, from_end=True)  # what is left, from the end
+            except BaseException:
+                pages.close(abort=True)
+                raise
+            edges.result()
+    edge = pages.rows()
+    node, packed, min_required, last_seen, availability = cols
+    class_code, crit = (packed >> 4).astype(np.int16), ((packed >> 1) & 7).astype(np.int8)
+    unknown = np.flatnonzero((class_code < 0) | (crit == 0))
     if unknown.size:
         raise StoreError(
             f"CI '{ids[int(unknown[0])]}' has a class or criticality the registry does not know"
         )
-    flo[np.isneginf(flo)] = np.nan
-    src, dst = positions(node[:, 0], edge[:, 0]), positions(node[:, 0], edge[:, 1])
-    live = (src >= 0) & (dst >= 0)
+    last_seen[np.isneginf(last_seen)] = np.nan
+    availability[np.isneginf(availability)] = np.nan
+    src, dst = positions(node, edge[0]), positions(node, edge[1])
+    live = (src >= 0) & (dst >= 0) & (edge[2] >= 0)
     group = np.asarray([registry.is_group(c) for c in registry.class_names], dtype=bool)
-    class_code = node[:, 1].astype(np.int16)
     return Topology.build(
         version=key[1],
         store_id=key[0],
@@ -246,14 +380,14 @@ def _read(
         ids=ids,
         class_code=class_code,
         is_group=group[class_code],
-        criticality=node[:, 2].astype(np.int8),
-        in_service=node[:, 3].astype(bool),
-        min_required=node[:, 4].astype(np.int32),
-        last_seen=flo[:, 0],
-        availability=flo[:, 1],
+        criticality=crit,
+        in_service=(packed & 1).astype(bool),
+        min_required=min_required,
+        last_seen=last_seen,
+        availability=availability,
         src=src[live],
         dst=dst[live],
-        rtype=edge[live, 2].astype(np.int16),
+        rtype=edge[2][live].astype(np.int16),
     )
 
 
@@ -327,9 +461,7 @@ def read_topology_plain(tx: Any, registry: Registry, *, page: int = PAGE) -> Top
 _SEEN = (
     "MATCH (c:CI) WHERE c.id > $after AND c.status <> 'retired' "
     "WITH c ORDER BY c.id LIMIT $page "
-    "WITH collect(c.id) AS ids, collect(toString(coalesce(c.last_seen, $none)) + ',') AS seen "
-    "RETURN size(ids), ids[-1], "
-    "[i IN range(0, size(ids) - 1, $chunk) | reduce(s = '', x IN seen[i..i + $chunk] | s + x)]"
+    "RETURN max(c.id), collect(coalesce(c.last_seen, $none))"
 )
 _CIS = (
     "UNWIND $ids AS i MATCH (c:CI {id: i}) RETURN collect([c.id, c.class, c.criticality, "
@@ -392,6 +524,8 @@ def refresh_topology(store: Any, base: Topology | None, *, page: int = PAGE) -> 
     codes, crit = params["classes"], params["ranks"]
     if any(c[1] not in codes or c[2] not in crit for c in cis):
         return None
+    if any(not isinstance(x, int | float | None) for c in cis for x in c[3:6]):
+        return None  # the rebuild names the column that is not a number
     types = {t: i for i, t in enumerate(registry.rel_type_names)}
 
     def num(x: Any) -> float:
@@ -428,11 +562,11 @@ def _seen(tx: Any, params: dict[str, Any], page: int) -> tuple[np.ndarray, list[
     ends: list[tuple[int, str]] = []
     after, total = "", 0
     while True:
-        count, last, text = tx.run(_SEEN, params, after=after, page=page).single()
-        if count == 0:
+        last, seen = tx.run(_SEEN, params, after=after, page=page).single()
+        if last is None:
             break
-        out.append(_numbers(text, np.float64, count, 1).reshape(count))
-        total += count
+        out.append(_column(seen, np.float64, "last_seen", len(seen)))
+        total += len(seen)
         ends.append((total, last))
         after = last
     seen = np.concatenate(out)

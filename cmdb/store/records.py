@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticError
 
 from cmdb.enums import ChangeStatus, ReleaseStatus
 from cmdb.model import (
@@ -17,6 +18,7 @@ from cmdb.model import (
     Problem,
     Release,
 )
+from cmdb.store.stored import unreadable
 
 __all__ = ["history_doc", "is_open", "record_from_json", "record_time"]
 
@@ -28,7 +30,10 @@ def record_from_json(
     doc: str | bytes,
 ) -> AnyRec:
     """Parse a stored record document into its model."""
-    return _ADAPTER.validate_json(doc)
+    try:
+        return _ADAPTER.validate_json(doc)
+    except PydanticError as exc:
+        raise unreadable(exc) from None
 
 
 def is_open(rec: AnyRec) -> bool:

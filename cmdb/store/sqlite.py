@@ -42,6 +42,7 @@ from cmdb.store.sqlite_connect import connect, is_read_only
 from cmdb.store.sqlite_delta import CURSOR_SQL, read_delta
 from cmdb.store.sqlite_errors import closed_error, map_sqlite_errors, read_only_error
 from cmdb.store.sqlite_writer import Writer, iso, upgrade_identifier_index
+from cmdb.store.stored import parse
 from cmdb.validation import validate_batch
 
 if TYPE_CHECKING:  # numpy loads only when a snapshot is built or read
@@ -69,7 +70,11 @@ CREATE INDEX IF NOT EXISTS ci_identifier_n ON ci_identifier (n);
 CREATE TABLE IF NOT EXISTS rel (
     src INTEGER NOT NULL, type TEXT NOT NULL, dst INTEGER NOT NULL, status TEXT NOT NULL,
     doc TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (src, type, dst)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rel_dst ON rel (dst, type);
+-- a CI's incoming relationships with their status: counted, and paged by the other end's id,
+-- without reading their rows (it replaced rel_dst (dst, type), dropped by the migration)
+CREATE INDEX IF NOT EXISTS rel_in ON rel (dst, type, status);
+-- a CI row's id without reading the row (its document): a hub's page sorts by the other ends' ids
+CREATE INDEX IF NOT EXISTS ci_n_id ON ci (n, id);
 CREATE TABLE IF NOT EXISTS record (id TEXT PRIMARY KEY, kind TEXT NOT NULL,
     is_open INTEGER NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL, version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS record_ci (ci_id TEXT NOT NULL, record_id TEXT NOT NULL,
@@ -151,6 +156,7 @@ class SQLiteStore:
         self._topology: Topology | None = None
         self._topology_key: SnapshotKey | None = None
         self._legacy_cache_checked = False
+        self._page_indexes: bool | None = None
         self.read_only = read_only or is_read_only(self.path)
         self._db = connect(self.path, create=create, read_only=self.read_only)
         try:
@@ -171,6 +177,7 @@ class SQLiteStore:
         db = self._conn
         db.executescript(_SCHEMA)
         upgrade_identifier_index(db)
+        db.execute("DROP INDEX IF EXISTS rel_dst")  # rel_in (dst, type, status) took its place
         # the store's identity; stores created before it existed get one now
         db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
         # the graph's own version (writes of records only leave the snapshot valid)
@@ -254,10 +261,10 @@ class SQLiteStore:
             doc = self._scalar("SELECT doc FROM ci WHERE id=?", (ci_id,))
         if doc is None:
             raise NotFoundError("CI", ci_id)
-        return CI.model_validate_json(doc)
+        return parse(CI, doc)
 
     def find_cis(self, flt: CIFilter) -> list[CI]:
-        return [CI.model_validate_json(doc) for doc in self.find_ci_texts(flt)]
+        return [parse(CI, doc) for doc in self.find_ci_texts(flt)]
 
     def find_ci_texts(self, flt: CIFilter) -> list[str]:
         """The stored JSON text (``ci.to_json()``) of the CIs :meth:`find_cis` would return,
@@ -298,11 +305,16 @@ class SQLiteStore:
         return [doc for (doc,) in rows]
 
     def find_relationships(self, flt: RelFilter) -> list[Relationship]:
-        return [Relationship.model_validate_json(doc) for doc in self.find_relationship_texts(flt)]
+        return [parse(Relationship, doc) for doc in self.find_relationship_texts(flt)]
 
     def find_relationship_texts(self, flt: RelFilter) -> list[str]:
         """The stored JSON text of the relationships :meth:`find_relationships` would return,
         in its order, unparsed (see :meth:`find_ci_texts`)."""
+        one_ci = flt.ci is not None and flt.after is None
+        one_end = [x for x in (flt.ci, flt.source, flt.target) if x is not None]
+        if flt.after is None and len(one_end) == 1 and self._has_page_indexes():
+            with self._lock:
+                return [doc for (doc,) in self._rows(*self._ci_page_sql(flt))]
         where, params = [], []
         # on the rel columns, through the ci id index: `s.id = ? OR t.id = ?` plans as a scan of
         # the whole rel table (3.6 s for a hub at 1M CIs), this as two indexed look-ups
@@ -328,10 +340,10 @@ class SQLiteStore:
         head = "ci s CROSS JOIN rel r ON r.src = s.n" if scan else "rel r JOIN ci s ON s.n = r.src"
         sql = f"SELECT r.doc FROM {head} JOIN ci t ON t.n = r.dst"
         order = " ORDER BY s.id, r.type, t.id"
-        if flt.ci is not None and flt.after is None:
-            # one CI's: ordered by the ends' ids in the documents (the ids the rows join to),
-            # so a hub's page reads its relationships' rows, not the CI row at their other end
-            # too (19,809 rows at 1M CIs: 70 ms -> 51 ms of CPU)
+        if one_ci:
+            # one CI's, on a store opened read-only before rel_in and ci_n_id: ordered by the
+            # ends' ids in the documents (the ids the rows join to), so a hub's page reads its
+            # relationships' rows, not the CI row at their other end too
             sql = "SELECT r.doc FROM rel r"
             ends = "json_extract(r.doc, '$.source'), r.type, json_extract(r.doc, '$.target')"
             order = f" ORDER BY {ends}"
@@ -341,6 +353,71 @@ class SQLiteStore:
         with self._lock:
             rows = self._rows(sql, params)
         return [doc for (doc,) in rows]
+
+    def _ci_page_sql(self, flt: RelFilter) -> tuple[str, list[object]]:
+        """The relationships of one CI (``flt.ci``), or from one (``source``) or to one
+        (``target``), no cursor, in (source, type, target) order: first the keys, each
+        direction by its own index (outgoing by the primary key, incoming by ``rel_in``) with
+        the other end's id from ``ci_n_id``, sorted and cut to the limit; then only the page's
+        rows. A hub's page of 50 among 19,808 incoming at 1M CIs reads 19,808 index entries
+        twice, not 19,808 relationship rows (50 ms -> 13 ms). Only on a store that has both
+        indexes (see :meth:`_has_page_indexes`)."""
+        hint = " INDEXED BY ci_n_id"  # the planner would read the CI row by its rowid
+        node = "(SELECT n FROM ci WHERE id = ?1)"
+        cond = "" if flt.include_retired else " AND r.status = 'active'"
+        args: list[object] = [next(x for x in (flt.ci, flt.source, flt.target) if x is not None)]
+        if flt.types:
+            cond += " AND r.type IN (SELECT value FROM json_each(?2))"
+            args.append(json.dumps(list(flt.types)))
+        parts = []
+        if flt.target is None:  # from the CI
+            parts.append(
+                f"SELECT r.src, r.type, r.dst, ?1, (SELECT id FROM ci{hint} WHERE n = r.dst) "
+                f"FROM rel r WHERE r.src = {node}{cond}"
+            )
+        if flt.source is None:  # to it (a loop is already among those from it)
+            loop = f" AND r.src != {node}" if parts else ""
+            parts.append(
+                f"SELECT r.src, r.type, r.dst, (SELECT id FROM ci{hint} WHERE n = r.src), ?1 "
+                f"FROM rel r WHERE r.dst = {node}{loop}{cond}"
+            )
+        keys = " UNION ALL ".join(parts)
+        if flt.limit is not None:
+            keys += f" ORDER BY 4, 2, 5 LIMIT {int(flt.limit)}"
+        sql = (
+            f"WITH k (src, type, dst, a, b) AS ({keys}) SELECT r.doc FROM k JOIN rel r "
+            "ON r.src = k.src AND r.type = k.type AND r.dst = k.dst ORDER BY k.a, k.type, k.b"
+        )
+        return sql, args
+
+    def _has_page_indexes(self) -> bool:
+        """Whether the file has ``rel_in`` and ``ci_n_id``: a store opened read-only may
+        predate them (the migration only runs on a writable open). Asked once per store."""
+        if self._page_indexes is None:
+            sql = "SELECT count(*) FROM sqlite_master WHERE name IN ('rel_in', 'ci_n_id')"
+            self._page_indexes = self._scalar(sql) == 2
+        return self._page_indexes
+
+    def attribute_names(self, what: str, *, include_retired: bool) -> list[str] | None:
+        """The distinct attribute names of the CIs (``what`` = ``cis``: non-retired ones unless
+        ``include_retired``) or relationships (active ones unless ``include_retired``), read
+        from the stored JSON by SQLite (``json_each``), unsorted: what an export's header
+        needs, without parsing every text in Python. None (the caller then reads the
+        documents) when a text is not JSON to SQLite (``NaN``) or its ``attributes`` is not
+        an object, or a name is not UTF-8 text: those go through the model, as the export's
+        rows do."""
+        table, live = (
+            ("ci", "status != 'retired'") if what == "cis" else ("rel", "status = 'active'")
+        )
+        sql = f"SELECT DISTINCT j.key FROM {table}, json_each({table}.doc, '$.attributes') j"
+        sql += "" if include_retired else f" WHERE {table}.{live}"
+        with self._lock:
+            try:
+                names = [name for (name,) in self._conn.execute(sql)]
+            except sqlite3.Error:  # malformed JSON, or a name SQLite cannot give as text
+                return None
+        # a scalar's json_each row has no key (None), an array's keys are integers
+        return names if all(isinstance(n, str) for n in names) else None
 
     def relationship_counts(self, ci_id: str) -> list[tuple[str, str, int]]:
         sql = (
@@ -387,7 +464,7 @@ class SQLiteStore:
         )
         with self._lock:
             rows = self._rows(sql, [json.dumps(sorted(ids))])
-        return [Relationship.model_validate_json(doc) for (doc,) in rows]
+        return [parse(Relationship, doc) for (doc,) in rows]
 
     def get_record(self, record_id: str) -> AnyRecord:
         with self._lock:
@@ -647,7 +724,7 @@ class SQLiteStore:
         )
         with self._lock:
             rows = self._rows(sql, (json.dumps(sorted(set(sources))),))
-        return [Relationship.model_validate_json(doc) for (doc,) in rows]
+        return [parse(Relationship, doc) for (doc,) in rows]
 
     # -- point in time ----------------------------------------------------------------------
     def history_as_of(self, entity: str, at: datetime) -> list[HistoryEntry]:

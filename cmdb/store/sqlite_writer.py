@@ -29,6 +29,7 @@ from cmdb.model import (
 )
 from cmdb.store.merge import merge_ci, merge_relationship
 from cmdb.store.records import history_doc, is_open, record_from_json, record_time
+from cmdb.store.stored import parse
 from cmdb.validation import check_expected
 
 __all__ = ["Writer", "iso", "upgrade_identifier_index"]
@@ -50,7 +51,7 @@ def upgrade_identifier_index(db: sqlite3.Connection) -> None:
         rows = [
             (kind, value, n)
             for n, doc in db.execute("SELECT n, doc FROM ci")
-            for kind, value in CI.model_validate_json(doc).identifiers.index_rows()
+            for kind, value in parse(CI, doc).identifiers.index_rows()
         ]
         db.executemany(
             "INSERT OR IGNORE INTO ci_identifier (kind, value, n) VALUES (?, ?, ?)", rows
@@ -227,7 +228,7 @@ class Writer:
             if found is None:
                 continue
             n, doc = found
-            old = CI.model_validate_json(doc)
+            old = parse(CI, doc)
             merged = merge_ci(old, ci, self.now)
             moved = merged.entity.topology_fields() != old.topology_fields()
             self.graph_changed |= moved
@@ -262,7 +263,7 @@ class Writer:
 
     def _retire_ci(self, ci_id: str) -> None:
         n, doc = self._existing([ci_id])[ci_id]
-        old = CI.model_validate_json(doc)
+        old = parse(CI, doc)
         if old.status is Lifecycle.RETIRED:
             return
         new = old.model_copy(
@@ -305,7 +306,7 @@ class Writer:
         for rel, key in zip(rels, keys, strict=True):
             if key not in stored:
                 continue
-            old = Relationship.model_validate_json(stored[key])
+            old = parse(Relationship, stored[key])
             merged = merge_relationship(old, rel, self.now)
             if merged.action is None:
                 if merged.touched:
@@ -337,7 +338,7 @@ class Writer:
 
     def _retire_rel_row(self, row: tuple[int, int, str]) -> None:
         src, dst, doc = row
-        old = Relationship.model_validate_json(doc)
+        old = parse(Relationship, doc)
         if old.status == "retired":
             return
         new = old.model_copy(

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError as PydanticError
 
 from cmdb.enums import Criticality, Lifecycle
+from cmdb.errors import ChangedDuringReadError, StoreError
 from cmdb.export_docs import ci_doc, rel_doc, stored_ci_doc, stored_rel_doc
-from cmdb.export_stream import _attr_cell, write_export
+from cmdb.export_stream import Export, _attr_cell, write_export
 from cmdb.filters import CIFilter, RelFilter
 from cmdb.model import CI, Batch, Incident, Relationship
 from cmdb.settings import Settings
@@ -279,17 +280,17 @@ class TestOlderDocuments:
         db.execute("UPDATE ci SET doc = ? WHERE id = 'db-1'", (bad,))
         db.commit()
         db.close()
-        for store in (sqlite_store, ModelsOnly(sqlite_store)):
-            with pytest.raises(PydanticError):
+        for store in (sqlite_store, ModelsOnly(sqlite_store)):  # one error, not pydantic's
+            with pytest.raises(StoreError, match=r"^the store holds CI .* cannot export$"):
                 export(store, fmt)
 
     @pytest.mark.parametrize("bad", ["{not json", '{"id": "db-1", "name": "\\ud800"}', "[1]"])
     def test_a_broken_document_fails_as_the_model_does(self, bad):
         with pytest.raises(PydanticError):
             CI.model_validate_json(bad)
-        with pytest.raises(PydanticError):
+        with pytest.raises(StoreError, match=r"^the store holds CI .* cannot read"):
             stored_ci_doc(bad)
-        with pytest.raises(PydanticError):
+        with pytest.raises(StoreError, match=r"^the store holds relationship .* cannot read"):
             stored_rel_doc(bad)
 
 
@@ -363,3 +364,36 @@ class TestCsvAsBefore:
         sqlite_store.apply(rich_batch(), actor="t")
         for what in ("cis", "relationships"):
             assert export(sqlite_store, "csv", what) == reference_csv(sqlite_store, what, False)
+
+
+class WritesBetweenPages(ModelsOnly):
+    """The store as another writer sees it: a CI is added after the first page of CIs."""
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.pages = 0
+
+    def find_cis(self, flt):
+        self.pages += 1
+        if self.pages == 2:
+            ci = CI(id="aaa-new", ci_class="application", name="new")
+            self._store.apply(Batch(cis=[ci]), actor="other")
+        return self._store.find_cis(flt)
+
+
+class TestWritesDuringAnExport:
+    @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "graphml"])
+    def test_a_write_between_pages_ends_the_stream_in_an_error(self, sqlite_store, fmt):
+        """Every consumer (the CLI's stdout, the API's streamed body) gets the error instead of
+        the chunk that would close a file mixing two states of the store."""
+        sqlite_store.apply(rich_batch(), actor="t")
+        racing = WritesBetweenPages(sqlite_store)
+        got: list[str] = []
+        with pytest.raises(ChangedDuringReadError, match="changed while it was exported"):
+            got.extend(Export(racing, format=fmt, page_size=1))
+        assert racing.pages >= 2 and got == []  # the one chunk that would close it: never given
+
+    def test_without_writes_the_stream_is_whole(self, sqlite_store):
+        sqlite_store.apply(rich_batch(), actor="t")
+        text = "".join(Export(ModelsOnly(sqlite_store), format="json", page_size=1))
+        assert json.loads(text)["cis"]

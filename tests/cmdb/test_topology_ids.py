@@ -37,6 +37,21 @@ def loaded(ids: list[str], tmp_path, name: str = "snap") -> Ids:
     return got.ids
 
 
+def edit(data, ids: list[str], *, most_gone: int, most_new: int) -> tuple:
+    """Positions to drop from ``ids`` (ascending), the ids kept, where new ids go among the
+    kept (ascending), the new ids (Unicode, none of the kept), and the list that gives."""
+    gone = sorted(data.draw(st.sets(st.integers(0, max(len(ids) - 1, 0)), max_size=most_gone)))
+    gone = [g for g in gone if g < len(ids)]
+    kept = [x for i, x in enumerate(ids) if i not in set(gone)]
+    new = data.draw(st.lists(st.text(max_size=10), unique=True, max_size=most_new))
+    new = [v for v in new if v not in kept]
+    at = sorted(data.draw(st.lists(st.integers(0, len(kept)), min_size=len(new))))[: len(new)]
+    want = list(kept)
+    for k, (pos, v) in enumerate(zip(at, new, strict=True)):
+        want.insert(pos + k, v)
+    return gone, kept, at, new, want
+
+
 class TestIds:
     @given(unique_ids, st.data())
     @settings(max_examples=150)
@@ -94,18 +109,56 @@ class TestIds:
     @given(unique_ids, st.data())
     def test_drop_and_insert_as_the_list(self, ids, data):
         seq = Ids.from_list(ids)
-        gone = sorted(data.draw(st.sets(st.integers(0, max(len(ids) - 1, 0)), max_size=5)))
-        gone = [g for g in gone if g < len(ids)]
-        kept = [x for i, x in enumerate(ids) if i not in gone]
+        gone, kept, at, new, want = edit(data, ids, most_gone=5, most_new=6)
         dropped = seq.drop(gone)
         assert dropped == kept and all(dropped.find(k) == i for i, k in enumerate(kept))
-        new = data.draw(st.lists(st.text(max_size=6), unique=True, max_size=6))
-        new = [v for v in new if v not in kept]
-        at = sorted(data.draw(st.lists(st.integers(0, len(kept)), min_size=len(new))))[: len(new)]
-        want = list(kept)
-        for k, (pos, v) in enumerate(zip(at, new, strict=True)):
-            want.insert(pos + k, v)
         assert dropped.insert(at, new) == want
+
+    @given(
+        st.lists(st.text(max_size=10), unique=True, min_size=64, max_size=250),
+        st.data(),
+        st.booleans(),
+    )
+    @settings(max_examples=60)
+    def test_drop_then_insert_many_as_the_list(self, ids, data, tabled):
+        """Many positions at once (one gather per take from 64 ids on, Unicode and newlines
+        in ids), on ids with and without their hash table: cut and joined as the list is."""
+        seq = Ids.from_list(ids)
+        if tabled:
+            seq.table()
+        gone, _, at, new, want = edit(data, ids, most_gone=len(ids), most_new=80)
+        got = seq.drop(np.asarray(gone, np.int64)).insert(np.asarray(at, np.int64), new)
+        assert got == want and got.tolist() == want and len(got) == len(want)
+        if tabled:  # carried over: what building it again gives (equal hashes in any order)
+            if gone or new:  # else it is ``seq`` itself
+                assert got._hash is None and got._pending is not None
+            h, order = got.table()
+            h2, order2 = Ids.from_list(want).table()
+            assert h.tolist() == h2.tolist() and order.dtype == order2.dtype
+            pairs = set(zip(h.tolist(), order.tolist(), strict=True))
+            assert pairs == set(zip(h2.tolist(), order2.tolist(), strict=True))
+        else:
+            assert got._hash is None and got._pending is None  # hashed when needed, as before
+        assert all(got.find(k) == i for i, k in enumerate(want))
+        assert seq == ids  # the ids it was made from are left as they were
+
+    def test_insert_of_many_checks_them_all_at_once(self, monkeypatch):
+        """Past ``_CHECK_EACH`` new ids, the result is checked through its hash table."""
+        monkeypatch.setattr("cmdb.topology_ids._CHECK_EACH", 1)
+        seq = Ids.from_list(["a", "c", "e"])
+        assert seq.insert([1, 2], ["b", "d"]) == ["a", "b", "c", "d", "e"]
+        with pytest.raises(ValueError, match="'e' appears more than once"):
+            seq.insert([0, 3], ["x", "e"])
+
+    def test_drop_and_insert_on_a_loaded_snapshot(self, tmp_path):
+        ids = [f"ci-{i:03d}" for i in range(200)]
+        got = loaded(ids, tmp_path)
+        out = got.drop([0, 5, 199]).insert([0, 197], ["ci-000a", "ci-zz"])
+        want = ["ci-000a", *(x for i, x in enumerate(ids) if i not in (0, 5, 199)), "ci-zz"]
+        assert out == want and got == ids
+        assert out._pending is not None  # the saved table, carried over when asked for
+        assert out.table()[0].tolist() == Ids.from_list(want).table()[0].tolist()
+        assert out.index("ci-zz") == len(want) - 1 and "ci-005" not in out
 
     def test_drop_and_insert_errors(self):
         seq = Ids.from_list(["a", "b", "c"])

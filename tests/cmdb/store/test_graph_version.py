@@ -7,18 +7,7 @@ import pytest
 
 from cmdb.model import CI, Batch, Incident
 from tests.cmdb.store.test_contract import ci, rel, small_graph
-
-
-def _rebuilds(store, monkeypatch) -> list[int]:
-    calls: list[int] = []
-    build = store._build_topology
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return build(*args, **kwargs)
-
-    monkeypatch.setattr(store, "_build_topology", counting)
-    return calls
+from tests.cmdb.store.test_incremental_snapshot import count_rebuilds as _rebuilds
 
 
 class TestGraphVersion:

@@ -33,6 +33,7 @@ from cmdb.settings import Settings
 from cmdb.store import open_store
 from cmdb.topology import CSR, Topology, room
 from cmdb.topology_delta import Delta, DeltaError, apply_delta, delta_limit
+from cmdb.topology_ids import Ids
 from impact.blast import blast_radius
 
 CSRS = ("dependents", "dependencies", "groups", "members")
@@ -154,64 +155,56 @@ TYPES = ("depends_on", "member_of", "provides", "accesses")
 PROPS = ("to_source", "membership", "to_target", "soft")
 
 
-@st.composite
-def graph_and_change(draw):
-    n = draw(st.integers(0, 10))
-    by_rown = draw(st.booleans())
-    names = [f"c{i:02d}" for i in range(n + 3)]
-    if not by_rown:
-        names = draw(st.permutations(names))
-    node = st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(1, 4), st.booleans())
-    base_nodes = {names[i]: draw(node) for i in range(n)}
-    rtype = st.sampled_from((0, 1, 1, 2, 3))
-    triple = st.tuples(st.sampled_from(names), rtype, st.sampled_from(names))
-    base_edges = set()
-    if base_nodes:
-        inside = st.sampled_from(sorted(base_nodes))
-        base_edges = set(draw(st.lists(st.tuples(inside, rtype, inside), max_size=25)))
-    # the change: node states now (None: retired or absent) and edge states now
+NODE = st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(1, 4), st.booleans())
+"""A CI's state: (class code, last seen, criticality, in service)."""
+RTYPE = st.sampled_from((0, 1, 1, 2, 3))
+
+
+def draw_change(draw, names: list[str], nodes: dict, edges: set) -> tuple:
+    """One change to the graph ``nodes`` / ``edges``: (CIs named, the CIs now (a named one
+    maybe retired, or new), relationships named and whether active, the relationships now)."""
     changed = draw(st.lists(st.sampled_from(names), unique=True, max_size=6))
-    now_nodes = dict(base_nodes)
+    now_nodes = dict(nodes)
     for name in changed:
-        now_nodes[name] = draw(st.none() | node)
+        now_nodes[name] = draw(st.none() | NODE)
     now_nodes = {k: v for k, v in now_nodes.items() if v is not None}
-    touched = draw(st.lists(triple, max_size=10, unique=True))
-    edge_state = {e: draw(st.booleans()) for e in touched}
-    now_edges = {e for e in base_edges if e[0] in now_nodes and e[2] in now_nodes}
+    triple = st.tuples(st.sampled_from(names), RTYPE, st.sampled_from(names))
+    edge_state = {e: draw(st.booleans()) for e in draw(st.lists(triple, max_size=10, unique=True))}
+    now_edges = {e for e in edges if e[0] in now_nodes and e[2] in now_nodes}
     for e, active in edge_state.items():
         if active and e[0] in now_nodes and e[2] in now_nodes:
             now_edges.add(e)
         else:
             now_edges.discard(e)
+    return changed, now_nodes, edge_state, now_edges
+
+
+@st.composite
+def graph_and_change(draw):
+    """A graph (node order: row numbers or ids), one change to it, the CSRs built before."""
+    n = draw(st.integers(0, 10))
+    by_rown = draw(st.booleans())
+    names = [f"c{i:02d}" for i in range(n + 3)]
+    if not by_rown:
+        names = draw(st.permutations(names))
+    base_nodes = {names[i]: draw(NODE) for i in range(n)}
+    base_edges = set()
+    if base_nodes:
+        inside = st.sampled_from(sorted(base_nodes))
+        base_edges = set(draw(st.lists(st.tuples(inside, RTYPE, inside), max_size=25)))
+    change = draw_change(draw, names, base_nodes, base_edges)
     built = draw(st.lists(st.sampled_from(CSRS), unique=True))
-    return by_rown, names, base_nodes, base_edges, changed, now_nodes, edge_state, now_edges, built
+    return by_rown, names, base_nodes, base_edges, change, built
 
 
 @st.composite
 def graph_and_changes(draw):
     """A graph, then 1..4 changes in a row, each maybe on the last one published."""
-    by_rown, names, nodes, edges, changed, now_nodes, edge_state, now_edges, built = draw(
-        graph_and_change()
-    )
-    steps = [((changed, now_nodes, edge_state, now_edges), draw(st.booleans()))]
-    node = st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(1, 4), st.booleans())
-    rtype = st.sampled_from((0, 1, 1, 2, 3))
-    triple = st.tuples(st.sampled_from(names), rtype, st.sampled_from(names))
+    by_rown, names, nodes, edges, change, built = draw(graph_and_change())
+    steps = [(change, draw(st.booleans()))]
     for _ in range(draw(st.integers(0, 3))):
-        prev_nodes, prev_edges = steps[-1][0][1], steps[-1][0][3]
-        changed = draw(st.lists(st.sampled_from(names), unique=True, max_size=6))
-        now_nodes = dict(prev_nodes)
-        for name in changed:
-            now_nodes[name] = draw(st.none() | node)
-        now_nodes = {k: v for k, v in now_nodes.items() if v is not None}
-        edge_state = {e: draw(st.booleans()) for e in draw(st.lists(triple, max_size=10))}
-        now_edges = {e for e in prev_edges if e[0] in now_nodes and e[2] in now_nodes}
-        for e, active in edge_state.items():
-            if active and e[0] in now_nodes and e[2] in now_nodes:
-                now_edges.add(e)
-            else:
-                now_edges.discard(e)
-        steps.append(((changed, now_nodes, edge_state, now_edges), draw(st.booleans())))
+        _, prev_nodes, _, prev_edges = steps[-1][0]
+        steps.append((draw_change(draw, names, prev_nodes, prev_edges), draw(st.booleans())))
     return by_rown, names, nodes, edges, built, steps
 
 
@@ -289,33 +282,13 @@ class TestApplyDelta:
     @settings(max_examples=200, deadline=None)
     @given(graph_and_change())
     def test_equals_a_rebuild(self, case):
-        by_rown, names, base_nodes, base_edges, changed, now_nodes, edge_state, now_edges, built = (
-            case
-        )
+        by_rown, names, base_nodes, base_edges, change, built = case
+        _, now_nodes, _, now_edges = change
         base = make(base_nodes, base_edges, names, by_rown)
         for name in built:
             getattr(base, name)
         before = canon(base)
-        rank = {name: i for i, name in enumerate(names)}
-
-        def key(c):
-            return rank[c] if by_rown else c
-
-        delta = Delta.of(
-            keys=[key(c) for c in changed],
-            ids=changed,
-            live=[c in now_nodes for c in changed],
-            class_code=[now_nodes.get(c, (0,))[0] for c in changed],
-            is_group=[now_nodes.get(c, (0,))[0] == 2 for c in changed],
-            min_required=[(now_nodes.get(c, (0, 0, 2, False))[3] and 1) or 0 for c in changed],
-            criticality=[now_nodes.get(c, (0, 0, 2))[2] for c in changed],
-            last_seen=[
-                float(now_nodes[c][1]) if c in now_nodes and now_nodes[c][1] else np.nan
-                for c in changed
-            ],
-            in_service=[now_nodes.get(c, (0, 0, 2, True))[3] for c in changed],
-            edges=[(key(s), t, key(d), a) for (s, t, d), a in edge_state.items()],
-        )
+        delta = delta_of(change, names, by_rown)
         new = apply_delta(base, delta, version=2, seq=5, mark="m")
         assert canon(new) == canon(make(now_nodes, now_edges, names, by_rown))
         assert new.ids == make(now_nodes, now_edges, names, by_rown).ids  # a rebuild's order
@@ -371,6 +344,34 @@ class TestApplyDelta:
         again = apply_delta(new, delta_of(change, names, True), version=3)
         assert canon(again) == canon(new) and _mapping(again.src) is None
         assert again.class_code is new.class_code and again.criticality is new.criticality
+        # share_files=False: the loaded base patched as one in memory, its files left alone
+        copied = apply_delta(loaded, delta_of(change, names, True), version=2, share_files=False)
+        assert canon(copied) == canon(new) and _digest(loaded) == files
+        for a in (copied.criticality, copied.src, copied.rown, copied.dependents.indices):
+            assert _mapping(a) is None, a
+        assert loaded._files == tmp_path / "s" and copied._files is None
+
+    @pytest.mark.parametrize("by_rown", [True, False])
+    def test_renumbering_makes_no_string_per_ci(self, by_rown, monkeypatch):
+        """A CI retired and one inserted among the others: the ids are cut and joined as
+        blob slices (reading a few by position, to place the new one, is all)."""
+        names = [f"c{i:03d}" for i in range(300)]
+        nodes = {c: (0, 0, 2, True) for c in names if c != "c150"}
+        edges = {("c010", 0, "c020"), ("c200", 0, "c010")}
+        base = make(nodes, edges, names, by_rown)
+        now_nodes = {c: v for c, v in nodes.items() if c != "c010"} | {"c150": (1, 0, 3, True)}
+        change = (["c010", "c150"], now_nodes, {("c150", 0, "c020"): True}, None)
+        delta = delta_of(change, names, by_rown)
+
+        def whole(*args, **kwargs):
+            raise AssertionError("a string made per CI")
+
+        with monkeypatch.context() as m:
+            for name in ("take", "__iter__", "tolist"):  # what makes many strings at once
+                m.setattr(Ids, name, whole)
+            new = apply_delta(base, delta, version=2)
+        want = make(now_nodes, {("c150", 0, "c020")}, names, by_rown)  # c010's edges went
+        assert new.ids == want.ids and canon(new) == canon(want)
 
     def test_a_patched_csr_with_much_unused_room_is_packed_again(self, monkeypatch):
         names = ["a", "b", "c"]

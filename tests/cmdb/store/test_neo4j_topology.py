@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cmdb.errors import StoreError
 from cmdb.generator import generate
 from cmdb.model import CI, Batch, Relationship
 from cmdb.store.neo4j_topology import (
     _NODES,
-    _numbers,
+    _Pages,
     positions,
     read_topology,
     read_topology_plain,
@@ -44,10 +46,14 @@ def assert_same(new: Topology, old: Topology) -> None:
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
 
 
-def both(store, **options) -> tuple[Topology, Topology]:
+def both(store, *, sessions: int = 1, **options) -> tuple[Topology, Topology]:
+    """The reader's snapshot (relationships read in a second session if ``sessions`` is 2)
+    and the plain reader's, read in one transaction."""
+    more = {"session": store._session} if sessions == 2 else {}
+
     def work(tx):
         return (
-            read_topology(tx, store.registry, **options),
+            read_topology(tx, store.registry, **options, **more),
             read_topology_plain(tx, store.registry, **options),
         )
 
@@ -120,8 +126,9 @@ def estate(neo4j_store):
 
 @pytest.mark.neo4j
 class TestReadTopology:
-    def test_identical_to_the_plain_reader(self, estate):
-        new, old = both(estate)
+    @pytest.mark.parametrize("sessions", [1, 2])
+    def test_identical_to_the_plain_reader(self, estate, sessions):
+        new, old = both(estate, sessions=sessions)
         assert_same(new, old)
         assert old.n == 600 and old.m > 1000
         assert not old.in_service.all() and np.isfinite(old.availability).any()
@@ -132,8 +139,9 @@ class TestReadTopology:
         assert "stray" not in old.ids
 
     @pytest.mark.parametrize("page", [1, 7, 64, 65, 250])
-    def test_identical_across_page_sizes(self, estate, page):
-        new, old = both(estate, page=page)
+    @pytest.mark.parametrize("sessions", [1, 2])
+    def test_identical_across_page_sizes(self, estate, page, sessions):
+        new, old = both(estate, page=page, sessions=sessions)
         assert_same(new, old)
         assert_same(new, both(estate)[1])
 
@@ -141,31 +149,27 @@ class TestReadTopology:
         estate._topology = None  # a rebuild (a snapshot brought up to date keeps no edge order)
         assert_same(estate.topology(), both(estate)[1])
 
-    def test_empty_store(self, neo4j_store):
-        new, old = both(neo4j_store)
+    @pytest.mark.parametrize("sessions", [1, 2])
+    def test_empty_store(self, neo4j_store, sessions):
+        new, old = both(neo4j_store, sessions=sessions)
         assert_same(new, old)
         assert (new.n, new.m) == (0, 0)
 
-    def test_server_float_text_reads_back_exactly(self, neo4j_store):
-        rng = np.random.default_rng(0)
-        values = np.concatenate(
-            [
-                rng.uniform(0, 2e9, 2000),
-                rng.standard_normal(2000) * 10.0 ** rng.integers(-300, 300, 2000),
-                [0.0, -0.0, 5e-324, 1.7976931348623157e308, 0.1, 1 / 3],
-            ]
-        )
-        with neo4j_store._session() as s:
-            (text,) = s.run(
-                "RETURN reduce(s = '', x IN $xs | s + toString(x) + ',')", xs=values.tolist()
-            ).single()
-        got = _numbers([text], np.float64, values.size, 1).ravel()
-        assert np.array_equal(got.view(np.int64), values.view(np.int64))
+    def test_min_required_that_is_not_a_number_raises(self, estate):
+        cypher(estate, "MATCH (c:CI {id: 'new-avail'}) SET c.min_required = 'two'")
+        with pytest.raises(StoreError, match=r"599 values of min_required for 600 CIs \(one not"):
+            both(estate)
 
-    def test_unknown_class_raises(self, estate):
+    def test_last_seen_that_is_not_a_number_raises(self, estate):
+        cypher(estate, "MATCH (c:CI {id: 'new-avail'}) SET c.last_seen = 'yesterday'")
+        with pytest.raises(StoreError, match=r"topology read: a CI's last_seen is not a number"):
+            estate.topology()
+
+    @pytest.mark.parametrize("sessions", [1, 2])
+    def test_unknown_class_raises(self, estate, sessions):
         cypher(estate, "MATCH (c:CI {id: 'new-avail'}) SET c.class = 'nonesuch'")
         with pytest.raises(StoreError, match="CI 'new-avail' has a class or criticality"):
-            both(estate)
+            both(estate, sessions=sessions)
 
     def test_unknown_criticality_raises(self, estate):
         cypher(estate, "MATCH (c:CI {id: 'new-build'}) SET c.criticality = 'meh'")
@@ -190,8 +194,10 @@ class TestConsistency:
     def add(self, store, name: str) -> None:
         store.apply(Batch(cis=[CI(id=name, ci_class="application", name=name)]), actor="t")
 
-    def test_a_write_during_the_read_starts_it_again(self, neo4j_store):
+    @pytest.mark.parametrize("sessions", [1, 2])
+    def test_a_write_during_the_read_starts_it_again(self, neo4j_store, sessions):
         store = neo4j_store
+        more = {"session": store._session} if sessions == 2 else {}
         self.add(store, "a")
         pending = ["b"]
 
@@ -200,7 +206,9 @@ class TestConsistency:
                 self.add(store, pending.pop())
 
         with store._session() as s:
-            topo = s.execute_read(lambda tx: read_topology(_Racing(tx, write), store.registry))
+            topo = s.execute_read(
+                lambda tx: read_topology(_Racing(tx, write), store.registry, **more)
+            )
         assert topo.ids == ["a", "b"]
         assert topo.version == store.topology().version
 
@@ -232,33 +240,146 @@ class TestPositions:
         got = positions(np.asarray(nodes, np.int64), np.asarray(ends, np.int64))
         assert got.dtype == np.int32 and got.tolist() == want
 
-
-class TestNumbers:
-    def test_parses_rows(self):
-        got = _numbers(["1,2,3,", "4,5,6,"], np.int64, 2, 3)
-        assert got.tolist() == [[1, 2, 3], [4, 5, 6]]
-
-    def test_floats_exactly(self):
-        values = [0.1, 1 / 3, 1.7e9 + 0.123456, float("nan"), float("-inf"), 5e-324]
-        text = [
-            "NaN," if v != v else ("-Infinity," if v == float("-inf") else f"{v!r},")
-            for v in values
-        ]
-        got = _numbers(text, np.float64, 3, 2).ravel()
-        assert np.array_equal(got, np.asarray(values), equal_nan=True)
-
-    @pytest.mark.parametrize(
-        ("text", "match"),
-        [
-            (["1,2,3,"], "3 numbers, expected 4"),
-            (["1,2,3,4,5,"], "5 numbers, expected 4"),
-            (["1,2,x,4,"], "could not be read"),
-            (["1,2,", "3.5,4,"], "could not be read"),
-        ],
+    @given(
+        st.lists(st.integers(-(2**40), 2**40), unique=True, max_size=60),
+        st.lists(st.integers(-(2**40), 2**40), max_size=60),
+        st.booleans(),
     )
-    def test_text_that_does_not_add_up_raises(self, text, match):
-        with pytest.raises(StoreError, match=f"topology read: .*{match}"):
-            _numbers(text, np.int64, 2, 2)
+    def test_against_a_dict(self, nodes, ends, dense):
+        if dense:  # small numbers: the look-up table; else mostly the binary search
+            nodes, ends = sorted({abs(x) % 500 for x in nodes}), [x % 600 for x in ends]
+            nodes = list(np.random.default_rng(len(nodes)).permutation(nodes))
+        where = {x: i for i, x in enumerate(nodes)}
+        got = positions(np.asarray(nodes, np.int64), np.asarray(ends, np.int64))
+        assert got.tolist() == [where.get(x, -1) for x in ends]
+
+
+class TestPages:
+    """The hand-over of the CI pages' bounds to the relationship readers."""
+
+    def pages(self, n: int, *, close: bool = True) -> _Pages:
+        pages = _Pages()
+        for i in range(n):
+            pages.add(str(i), str(i + 1))
+        if close:
+            pages.close()
+        return pages
+
+    def test_each_page_is_taken_once_from_either_end(self):
+        pages = self.pages(4)
+        got = [pages.take(), pages.take(from_end=True), pages.take(), pages.take(from_end=True)]
+        assert got == [(0, ("0", "1")), (3, ("3", "4")), (1, ("1", "2")), (2, ("2", "3"))]
+        assert pages.take() is None and pages.take(from_end=True) is None
+
+    def test_a_page_given_back_is_taken_again(self):
+        pages = self.pages(2)
+        assert pages.take() == (0, ("0", "1"))
+        pages.give_back(0)
+        assert pages.take(from_end=True) == (1, ("1", "2"))
+        assert pages.take(from_end=True) == (0, ("0", "1"))
+
+    def test_rows_in_page_order_whoever_read_them(self):
+        pages = self.pages(3)
+        for at in (2, 0, 1):
+            pages.put(at, tuple(np.array([at, at], np.int64) for _ in range(3)))
+        assert [a.tolist() for a in pages.rows()] == [[0, 0, 1, 1, 2, 2]] * 3
+
+    def test_rows_of_a_page_not_read_raise(self):
+        pages = self.pages(2)
+        pages.put(1, (np.empty(0, np.int64),) * 3)
+        with pytest.raises(StoreError, match="topology read: 1 of 2 pages read"):
+            pages.rows()
+
+    def test_waits_for_pages_until_closed(self):
+        import threading
+
+        pages = self.pages(0, close=False)
+        got: list[int] = []
+
+        def reader():
+            while (page := pages.take()) is not None:
+                got.append(page[0])
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        for i in range(50):
+            pages.add(str(i), str(i + 1))
+        pages.close()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        assert got == list(range(50))
+
+    def test_an_abort_ends_the_taking(self):
+        pages = self.pages(2, close=False)
+        pages.close(abort=True)
+        assert pages.take() is None
+
+
+@pytest.mark.neo4j
+class TestTwoSessions:
+    def test_an_error_reading_the_cis_stops_the_relationship_reader(self, estate, monkeypatch):
+        """The relationship reader waits for pages: without the abort it would wait forever."""
+        import cmdb.store.neo4j_topology as nt
+
+        read: list[int] = []
+
+        def edges(tx, params, pages, **options):
+            while (page := pages.take()) is not None:
+                read.append(page[0])
+
+        def nodes(tx, params, page, pages):
+            pages.add("", "x")
+            raise StoreError("boom")
+
+        monkeypatch.setattr(nt, "_node_pages", nodes)
+        monkeypatch.setattr(nt, "_edge_pages", edges)
+        with pytest.raises(StoreError, match="boom"):
+            both(estate, sessions=2)
+        assert read in ([], [0])  # the page it may have taken before the abort
+
+    def test_an_error_reading_the_relationships_is_raised(self, estate, monkeypatch):
+        import cmdb.store.neo4j_topology as nt
+
+        real = nt._edge_pages
+
+        def edges(tx, params, pages, **options):
+            if not options:  # the second session's reader
+                raise StoreError("edges failed")
+            return real(tx, params, pages, **options)
+
+        monkeypatch.setattr(nt, "_edge_pages", edges)
+        with pytest.raises(StoreError, match="edges failed"):
+            estate._topology = None
+            estate.topology()
+
+    def test_a_failed_page_is_read_by_the_other_reader(self, estate, monkeypatch):
+        """A query that fails gives its page back, and the CI reader's session reads it."""
+        import cmdb.store.neo4j_topology as nt
+
+        real, failed, read = nt._edge_pages, [], []
+
+        def edges(tx, params, pages, **options):
+            if not options:  # the second session's reader fails on its first page
+                got = pages.take()
+                if got is not None:
+                    pages.give_back(got[0])
+                    failed.append(got[0])
+                raise StoreError("a page failed")
+            real(tx, params, pages, **options)
+            read.append(pages.rows())  # every page: the one given back too
+
+        monkeypatch.setattr(nt, "_edge_pages", edges)
+        with pytest.raises(StoreError, match="a page failed"):
+            both(estate, sessions=2, page=100)
+        assert failed == [0] and len(read) == 1
+        (want,) = estate._read(
+            "MATCH (c:CI) WHERE c.status <> 'retired' WITH max(c.id) AS last "
+            "MATCH (s:CI)-[r]->() WHERE s.id <= last AND r.status = 'active' RETURN count(*)"
+        )[0]
+        assert read[0][0].size == want
+        monkeypatch.undo()
+        new, old = both(estate, sessions=2, page=100)
+        assert_same(new, old)
 
 
 def _seen_again(store, ci_ids: list[str], source: str = "nmap") -> dict[str, float]:
