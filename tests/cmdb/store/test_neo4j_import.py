@@ -449,7 +449,9 @@ def instance(tmp_path, monkeypatch):
     dev_server("stop")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+# two workers only: each case starts a Neo4j of its own (about 45 s), and the workers' files are
+# those of one process byte for byte (tests/cmdb/store/test_neo4j_import_workers.py)
+@pytest.mark.parametrize("workers", [2])
 def test_a_real_import_reads_like_a_store_loaded_by_apply(instance, tmp_path, registry, workers):
     batches = [*generate(600, seed=4, batch_size=1_000), _extra()]
     one = Batch(
