@@ -26,6 +26,7 @@ from cmdb.settings import Settings
 from cmdb.store import open_store
 from cmdb.values import parse_value
 from tests.cmdb.test_transfer import rich_batch
+from tests.cmdb.test_transfer_stream import whole_csv
 
 FORMATS = [
     ("json", "cis"),
@@ -167,6 +168,12 @@ def graphs(draw) -> Batch:
     return Batch(cis=items, relationships=rels, records=records)
 
 
+def new_store(tmp_path_factory, registry, name: str):
+    """A new SQLite store of its own (hypothesis runs many examples in one test)."""
+    path = tmp_path_factory.mktemp(name) / "x.db"
+    return open_store(Settings(db=path), create=True, registry=registry)
+
+
 class TestRawPathIsTheModelPath:
     @settings(
         max_examples=60,
@@ -177,9 +184,7 @@ class TestRawPathIsTheModelPath:
     def test_every_format_same_bytes(
         self, tmp_path_factory, registry, batch, include_retired, page_size
     ):
-        store = open_store(
-            Settings(db=tmp_path_factory.mktemp("p") / "x.db"), create=True, registry=registry
-        )
+        store = new_store(tmp_path_factory, registry, "p")
         try:
             store.apply(batch, actor="t")
             assert_same_as_models(store, include_retired=include_retired, page_size=page_size)
@@ -313,27 +318,6 @@ class TestAttrCell:
         assert _attr_cell(value) == reference_cell(value)
 
 
-def reference_csv(store, what, include_retired) -> str:
-    """The table as ``csv.DictWriter`` wrote it from model rows (the writer before)."""
-    import csv
-
-    from cmdb.export_stream import CI_COLUMNS, ID_LISTS, ID_SCALARS, _ci_row, _rel_row
-
-    if what == "cis":
-        rows = [_ci_row(c) for c in store.find_cis(CIFilter(include_retired=include_retired))]
-        fixed = [*CI_COLUMNS, *ID_SCALARS, *ID_LISTS]
-    else:
-        rels = store.find_relationships(RelFilter(include_retired=include_retired))
-        rows = [_rel_row(r) for r in rels]
-        fixed = ["source", "type", "target", *(["status"] if include_retired else [])]
-    attrs = sorted({k for row in rows for k in row if k.startswith("attr.")})
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, [*fixed, *attrs], lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 class TestCsvAsBefore:
     @settings(
         max_examples=40,
@@ -344,16 +328,14 @@ class TestCsvAsBefore:
     def test_same_text_as_dictwriter_over_models(
         self, tmp_path_factory, registry, batch, include_retired, page_size
     ):
-        store = open_store(
-            Settings(db=tmp_path_factory.mktemp("c") / "x.db"), create=True, registry=registry
-        )
+        store = new_store(tmp_path_factory, registry, "c")
         try:
             store.apply(batch, actor="t")
             for what in ("cis", "relationships"):
                 got = export(
                     store, "csv", what, include_retired=include_retired, page_size=page_size
                 )
-                assert got == reference_csv(store, what, include_retired), what
+                assert got == whole_csv(store, what, include_retired), what
         finally:
             store.close()
 
@@ -363,7 +345,7 @@ class TestCsvAsBefore:
         monkeypatch.setattr(es, "_ROWS", 2)
         sqlite_store.apply(rich_batch(), actor="t")
         for what in ("cis", "relationships"):
-            assert export(sqlite_store, "csv", what) == reference_csv(sqlite_store, what, False)
+            assert export(sqlite_store, "csv", what) == whole_csv(sqlite_store, what, False)
 
 
 class WritesBetweenPages(ModelsOnly):

@@ -75,15 +75,17 @@ def whole_graphml(store, include_retired=False) -> str:
     return "\n".join(nx.generate_graphml(graph)) + "\n"
 
 
-def whole_csv(store, what) -> str:
+def whole_csv(store, what, include_retired=False) -> str:
+    """The table as ``csv.DictWriter`` wrote it from model rows (the writer before)."""
     from cmdb.export_stream import CI_COLUMNS, ID_LISTS, ID_SCALARS, _ci_row, _rel_row
 
     if what == "cis":
-        rows = [_ci_row(c) for c in store.find_cis(CIFilter())]
+        rows = [_ci_row(c) for c in store.find_cis(CIFilter(include_retired=include_retired))]
         fixed = [*CI_COLUMNS, *ID_SCALARS, *ID_LISTS]
     else:
-        rows = [_rel_row(r) for r in store.find_relationships(RelFilter())]
-        fixed = ["source", "type", "target"]
+        rels = store.find_relationships(RelFilter(include_retired=include_retired))
+        rows = [_rel_row(r) for r in rels]
+        fixed = ["source", "type", "target", *(["status"] if include_retired else [])]
     attrs = sorted({k for row in rows for k in row if k.startswith("attr.")})
     buf = io.StringIO()
     writer = csv.DictWriter(buf, [*fixed, *attrs], lineterminator="\n", extrasaction="ignore")
